@@ -1,0 +1,195 @@
+//! The HTTP seam between codecs and the network.
+//!
+//! A provider never opens sockets itself: it hands an `http::Request<Bytes>`
+//! to a [`Transport`]. Any tower service that answers
+//! `http::Response<B: http_body::Body>` can be one: reqwest (the default), a
+//! hyper-util client, or the application's own client wrapped in its own
+//! tower-http layers.
+//!
+//! ```no_run
+//! use tower::ServiceBuilder;
+//! use tower_ai::provider::openai::OpenAi;
+//! use tower_ai::transport::Transport;
+//!
+//! # fn main() -> Result<(), tower_ai::Error> {
+//! // The application's own client, with its own layers.
+//! let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+//!     .build_http::<http_body_util::Full<bytes::Bytes>>();
+//! let client = ServiceBuilder::new()
+//!     .map_request(|req: http::Request<bytes::Bytes>| req.map(http_body_util::Full::new))
+//!     .service(client);
+//!
+//! let provider = OpenAi::builder()
+//!     .api_key("sk-test")
+//!     .base_url("http://127.0.0.1:8080/v1")
+//!     .transport(Transport::new(client))
+//!     .build()?;
+//! # let _ = provider;
+//! # Ok(())
+//! # }
+//! ```
+
+mod sse;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use futures_util::FutureExt;
+use http_body_util::BodyExt;
+use tower::{Service, ServiceExt};
+
+use crate::error::{BoxError, Error};
+
+pub use sse::{SseDecoder, SseEvent, DEFAULT_MAX_EVENT_BYTES};
+
+/// The body of a response as providers read it: a boxed body of [`Bytes`].
+pub type ResponseBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+type SendFuture = Pin<Box<dyn Future<Output = Result<http::Response<ResponseBody>, Error>> + Send>>;
+
+trait DynTransport: Send + Sync {
+    fn send(&self, request: http::Request<Bytes>) -> SendFuture;
+}
+
+struct ServiceTransport<S>(S);
+
+impl<S, B> DynTransport for ServiceTransport<S>
+where
+    S: Service<http::Request<Bytes>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Buf + Send,
+    B::Error: Into<BoxError>,
+{
+    fn send(&self, request: http::Request<Bytes>) -> SendFuture {
+        // Cloning and then driving the clone to readiness is the pattern tower
+        // documents for services shared behind `&self`.
+        let service = self.0.clone();
+        async move {
+            let response = service
+                .oneshot(request)
+                .await
+                .map_err(|e| transport_error(e.into()))?;
+            Ok(response.map(|body| {
+                body.map_frame(|frame| {
+                    frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
+                })
+                .map_err(Into::into)
+                .boxed_unsync()
+            }))
+        }
+        .boxed()
+    }
+}
+
+/// Turns a transport failure into an [`Error`], keeping a typed error if the
+/// transport (or a layer in it) raised one, and recognising time-outs.
+fn transport_error(err: BoxError) -> Error {
+    match crate::error::from_box_error(err) {
+        Error::Other(err) => {
+            #[cfg(feature = "reqwest")]
+            if let Some(e) = err.downcast_ref::<reqwest::Error>() {
+                if e.is_timeout() {
+                    return Error::Timeout;
+                }
+            }
+            Error::Transport(err)
+        }
+        typed => typed,
+    }
+}
+
+/// A cheap-to-clone HTTP client that providers send their requests through.
+///
+/// Build it from any tower service with [`Transport::new`], or use
+/// [`Transport::default`] for a reqwest client (feature `reqwest`).
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<dyn DynTransport>,
+}
+
+impl Transport {
+    /// A transport from any tower HTTP service.
+    ///
+    /// The service is cloned for each request, as tower recommends for shared
+    /// services, so it should be cheap to clone (clients are).
+    pub fn new<S, B>(service: S) -> Self
+    where
+        S: Service<http::Request<Bytes>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Buf + Send,
+        B::Error: Into<BoxError>,
+    {
+        Self {
+            inner: Arc::new(ServiceTransport(service)),
+        }
+    }
+
+    /// A transport over a reqwest client.
+    #[cfg(feature = "reqwest")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+    pub fn reqwest(client: reqwest::Client) -> Self {
+        Self::new(ReqwestService(client))
+    }
+
+    /// Sends a request and returns the response head with its body unread.
+    pub async fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> Result<http::Response<ResponseBody>, Error> {
+        self.inner.send(request).await
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl Default for Transport {
+    /// A reqwest client with its default settings.
+    fn default() -> Self {
+        Self::reqwest(reqwest::Client::new())
+    }
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport").finish_non_exhaustive()
+    }
+}
+
+/// Adapts a [`reqwest::Client`] to a tower service of `http` types.
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+#[derive(Debug, Clone)]
+pub struct ReqwestService(pub reqwest::Client);
+
+#[cfg(feature = "reqwest")]
+impl Service<http::Request<Bytes>> for ReqwestService {
+    type Response = http::Response<reqwest::Body>;
+    type Error = reqwest::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Bytes>) -> Self::Future {
+        let client = self.0.clone();
+        Box::pin(async move {
+            let request = reqwest::Request::try_from(request)?;
+            let response = client.execute(request).await?;
+            Ok(http::Response::from(response))
+        })
+    }
+}

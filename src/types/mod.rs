@@ -1,0 +1,40 @@
+//! Provider-neutral data: requests, replies, stream events, usage, embeddings.
+//!
+//! Every type here is serde-serialisable and carries what the supported
+//! vendors need, so a conversation started with one vendor can continue on
+//! another.
+//!
+//! ```
+//! use tower_ai::types::{ChatRequest, ChatResponse, StreamAccumulator};
+//!
+//! let request = ChatRequest::new("gpt-4o-mini").system("Be brief.").user("Hello!");
+//! let reply = ChatResponse::text_reply("r-1", "gpt-4o-mini", "Hi.");
+//!
+//! // A complete reply can be replayed as stream events, and folded back.
+//! let mut acc = StreamAccumulator::new();
+//! for event in reply.to_events() {
+//!     acc.push(&event);
+//! }
+//! assert_eq!(acc.finish(), reply);
+//! # let _ = request;
+//! ```
+
+mod embedding;
+mod llm;
+mod message;
+mod request;
+mod response;
+mod stream;
+mod usage;
+
+pub use embedding::{EmbeddingRequest, EmbeddingResponse};
+pub use llm::{LlmRequest, LlmResponse, Principal, Reply, RequestMeta};
+pub use message::{
+    ContentPart, Image, ImageDetail, ImageSource, Message, Reasoning, Role, ToolCall, ToolResult,
+};
+pub use request::{
+    ChatRequest, ReasoningConfig, ReasoningEffort, ResponseFormat, Tool, ToolChoice,
+};
+pub use response::{ChatResponse, FinishReason};
+pub use stream::{ChatStream, StreamAccumulator, StreamEvent};
+pub use usage::{Usage, UsageSource};
