@@ -152,6 +152,14 @@ async fn default_anthropic_message_fixture() {
         concat(&frames(response).await),
         fixture_bytes("anthropic/message.json")
     );
+
+    let body = r#"{"model":"claude","max_tokens":8,"stream":true}"#;
+    let response = post(&up, "/v1/messages", body).await;
+    assert_eq!(content_type(&response), "text/event-stream");
+    assert_eq!(
+        concat(&frames(response).await),
+        fixture_bytes("anthropic/stream_text.sse")
+    );
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ use async_trait::async_trait;
 pub use self::codec::{Codec, StreamDecoder};
 pub use self::http::{HttpProvider, DEFAULT_MAX_RESPONSE_BYTES};
 pub use self::secret::ApiKey;
-pub use self::service::{ProviderFuture, ProviderService};
+pub use self::service::{EmbeddingService, ProviderFuture, ProviderService};
 
 use crate::error::{Error, Result};
 use crate::types::{ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse};

@@ -19,7 +19,8 @@ pub type ProviderFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'st
 /// [`Provider`] and answers a complete or streamed [`LlmResponse`] as the
 /// request's `stream` flag says.
 ///
-/// It also serves [`EmbeddingRequest`]s. Cloning is one reference count.
+/// [`ProviderService::embeddings`] gives the same provider as a service of
+/// [`EmbeddingRequest`]s. Cloning is one reference count.
 #[derive(Clone)]
 pub struct ProviderService {
     provider: Arc<dyn Provider>,
@@ -41,6 +42,13 @@ impl ProviderService {
     /// The provider.
     pub fn provider(&self) -> &Arc<dyn Provider> {
         &self.provider
+    }
+
+    /// The same provider as a service of embedding requests.
+    pub fn embeddings(&self) -> EmbeddingService {
+        EmbeddingService {
+            provider: Arc::clone(&self.provider),
+        }
     }
 }
 
@@ -74,7 +82,23 @@ impl Service<LlmRequest> for ProviderService {
     }
 }
 
-impl Service<EmbeddingRequest> for ProviderService {
+/// A provider as a tower service of [`EmbeddingRequest`]s.
+///
+/// Made by [`ProviderService::embeddings`]. Cloning is one reference count.
+#[derive(Clone)]
+pub struct EmbeddingService {
+    provider: Arc<dyn Provider>,
+}
+
+impl fmt::Debug for EmbeddingService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddingService")
+            .field("provider", &self.provider)
+            .finish()
+    }
+}
+
+impl Service<EmbeddingRequest> for EmbeddingService {
     type Response = EmbeddingResponse;
     type Error = Error;
     type Future = ProviderFuture<EmbeddingResponse>;

@@ -1,0 +1,115 @@
+//! The mock provider and ProviderService, as users' own tests would use them.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_ai::provider::mock::{MockProvider, MockReply};
+use tower_ai::provider::{Provider, ProviderService};
+use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason, StreamEvent, UsageSource};
+use tower_ai::{Error, LlmRequest};
+
+#[tokio::test]
+async fn the_service_answers_complete_or_streamed_as_the_request_says() {
+    let mock = MockProvider::new().with_text_reply("Hello there, friend.");
+    let mut service = ProviderService::new(mock.clone());
+
+    let complete = service
+        .ready()
+        .await
+        .unwrap()
+        .call(LlmRequest::new(ChatRequest::new("m").user("hi")))
+        .await
+        .unwrap();
+    assert!(!complete.is_stream());
+    let reply = complete.into_complete().await.unwrap();
+    assert_eq!(reply.text(), "Hello there, friend.");
+    assert_eq!(reply.model, "m");
+    assert_eq!(reply.usage.unwrap().source, UsageSource::Estimated);
+
+    let streamed = service
+        .ready()
+        .await
+        .unwrap()
+        .call(LlmRequest::new(ChatRequest::new("m").user("hi").streaming(true)))
+        .await
+        .unwrap();
+    assert!(streamed.is_stream());
+    let events: Vec<_> = streamed.into_stream().collect().await;
+    assert!(events.iter().all(Result::is_ok));
+    assert!(matches!(events.first(), Some(Ok(StreamEvent::Start { .. }))));
+    assert!(matches!(
+        events.last(),
+        Some(Ok(StreamEvent::Finish {
+            reason: FinishReason::Stop
+        }))
+    ));
+    assert_eq!(mock.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn scripted_failures_and_mid_stream_errors_reach_the_caller() {
+    let mock = MockProvider::new()
+        .push(MockReply::error(Error::Timeout))
+        .push(
+            MockReply::stream(vec![StreamEvent::text("par"), StreamEvent::text("tial")]).then_fail(
+                Error::StreamTruncated {
+                    provider: "mock".into(),
+                },
+            ),
+        );
+    let err = mock.chat(ChatRequest::new("m").user("x")).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout));
+
+    let mut stream = mock.chat_stream(ChatRequest::new("m").user("x")).await.unwrap();
+    let mut text = String::new();
+    let mut failed = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(StreamEvent::TextDelta { text: t }) => text.push_str(&t),
+            Ok(_) => {}
+            Err(e) => failed = Some(e),
+        }
+    }
+    assert_eq!(text, "partial");
+    assert!(matches!(failed, Some(Error::StreamTruncated { .. })));
+}
+
+#[tokio::test]
+async fn tower_layers_stack_on_the_provider_service() {
+    let mock = MockProvider::new().with_latency(Duration::from_millis(200));
+    let mut service = ServiceBuilder::new()
+        .map_err(tower_ai::error::from_box_error)
+        .timeout(Duration::from_millis(20))
+        .service(ProviderService::new(mock));
+    let err = service
+        .ready()
+        .await
+        .unwrap()
+        .call(LlmRequest::new(ChatRequest::new("m").user("x")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+}
+
+#[tokio::test]
+async fn tool_call_replies_and_embeddings() {
+    let mock = MockProvider::new().push(MockReply::tool_call("lookup", serde_json::json!({"q": "rust"})));
+    let reply = mock.chat(ChatRequest::new("m").user("find rust")).await.unwrap();
+    assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
+    assert_eq!(reply.tool_calls()[0].arguments_json().unwrap()["q"], "rust");
+
+    let mut service = ProviderService::new(mock.clone()).embeddings();
+    let embeddings = service
+        .ready()
+        .await
+        .unwrap()
+        .call(EmbeddingRequest::new("e", ["a", "b", "a"]).dimensions(16))
+        .await
+        .unwrap();
+    assert_eq!(embeddings.embeddings.len(), 3);
+    assert_eq!(embeddings.embeddings[0].len(), 16);
+    assert_eq!(embeddings.embeddings[0], embeddings.embeddings[2]);
+    assert_ne!(embeddings.embeddings[0], embeddings.embeddings[1]);
+    assert_eq!(mock.embedding_requests().len(), 1);
+}
