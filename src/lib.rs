@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;
+pub mod guide;
 pub mod provider;
 pub mod transport;
 pub mod types;

@@ -1,0 +1,130 @@
+//! Codec costs: encoding a request, decoding a complete reply, decoding a stream.
+//!
+//! ```text
+//! cargo bench --bench codec
+//! ```
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::VecDeque;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use tower_ai::provider::anthropic::Anthropic;
+use tower_ai::provider::openai::OpenAi;
+use tower_ai::provider::{Codec, StreamDecoder};
+use tower_ai::transport::SseDecoder;
+use tower_ai::types::{ChatRequest, ContentPart, Message, Role, Tool, ToolCall};
+
+/// A 20-message conversation with tools, tool calls and tool results.
+fn conversation() -> ChatRequest {
+    let mut request = ChatRequest::new("gpt-4o-mini")
+        .system("You are a helpful assistant that answers in one paragraph.")
+        .tool(Tool::function(
+            "get_weather",
+            "Current weather for a city",
+            serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+        ))
+        .max_tokens(512)
+        .temperature(0.3);
+    for turn in 0..6 {
+        request = request.user(format!(
+            "Question {turn}: what should I pack for a trip to Paris in spring, given the forecast?"
+        ));
+        request = request.message(Message::new(
+            Role::Assistant,
+            vec![ContentPart::ToolCall(ToolCall::new(
+                format!("call_{turn}"),
+                "get_weather",
+                "{\"city\":\"Paris\"}",
+            ))],
+        ));
+        request = request.message(Message::tool_result(
+            format!("call_{turn}"),
+            "14°C, light rain in the afternoon",
+        ));
+    }
+    request.assistant("Pack a light raincoat, layers and comfortable shoes.")
+}
+
+fn sse_events(chunks: &[bytes::Bytes]) -> Vec<tower_ai::transport::SseEvent> {
+    let mut decoder = SseDecoder::new();
+    let mut events = Vec::new();
+    for chunk in chunks {
+        decoder.push(chunk);
+        while let Some(event) = decoder.next_event().unwrap() {
+            events.push(event);
+        }
+    }
+    events
+}
+
+fn benches(c: &mut Criterion) {
+    let openai = OpenAi::builder().api_key("sk-bench").build().unwrap();
+    let anthropic = Anthropic::builder().api_key("sk-bench").build().unwrap();
+    let request = conversation();
+    assert_eq!(request.messages.len(), 20);
+
+    let mut group = c.benchmark_group("encode_20_messages");
+    group.bench_function("openai", |b| {
+        b.iter(|| openai.codec().encode_chat(black_box(&request), false).unwrap())
+    });
+    group.bench_function("anthropic", |b| {
+        b.iter(|| anthropic.codec().encode_chat(black_box(&request), false).unwrap())
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("decode_complete");
+    let body = support::fixture_bytes("openai/chat_completion_tool_calls.json");
+    group.bench_function("openai", |b| b.iter(|| openai.codec().decode_chat(black_box(&body)).unwrap()));
+    let body = support::fixture_bytes("anthropic/message_tool_use.json");
+    group.bench_function("anthropic", |b| {
+        b.iter(|| anthropic.codec().decode_chat(black_box(&body)).unwrap())
+    });
+    group.finish();
+
+    // 1,000 content events plus finish, usage and [DONE].
+    let chunks = support::openai_stream_of(1000);
+    let bytes: usize = chunks.iter().map(|c| c.len()).sum();
+    let events = sse_events(&chunks);
+    let mut group = c.benchmark_group("decode_stream_1000_events");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("openai_codec_only", |b| {
+        b.iter_batched(
+            || openai.codec().stream_decoder(),
+            |mut decoder| {
+                let mut out = VecDeque::with_capacity(4);
+                for event in &events {
+                    decoder.decode(event, &mut out).unwrap();
+                    out.clear();
+                }
+                assert!(decoder.is_done());
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("openai_sse_and_codec", |b| {
+        b.iter_batched(
+            || openai.codec().stream_decoder(),
+            |mut decoder| {
+                let mut sse = SseDecoder::new();
+                let mut out = VecDeque::with_capacity(4);
+                for chunk in &chunks {
+                    sse.push(chunk);
+                    while let Some(event) = sse.next_event().unwrap() {
+                        decoder.decode(&event, &mut out).unwrap();
+                        out.clear();
+                    }
+                }
+                assert!(decoder.is_done());
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+    let _ = bytes;
+}
+
+criterion_group!(codec, benches);
+criterion_main!(codec);

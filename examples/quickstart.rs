@@ -1,0 +1,107 @@
+//! Quickstart: one request, three replies, no API key.
+//!
+//! Starts a fake OpenAI-compatible server on 127.0.0.1 (the same one the test
+//! suite uses), then sends requests through a `ProviderService`: a complete
+//! reply, a streamed reply printed as it arrives, and a tool call with usage.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! To talk to the real OpenAI API instead, set `OPENAI_API_KEY` and run with
+//! `-- --live`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::Write;
+
+use futures_util::StreamExt;
+use tower::{Service, ServiceExt};
+use tower_ai::provider::openai::OpenAi;
+use tower_ai::provider::ProviderService;
+use tower_ai::types::{ChatRequest, StreamEvent, Tool};
+use tower_ai::LlmRequest;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let live = std::env::args().any(|a| a == "--live");
+    // Kept alive for the whole run: the server stops when it is dropped.
+    let fake = if live { None } else { Some(support::FakeUpstream::start().await) };
+
+    let provider = match &fake {
+        // The API key comes from OPENAI_API_KEY.
+        None => OpenAi::builder().build()?,
+        Some(up) => {
+            println!("fake OpenAI-compatible server on {}\n", up.base_url());
+            OpenAi::builder()
+                .api_key("sk-offline-demo")
+                .base_url(format!("{}/v1", up.base_url()))
+                .build()?
+        }
+    };
+    // The bottom of every stack; layers go around it with tower::ServiceBuilder.
+    let mut service = ProviderService::new(provider);
+
+    // 1. A complete reply.
+    let request = ChatRequest::new("gpt-4o-mini").system("Be brief.").user("Say hello.");
+    let reply = service
+        .ready()
+        .await?
+        .call(LlmRequest::new(request.clone()))
+        .await?
+        .into_complete()
+        .await?;
+    println!("complete reply: {}", reply.text());
+    println!("  usage: {:?}\n", reply.usage);
+
+    // 2. The same request, streamed.
+    print!("streamed reply: ");
+    let mut stream = service
+        .ready()
+        .await?
+        .call(LlmRequest::new(request.streaming(true)))
+        .await?
+        .into_stream();
+    while let Some(event) = stream.next().await {
+        match event? {
+            StreamEvent::TextDelta { text } => {
+                print!("{text}");
+                std::io::stdout().flush()?;
+            }
+            StreamEvent::Usage(usage) => print!("\n  usage: {usage:?}"),
+            StreamEvent::Finish { reason } => print!("\n  finish: {reason:?}"),
+            _ => {}
+        }
+    }
+    println!("\n");
+
+    // 3. A tool call. The fake server answers with two parallel calls.
+    if let Some(up) = &fake {
+        up.push(support::Reply::fixture(200, "openai/chat_completion_tool_calls.json"));
+    }
+    let request = ChatRequest::new("gpt-4o-mini")
+        .user("What's the weather in Paris and Tokyo?")
+        .tool(Tool::function(
+            "get_weather",
+            "Current weather for a city",
+            serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+        ));
+    let reply = service
+        .ready()
+        .await?
+        .call(LlmRequest::new(request))
+        .await?
+        .into_complete()
+        .await?;
+    for call in reply.tool_calls() {
+        println!("tool call {}: {}({})", call.id, call.name, call.arguments);
+    }
+    if let Some(usage) = reply.usage {
+        println!(
+            "  usage: {} input ({} from the prompt cache), {} output, finish: {:?}",
+            usage.input_tokens, usage.cache_read_tokens, usage.output_tokens, reply.finish_reason
+        );
+    }
+    Ok(())
+}

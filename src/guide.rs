@@ -1,0 +1,7 @@
+//! Guides, compiled with the crate so their examples stay true.
+
+#[doc = include_str!("../docs/architecture.md")]
+pub mod architecture {}
+
+#[doc = include_str!("../docs/benchmarks.md")]
+pub mod benchmarks {}
