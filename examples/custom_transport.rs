@@ -33,12 +33,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .pool_idle_timeout(Duration::from_secs(30))
         .build_http::<Full<Bytes>>();
     let client = ServiceBuilder::new()
+        // Providers hand over `http::Request<Bytes>`; this client takes `Full<Bytes>` bodies.
+        .map_request(|request: http::Request<Bytes>| request.map(Full::new))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestHeaderLayer::overriding(
             HeaderName::from_static("x-app-client"),
             HeaderValue::from_static("my-service/1.0"),
         ))
-        .map_request(|request: http::Request<Bytes>| request.map(Full::new))
         .service(client);
 
     let provider = OpenAi::builder()

@@ -1,0 +1,287 @@
+//! [`AzureBuilder`]: Azure OpenAI deployments.
+
+use std::fmt;
+
+use http::header::AUTHORIZATION;
+use http::HeaderName;
+
+use super::builder::{endpoint, Common};
+use super::codec::{AuthKind, MaxTokensField, OpenAiCodec, SystemRole};
+use super::OpenAi;
+use crate::error::{Error, Result};
+use crate::provider::{ApiKey, Capabilities};
+use crate::transport::Transport;
+
+/// The newest GA data-plane inference `api-version` (Microsoft Learn, "Azure
+/// OpenAI REST API reference": "the GA release of the Azure OpenAI data plane
+/// inference spec (2024-10-21)").
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+
+/// Builds an [`OpenAi`] provider for an Azure OpenAI resource.
+///
+/// With a [`deployment`](Self::deployment), requests go to
+/// `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version={version}`
+/// (and `/embeddings`); the deployment picks the model, so the request's
+/// `model` is only sent when it is not empty. Without one, they go to Azure's
+/// `{endpoint}/openai/v1/...` API, where the request's `model` names the deployment.
+///
+/// The key (given, or from `AZURE_OPENAI_API_KEY`) is sent as the `api-key`
+/// header; a Microsoft Entra ID token given with [`entra_token`](Self::entra_token)
+/// is sent as `Authorization: Bearer` instead. The endpoint may come from
+/// `AZURE_OPENAI_ENDPOINT`. The provider's name is `"azure_openai"`.
+///
+/// ```
+/// use tower_ai::provider::openai::OpenAi;
+/// use tower_ai::provider::Codec;
+/// use tower_ai::types::ChatRequest;
+///
+/// # fn main() -> Result<(), tower_ai::Error> {
+/// let codec = OpenAi::azure()
+///     .endpoint("https://my-resource.openai.azure.com")
+///     .deployment("gpt-4o-prod")
+///     .api_key("azure-key")
+///     .build_codec()?;
+/// let request = codec.encode_chat(&ChatRequest::new("").user("Hi"), false)?;
+/// assert_eq!(
+///     request.uri(),
+///     "https://my-resource.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21"
+/// );
+/// assert!(request.headers()["api-key"].is_sensitive());
+/// assert_eq!(codec.name(), "azure_openai");
+/// # Ok(())
+/// # }
+/// ```
+#[must_use]
+pub struct AzureBuilder {
+    common: Common,
+    endpoint: Option<String>,
+    deployment: Option<String>,
+    embeddings_deployment: Option<String>,
+    api_version: String,
+    api_key: Option<ApiKey>,
+    entra_token: Option<ApiKey>,
+}
+
+impl fmt::Debug for AzureBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AzureBuilder")
+            .field("common", &self.common)
+            .field("endpoint", &self.endpoint)
+            .field("deployment", &self.deployment)
+            .field("embeddings_deployment", &self.embeddings_deployment)
+            .field("api_version", &self.api_version)
+            .field("api_key", &self.api_key)
+            .field("entra_token", &self.entra_token)
+            .finish()
+    }
+}
+
+impl Default for AzureBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AzureBuilder {
+    /// A builder with the defaults: api-version [`AZURE_DEFAULT_API_VERSION`],
+    /// `max_completion_tokens`, usage asked for on streams.
+    pub fn new() -> Self {
+        Self {
+            common: Common::new(
+                "azure_openai",
+                MaxTokensField::MaxCompletionTokens,
+                Capabilities::all(),
+            ),
+            endpoint: None,
+            deployment: None,
+            embeddings_deployment: None,
+            api_version: AZURE_DEFAULT_API_VERSION.to_owned(),
+            api_key: None,
+            entra_token: None,
+        }
+    }
+
+    /// The resource endpoint, `https://{resource}.openai.azure.com` (default:
+    /// `AZURE_OPENAI_ENDPOINT`).
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The deployment chat requests (and, unless set apart, embedding requests) go to.
+    pub fn deployment(mut self, deployment: impl Into<String>) -> Self {
+        self.deployment = Some(deployment.into());
+        self
+    }
+
+    /// A different deployment for embedding requests.
+    pub fn embeddings_deployment(mut self, deployment: impl Into<String>) -> Self {
+        self.embeddings_deployment = Some(deployment.into());
+        self
+    }
+
+    /// The `api-version` query parameter (default [`AZURE_DEFAULT_API_VERSION`]).
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
+    }
+
+    /// The API key, sent as the `api-key` header. Wins over `AZURE_OPENAI_API_KEY`.
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// A Microsoft Entra ID access token, sent as `Authorization: Bearer` in
+    /// place of an API key. (Tokens expire; rebuild the provider to renew it.)
+    pub fn entra_token(mut self, token: impl Into<ApiKey>) -> Self {
+        self.entra_token = Some(token.into());
+        self
+    }
+
+    /// The provider's name in errors and telemetry (default `"azure_openai"`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.common.name = name.into();
+        self
+    }
+
+    /// A header sent with every request. Checked by [`build`](Self::build).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.common.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The HTTP transport (default: [`Transport::default`], reqwest).
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.common.transport = Some(transport);
+        self
+    }
+
+    /// Limits the size of one stream event.
+    pub fn max_event_bytes(mut self, max: usize) -> Self {
+        self.common.max_event_bytes = Some(max);
+        self
+    }
+
+    /// Limits the size of a complete response.
+    pub fn max_response_bytes(mut self, max: usize) -> Self {
+        self.common.max_response_bytes = Some(max);
+        self
+    }
+
+    /// The field the token limit is sent in (default `max_completion_tokens`).
+    pub fn max_tokens_field(mut self, field: MaxTokensField) -> Self {
+        self.common.max_tokens_field = field;
+        self
+    }
+
+    /// The role system messages are sent with (default `system`).
+    pub fn system_role(mut self, role: SystemRole) -> Self {
+        self.common.system_role = role;
+        self
+    }
+
+    /// Whether streamed requests ask for usage with `stream_options` (default: yes).
+    pub fn include_usage(mut self, include: bool) -> Self {
+        self.common.include_usage = include;
+        self
+    }
+
+    /// What the provider reports it supports (default: everything).
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.common.capabilities = capabilities;
+        self
+    }
+
+    /// The codec alone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the endpoint or the credentials are missing, or
+    /// the endpoint, deployment, api-version or a header is invalid.
+    pub fn build_codec(&self) -> Result<OpenAiCodec> {
+        let endpoint_url = self
+            .endpoint
+            .clone()
+            .or_else(|| std::env::var("AZURE_OPENAI_ENDPOINT").ok())
+            .filter(|e| !e.trim().is_empty())
+            .ok_or_else(|| {
+                Error::Config(
+                    "Azure OpenAI needs an endpoint; set AZURE_OPENAI_ENDPOINT or call `.endpoint(...)`"
+                        .into(),
+                )
+            })?;
+        let auth = if let Some(token) = &self.entra_token {
+            (AUTHORIZATION, token.header_value("Bearer ")?, AuthKind::Bearer)
+        } else {
+            let key = self
+                .api_key
+                .clone()
+                .or_else(|| ApiKey::from_env("AZURE_OPENAI_API_KEY"))
+                .ok_or_else(|| {
+                    Error::Config(
+                        "Azure OpenAI needs an API key; set AZURE_OPENAI_API_KEY, or call `.api_key(...)` or `.entra_token(...)`"
+                            .into(),
+                    )
+                })?;
+            (
+                HeaderName::from_static("api-key"),
+                key.header_value("")?,
+                AuthKind::ApiKeyHeader,
+            )
+        };
+        let (chat, embeddings) = match &self.deployment {
+            Some(deployment) => {
+                check_segment("deployment", deployment)?;
+                check_segment("api-version", &self.api_version)?;
+                let embeddings_deployment = self.embeddings_deployment.as_deref().unwrap_or(deployment);
+                check_segment("embeddings deployment", embeddings_deployment)?;
+                let version = &self.api_version;
+                (
+                    endpoint(
+                        &endpoint_url,
+                        &format!("/openai/deployments/{deployment}/chat/completions?api-version={version}"),
+                    )?,
+                    endpoint(
+                        &endpoint_url,
+                        &format!(
+                            "/openai/deployments/{embeddings_deployment}/embeddings?api-version={version}"
+                        ),
+                    )?,
+                )
+            }
+            None => (
+                endpoint(&endpoint_url, "/openai/v1/chat/completions")?,
+                endpoint(&endpoint_url, "/openai/v1/embeddings")?,
+            ),
+        };
+        self.common.codec(chat, embeddings, Some(auth))
+    }
+
+    /// The provider.
+    ///
+    /// # Errors
+    ///
+    /// As [`build_codec`](Self::build_codec), and [`Error::Config`] when no
+    /// transport was given with the `reqwest` feature off.
+    pub fn build(self) -> Result<OpenAi> {
+        let codec = self.build_codec()?;
+        self.common.provider(codec)
+    }
+}
+
+/// Deployment names and api-versions go into the URL as they are: they must
+/// not need escaping.
+fn check_segment(what: &str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "the Azure {what} {value:?} may only hold letters, digits, '-', '_' and '.'"
+        )))
+    }
+}

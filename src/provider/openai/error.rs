@@ -1,0 +1,401 @@
+//! OpenAI error bodies to typed [`Error`]s.
+//!
+//! OpenAI answers `{"error": {"message", "type", "param", "code"}}`; Azure puts
+//! the status in `code` as a string, and an `innererror` for content filtering;
+//! vLLM and Mistral answer `{"object": "error", "message", "type", "code"}` at
+//! the top level; others `{"error": "text"}` or `{"detail": ...}`. All are read.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, StatusCode};
+use serde_json::Value;
+
+use crate::error::{ApiError, Error};
+
+/// Codes (or types) of a 429 that no retry will cure: the account is out of
+/// quota or credit. OpenAI's error-codes guide says not to retry them.
+const QUOTA_CODES: &[&str] = &[
+    "insufficient_quota",
+    "billing_hard_limit_reached",
+    "billing_not_active",
+    "credit_balance_exhausted",
+    "project_spend_limit_exceeded",
+    "access_terminated",
+];
+
+const RATE_LIMIT_CODES: &[&str] = &["rate_limit_exceeded", "rate_limit_error", "requests", "tokens"];
+const OVERLOADED_CODES: &[&str] = &[
+    "server_is_overloaded",
+    "service_unavailable_error",
+    "overloaded_error",
+    "engine_overloaded",
+];
+const AUTH_CODES: &[&str] = &[
+    "invalid_api_key",
+    "authentication_error",
+    "invalid_authentication",
+    "permission_error",
+];
+const CONTENT_FILTER_CODES: &[&str] = &["content_filter", "content_policy_violation"];
+
+/// Phrases that mark a context-window overflow in servers that give no code.
+const CONTEXT_PHRASES: &[&str] = &[
+    "maximum context length",
+    "context_length_exceeded",
+    "context window",
+    "exceeds the context",
+    "prompt is too long",
+    "reduce the length of the messages",
+];
+
+/// A non-2xx answer.
+pub(super) fn from_response(provider: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+    let mut fields = Fields::parse(body);
+    if fields.message.is_empty() {
+        fields.message = status.canonical_reason().unwrap_or("unknown error").to_owned();
+    }
+    let request_id = header_str(headers, "x-request-id").or_else(|| header_str(headers, "apim-request-id"));
+    let retry_after = retry_after(headers).or_else(|| retry_hint(&fields.message));
+    classify(provider, Some(status.as_u16()), fields, request_id, retry_after)
+}
+
+/// An error payload met in a 2xx body or inside a stream, where there is no
+/// status to go by: the code and type decide.
+pub(super) fn from_payload(provider: &str, body: &[u8]) -> Error {
+    let mut fields = Fields::parse(body);
+    if fields.message.is_empty() {
+        fields.message = "the provider reported an error".to_owned();
+    }
+    // vLLM puts the status in `code`, Azure puts it there as a string.
+    let status = fields
+        .code
+        .as_deref()
+        .and_then(|c| c.parse::<u16>().ok())
+        .filter(|s| (400..=599).contains(s));
+    let retry_after = retry_hint(&fields.message);
+    classify(provider, status, fields, None, retry_after)
+}
+
+/// The parts of an error body that matter.
+#[derive(Debug, Default)]
+struct Fields {
+    message: String,
+    code: Option<String>,
+    kind: Option<String>,
+    inner_code: Option<String>,
+}
+
+impl Fields {
+    fn parse(body: &[u8]) -> Self {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(value) => Self::from_value(&value),
+            Err(_) => Self {
+                message: body_text(body),
+                ..Self::default()
+            },
+        }
+    }
+
+    fn from_value(value: &Value) -> Self {
+        let object = match value.get("error") {
+            Some(Value::String(message)) => {
+                return Self {
+                    message: message.clone(),
+                    ..Self::default()
+                }
+            }
+            Some(error @ Value::Object(_)) => error,
+            _ => value,
+        };
+        let message = object
+            .get("message")
+            .or_else(|| object.get("detail"))
+            .map(text_of)
+            .unwrap_or_default();
+        let inner_code = object
+            .get("innererror")
+            .and_then(|i| i.get("code"))
+            .and_then(scalar_of);
+        Self {
+            message,
+            code: object.get("code").and_then(scalar_of),
+            kind: object.get("type").and_then(scalar_of),
+            inner_code,
+        }
+    }
+
+    /// Whether the code or the type is one of `names`.
+    fn is(&self, names: &[&str]) -> bool {
+        let hit = |v: &Option<String>| v.as_deref().is_some_and(|v| names.contains(&v));
+        hit(&self.code) || hit(&self.kind)
+    }
+}
+
+fn classify(
+    provider: &str,
+    status: Option<u16>,
+    fields: Fields,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+) -> Error {
+    let context = fields.is(&["context_length_exceeded"]) || mentions_context_overflow(&fields.message);
+    let filtered = fields.is(CONTENT_FILTER_CODES)
+        || fields.inner_code.as_deref() == Some("ResponsibleAIPolicyViolation");
+    let quota = fields.is(QUOTA_CODES);
+    let rate_limited = fields.is(RATE_LIMIT_CODES);
+    let overloaded = fields.is(OVERLOADED_CODES);
+    let auth = fields.is(AUTH_CODES);
+    let invalid = fields.is(&["invalid_request_error"]);
+
+    let mut api = ApiError::new(provider, fields.message);
+    api.status = status;
+    api.code = fields.code.or(fields.kind);
+    api.request_id = request_id;
+
+    let client_error = status.is_none_or(|s| (400..500).contains(&s) && s != 429);
+    if filtered && client_error {
+        return Error::ContentFiltered(api);
+    }
+    if context && client_error {
+        return Error::ContextLengthExceeded(api);
+    }
+    if quota {
+        // Out of quota or credit: the same call will fail until someone pays,
+        // so it is not a (retryable) rate limit. The 429 status and the code stay.
+        return Error::InvalidRequest(api);
+    }
+    match status {
+        Some(429) => {
+            api.retry_after = retry_after;
+            Error::RateLimited(api)
+        }
+        Some(401 | 403) => Error::Authentication(api),
+        Some(503) => Error::Overloaded(api),
+        Some(s) if s >= 500 && overloaded => Error::Overloaded(api),
+        Some(s) if s >= 500 => Error::Server(api),
+        Some(_) => Error::InvalidRequest(api),
+        None if rate_limited => {
+            api.retry_after = retry_after;
+            Error::RateLimited(api)
+        }
+        None if overloaded => Error::Overloaded(api),
+        None if auth => Error::Authentication(api),
+        None if invalid => Error::InvalidRequest(api),
+        // An error inside a stream with nothing else to go by is the server's.
+        None => Error::Server(api),
+    }
+}
+
+fn mentions_context_overflow(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    CONTEXT_PHRASES.iter().any(|p| lower.contains(p))
+}
+
+/// A JSON value as message text: strings as they are, anything else as JSON.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A code or type: strings as they are, numbers written out, `null` as nothing.
+fn scalar_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A non-JSON body, as text, cut to a sensible length.
+fn body_text(body: &[u8]) -> String {
+    const MAX: usize = 512;
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// The delay asked for in `retry-after-ms` (Azure, OpenAI SDKs) or
+/// `retry-after` (seconds, or an HTTP date).
+pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
+        if let Ok(delay) = Duration::try_from_secs_f64(ms / 1000.0) {
+            return Some(delay);
+        }
+    }
+    let value = header_str(headers, "retry-after")?;
+    if let Ok(secs) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
+    let at = parse_http_date(&value)?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// The delay named in a message: OpenAI's "Please try again in 20s." (also
+/// `1.5s`, `6m0s`, `120ms`), Azure's "Please retry after 6 seconds."
+pub(super) fn retry_hint(message: &str) -> Option<Duration> {
+    let lower = message.to_ascii_lowercase();
+    let rest = ["try again in ", "retry after "]
+        .iter()
+        .find_map(|phrase| lower.find(phrase).map(|at| &lower[at + phrase.len()..]))?;
+    let mut words = rest.split_whitespace();
+    let first = words.next()?.trim_end_matches(['.', ',', ';', ')']);
+    if let Some(delay) = parse_go_duration(first) {
+        return Some(delay);
+    }
+    let amount: f64 = first.parse().ok()?;
+    let unit = words
+        .next()
+        .unwrap_or("seconds")
+        .trim_end_matches(['.', ',', ';', ')']);
+    let secs = match unit {
+        "ms" | "millisecond" | "milliseconds" => amount / 1000.0,
+        "s" | "sec" | "secs" | "second" | "seconds" => amount,
+        "m" | "min" | "mins" | "minute" | "minutes" => amount * 60.0,
+        "h" | "hour" | "hours" => amount * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// A Go-style duration as OpenAI writes them: `20s`, `1.5s`, `6m0s`, `120ms`, `1h2m3s`.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text;
+    let mut total = 0.0f64;
+    let mut any = false;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if number_len == 0 {
+            return None;
+        }
+        let amount: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "us" | "µs" => 0.000_001,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += amount * scale;
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form `retry-after` dates take.
+fn parse_http_date(text: &str) -> Option<SystemTime> {
+    let mut parts = text.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':');
+    let hour: u64 = clock.next()?.parse().ok()?;
+    let minute: u64 = clock.next()?.parse().ok()?;
+    let second: u64 = clock.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    if !(1970..=9999).contains(&year) {
+        return None;
+    }
+    let days = days_from_civil(year, month, i64::from(day));
+    let secs = u64::try_from(days).ok()? * 86_400 + hour * 3600 + minute * 60 + second;
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("20s"), Some(Duration::from_secs(20)));
+        assert_eq!(parse_go_duration("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_go_duration("120ms"), Some(Duration::from_millis(120)));
+        assert_eq!(parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("s"), None);
+        assert_eq!(parse_go_duration("12"), None);
+        assert_eq!(parse_go_duration(""), None);
+    }
+
+    #[test]
+    fn hints_in_messages() {
+        assert_eq!(
+            retry_hint("Limit 3, Used 3, Requested 1. Please try again in 20s. Visit ..."),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(
+            retry_hint("Please retry after 6 seconds. To increase ..."),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(retry_hint("Please try again later."), None);
+        assert_eq!(retry_hint("try again in"), None);
+    }
+
+    #[test]
+    fn http_dates() {
+        let at = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(at.duration_since(UNIX_EPOCH).unwrap().as_secs(), 784_111_777);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
+        assert_eq!(parse_http_date("garbage"), None);
+        assert_eq!(parse_http_date("Sun, 99 Nov 1994 08:49:37 GMT"), None);
+    }
+
+    #[test]
+    fn non_json_body_is_cut_at_a_char_boundary() {
+        let body = "é".repeat(600);
+        let text = body_text(body.as_bytes());
+        assert_eq!(text.chars().count(), 513);
+    }
+}
