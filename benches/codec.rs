@@ -77,7 +77,9 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("decode_complete");
     let body = support::fixture_bytes("openai/chat_completion_tool_calls.json");
-    group.bench_function("openai", |b| b.iter(|| openai.codec().decode_chat(black_box(&body)).unwrap()));
+    group.bench_function("openai", |b| {
+        b.iter(|| openai.codec().decode_chat(black_box(&body)).unwrap())
+    });
     let body = support::fixture_bytes("anthropic/message_tool_use.json");
     group.bench_function("anthropic", |b| {
         b.iter(|| anthropic.codec().decode_chat(black_box(&body)).unwrap())

@@ -25,7 +25,9 @@ use tower_http::trace::TraceLayer;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_env_filter("tower_http=debug").init();
+    tracing_subscriber::fmt()
+        .with_env_filter("tower_http=debug")
+        .init();
     let up = support::FakeUpstream::start().await;
 
     // The application's client: hyper-util, with its own layers.
@@ -48,7 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transport(Transport::new(client))
         .build()?;
 
-    let reply = provider.chat(ChatRequest::new("gpt-4o-mini").user("Hello")).await?;
+    let reply = provider
+        .chat(ChatRequest::new("gpt-4o-mini").user("Hello"))
+        .await?;
     println!("reply: {}", reply.text());
     println!(
         "the upstream saw x-app-client: {:?}",

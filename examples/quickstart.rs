@@ -27,7 +27,11 @@ use tower_ai::LlmRequest;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let live = std::env::args().any(|a| a == "--live");
     // Kept alive for the whole run: the server stops when it is dropped.
-    let fake = if live { None } else { Some(support::FakeUpstream::start().await) };
+    let fake = if live {
+        None
+    } else {
+        Some(support::FakeUpstream::start().await)
+    };
 
     let provider = match &fake {
         // The API key comes from OPENAI_API_KEY.
@@ -44,7 +48,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut service = ProviderService::new(provider);
 
     // 1. A complete reply.
-    let request = ChatRequest::new("gpt-4o-mini").system("Be brief.").user("Say hello.");
+    let request = ChatRequest::new("gpt-4o-mini")
+        .system("Be brief.")
+        .user("Say hello.");
     let reply = service
         .ready()
         .await?
@@ -78,7 +84,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. A tool call. The fake server answers with two parallel calls.
     if let Some(up) = &fake {
-        up.push(support::Reply::fixture(200, "openai/chat_completion_tool_calls.json"));
+        up.push(support::Reply::fixture(
+            200,
+            "openai/chat_completion_tool_calls.json",
+        ));
     }
     let request = ChatRequest::new("gpt-4o-mini")
         .user("What's the weather in Paris and Tokyo?")

@@ -15,7 +15,7 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::provider::{Provider, ProviderService};
     pub use crate::types::{
-        ChatRequest, ChatResponse, ChatStream, ContentPart, LlmRequest, LlmResponse, Message,
-        Principal, Reply, ResponseFormat, Role, StreamEvent, Tool, ToolCall, ToolChoice, Usage,
+        ChatRequest, ChatResponse, ChatStream, ContentPart, LlmRequest, LlmResponse, Message, Principal,
+        Reply, ResponseFormat, Role, StreamEvent, Tool, ToolCall, ToolChoice, Usage,
     };
 }

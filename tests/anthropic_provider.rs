@@ -25,14 +25,21 @@ async fn call(service: &mut ProviderService, chat: ChatRequest) -> Result<tower_
 }
 
 fn hello() -> ChatRequest {
-    ChatRequest::new("claude-sonnet-4-5").system("Be brief.").user("Hello")
+    ChatRequest::new("claude-sonnet-4-5")
+        .system("Be brief.")
+        .user("Hello")
 }
 
 #[tokio::test]
 async fn complete_reply_with_the_system_prompt_hoisted() {
     let up = FakeUpstream::start().await;
     let mut service = ProviderService::new(provider(&up));
-    let reply = call(&mut service, hello()).await.unwrap().into_complete().await.unwrap();
+    let reply = call(&mut service, hello())
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");
     assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
     let usage = reply.usage.unwrap();
@@ -46,7 +53,10 @@ async fn complete_reply_with_the_system_prompt_hoisted() {
     assert_eq!(body["messages"].as_array().unwrap().len(), 1);
     assert_eq!(body["messages"][0]["role"], "user");
     assert!(body["system"].to_string().contains("Be brief."));
-    assert!(body["max_tokens"].as_u64().unwrap() > 0, "max_tokens is required by the API");
+    assert!(
+        body["max_tokens"].as_u64().unwrap() > 0,
+        "max_tokens is required by the API"
+    );
 }
 
 #[tokio::test]
@@ -73,7 +83,12 @@ async fn tool_use_complete_and_streamed_with_cache_figures() {
     up.push(Reply::sse_fixture_chunked("anthropic/stream_tool_use.sse", 5));
     let mut service = ProviderService::new(provider(&up));
 
-    let complete = call(&mut service, hello()).await.unwrap().into_complete().await.unwrap();
+    let complete = call(&mut service, hello())
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap();
     assert_eq!(complete.finish_reason, Some(FinishReason::ToolCalls));
     let calls = complete.tool_calls();
     assert_eq!(calls.len(), 2);
@@ -103,7 +118,13 @@ async fn thinking_is_kept_with_its_signature() {
     let up = FakeUpstream::start().await;
     up.push(Reply::sse_fixture("anthropic/stream_thinking.sse"));
     let provider = provider(&up);
-    let reply = provider.chat_stream(hello()).await.unwrap().collect_response().await.unwrap();
+    let reply = provider
+        .chat_stream(hello())
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
     let reasoning = reply.reasoning();
     assert_eq!(reasoning.len(), 1);
     assert!(!reasoning[0].text.is_empty());
@@ -146,7 +167,10 @@ async fn an_error_event_mid_stream_is_a_typed_error_after_the_text_so_far() {
     let up = FakeUpstream::start().await;
     up.push(Reply::sse_fixture("anthropic/stream_error.sse"));
     let mut service = ProviderService::new(provider(&up));
-    let mut stream = call(&mut service, hello().streaming(true)).await.unwrap().into_stream();
+    let mut stream = call(&mut service, hello().streaming(true))
+        .await
+        .unwrap()
+        .into_stream();
     let mut saw_text = false;
     let mut error = None;
     while let Some(item) = stream.next().await {
@@ -167,7 +191,13 @@ async fn a_cut_stream_and_a_dropped_connection_are_errors() {
     up.push(Reply::sse_fixture("anthropic/stream_text.sse").cut_after(4));
     up.push(Reply::MalformedJson);
     let provider = provider(&up);
-    let err = provider.chat_stream(hello()).await.unwrap().collect_response().await.unwrap_err();
+    let err = provider
+        .chat_stream(hello())
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::StreamTruncated { .. }), "{err:?}");
     let err = provider.chat(hello()).await.unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");

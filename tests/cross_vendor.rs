@@ -55,7 +55,11 @@ async fn openai_tool_calls_continue_on_anthropic() {
     let body = up.requests()[1].json();
     assert!(body["system"].to_string().contains("You report the weather."));
     let messages = body["messages"].as_array().unwrap();
-    assert_eq!(messages.len(), 3, "user, assistant tool_use, user tool_result: {messages:?}");
+    assert_eq!(
+        messages.len(),
+        3,
+        "user, assistant tool_use, user tool_result: {messages:?}"
+    );
     let tool_uses: Vec<_> = messages[1]["content"]
         .as_array()
         .unwrap()
@@ -64,7 +68,10 @@ async fn openai_tool_calls_continue_on_anthropic() {
         .collect();
     assert_eq!(tool_uses.len(), 2);
     assert_eq!(tool_uses[0]["id"], calls[0].id.as_str());
-    assert_eq!(tool_uses[0]["input"]["city"], "Paris", "arguments become a JSON object");
+    assert_eq!(
+        tool_uses[0]["input"]["city"], "Paris",
+        "arguments become a JSON object"
+    );
     assert_eq!(tool_uses[1]["input"]["city"], "Tokyo");
     assert_eq!(messages[2]["role"], "user");
     let results = messages[2]["content"].as_array().unwrap();

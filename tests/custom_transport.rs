@@ -44,7 +44,10 @@ async fn a_hyper_util_client_with_a_tower_http_layer_carries_the_requests() {
         .build()
         .unwrap();
 
-    let reply = openai.chat(ChatRequest::new("gpt-4o-mini").user("hi")).await.unwrap();
+    let reply = openai
+        .chat(ChatRequest::new("gpt-4o-mini").user("hi"))
+        .await
+        .unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");
     let streamed = anthropic
         .chat_stream(ChatRequest::new("claude-sonnet-4-5").user("hi"))

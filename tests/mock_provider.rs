@@ -49,15 +49,13 @@ async fn the_service_answers_complete_or_streamed_as_the_request_says() {
 
 #[tokio::test]
 async fn scripted_failures_and_mid_stream_errors_reach_the_caller() {
-    let mock = MockProvider::new()
-        .push(MockReply::error(Error::Timeout))
-        .push(
-            MockReply::stream(vec![StreamEvent::text("par"), StreamEvent::text("tial")]).then_fail(
-                Error::StreamTruncated {
-                    provider: "mock".into(),
-                },
-            ),
-        );
+    let mock = MockProvider::new().push(MockReply::error(Error::Timeout)).push(
+        MockReply::stream(vec![StreamEvent::text("par"), StreamEvent::text("tial")]).then_fail(
+            Error::StreamTruncated {
+                provider: "mock".into(),
+            },
+        ),
+    );
     let err = mock.chat(ChatRequest::new("m").user("x")).await.unwrap_err();
     assert!(matches!(err, Error::Timeout));
 

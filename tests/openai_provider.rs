@@ -32,7 +32,12 @@ fn hello() -> ChatRequest {
 async fn complete_reply_with_usage() {
     let up = FakeUpstream::start().await;
     let mut service = ProviderService::new(provider(&up));
-    let reply = call(&mut service, hello()).await.unwrap().into_complete().await.unwrap();
+    let reply = call(&mut service, hello())
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");
     assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
     let usage = reply.usage.unwrap();
@@ -92,7 +97,12 @@ async fn parallel_tool_calls_complete_and_streamed() {
     up.push(Reply::sse_fixture("openai/stream_tool_calls.sse"));
     let mut service = ProviderService::new(provider(&up));
 
-    let complete = call(&mut service, hello()).await.unwrap().into_complete().await.unwrap();
+    let complete = call(&mut service, hello())
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap();
     let streamed = call(&mut service, hello().streaming(true))
         .await
         .unwrap()
@@ -103,7 +113,9 @@ async fn parallel_tool_calls_complete_and_streamed() {
         assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
         let calls = reply.tool_calls();
         assert_eq!(calls.len(), 2, "{reply:?}");
-        assert!(calls.iter().all(|c| c.name == "get_weather" && c.id.starts_with("call_")));
+        assert!(calls
+            .iter()
+            .all(|c| c.name == "get_weather" && c.id.starts_with("call_")));
         assert_ne!(calls[0].id, calls[1].id);
         assert_eq!(calls[0].arguments_json().unwrap()["city"], "Paris");
         assert_eq!(calls[1].arguments_json().unwrap()["city"], "Tokyo");
@@ -118,7 +130,12 @@ async fn json_schema_output_is_requested_and_returned() {
     let mut service = ProviderService::new(provider(&up));
     let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
     let request = hello().response_format(ResponseFormat::json_schema("weather", schema.clone()));
-    let reply = call(&mut service, request).await.unwrap().into_complete().await.unwrap();
+    let reply = call(&mut service, request)
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap();
     let value: serde_json::Value = serde_json::from_str(&reply.text()).unwrap();
     assert_eq!(value["city"], "Paris");
     let body = up.requests()[0].json();
@@ -211,7 +228,10 @@ async fn a_stream_cut_mid_way_ends_with_an_error_after_the_events_it_carried() {
     let up = FakeUpstream::start().await;
     up.push(Reply::sse_fixture("openai/stream_text.sse").cut_after(3));
     let mut service = ProviderService::new(provider(&up));
-    let mut stream = call(&mut service, hello().streaming(true)).await.unwrap().into_stream();
+    let mut stream = call(&mut service, hello().streaming(true))
+        .await
+        .unwrap()
+        .into_stream();
     let mut text = String::new();
     let mut last_error = None;
     while let Some(item) = stream.next().await {
@@ -223,7 +243,10 @@ async fn a_stream_cut_mid_way_ends_with_an_error_after_the_events_it_carried() {
         }
     }
     assert_eq!(text, "Hello!");
-    assert!(matches!(last_error, Some(Error::StreamTruncated { .. })), "{last_error:?}");
+    assert!(
+        matches!(last_error, Some(Error::StreamTruncated { .. })),
+        "{last_error:?}"
+    );
 }
 
 #[tokio::test]
@@ -278,7 +301,10 @@ async fn dropping_a_stream_closes_the_upstream_request() {
     let up = FakeUpstream::start().await;
     up.push(Reply::sse_fixture("openai/stream_text.sse").with_delay(Duration::from_millis(50)));
     let mut service = ProviderService::new(provider(&up));
-    let mut stream = call(&mut service, hello().streaming(true)).await.unwrap().into_stream();
+    let mut stream = call(&mut service, hello().streaming(true))
+        .await
+        .unwrap()
+        .into_stream();
     let first = stream.next().await.unwrap().unwrap();
     assert!(matches!(first, StreamEvent::Start { .. }));
     drop(stream);
@@ -313,7 +339,10 @@ async fn compatible_server_presets_point_at_the_right_place() {
         .base_url(format!("{}/v1", up.base_url()))
         .build()
         .unwrap();
-    ollama.chat(ChatRequest::new("llama3.2").user("hi")).await.unwrap();
+    ollama
+        .chat(ChatRequest::new("llama3.2").user("hi"))
+        .await
+        .unwrap();
     assert_eq!(up.requests()[0].header("authorization"), None);
     assert_eq!(ollama.name(), "ollama");
 }

@@ -67,12 +67,7 @@ fn concat(frames: &[Bytes]) -> Bytes {
 }
 
 fn content_type(response: &Response) -> &str {
-    response
-        .headers()
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap()
+    response.headers().get("content-type").unwrap().to_str().unwrap()
 }
 
 const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
@@ -137,10 +132,7 @@ async fn default_embeddings_and_azure_routes() {
         seen[1].path_and_query,
         "/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21"
     );
-    assert_eq!(
-        seen[1].path(),
-        "/openai/deployments/my-gpt/chat/completions"
-    );
+    assert_eq!(seen[1].path(), "/openai/deployments/my-gpt/chat/completions");
 }
 
 #[tokio::test]
@@ -232,10 +224,7 @@ async fn sse_reply_arrives_as_several_frames() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(content_type(&response), "text/event-stream");
     let received = frames(response).await;
-    assert!(
-        received.len() > 1,
-        "expected several frames, got {received:?}"
-    );
+    assert!(received.len() > 1, "expected several frames, got {received:?}");
     assert_eq!(concat(&received), concat(&chunks));
     assert!(concat(&received).ends_with(b"data: [DONE]\n\n"));
     assert_eq!(up.disconnects(), 0);

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use tower_ai::types::{
-    ChatRequest, ChatResponse, ChatStream, ContentPart, FinishReason, Message, Reasoning, Role, StreamAccumulator,
-    StreamEvent, ToolCall, ToolResult, Usage, UsageSource,
+    ChatRequest, ChatResponse, ChatStream, ContentPart, FinishReason, Message, Reasoning, Role,
+    StreamAccumulator, StreamEvent, ToolCall, ToolResult, Usage, UsageSource,
 };
 use tower_ai::{ApiError, Error};
 
@@ -121,7 +121,10 @@ fn rich_reply() -> ChatResponse {
 #[tokio::test]
 async fn a_complete_reply_replayed_as_a_stream_accumulates_back_unchanged() {
     let reply = rich_reply();
-    let again = ChatStream::from_response(&reply).collect_response().await.unwrap();
+    let again = ChatStream::from_response(&reply)
+        .collect_response()
+        .await
+        .unwrap();
     assert_eq!(again, reply);
 }
 
@@ -129,9 +132,7 @@ async fn a_complete_reply_replayed_as_a_stream_accumulates_back_unchanged() {
 async fn a_stream_error_is_returned_by_collect() {
     let stream = ChatStream::from_events([
         Ok(StreamEvent::text("partial")),
-        Err(Error::StreamTruncated {
-            provider: "p".into(),
-        }),
+        Err(Error::StreamTruncated { provider: "p".into() }),
     ]);
     let err = stream.collect_response().await.unwrap_err();
     assert!(matches!(err, Error::StreamTruncated { .. }));

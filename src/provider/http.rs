@@ -16,9 +16,7 @@ use super::codec::{Codec, StreamDecoder};
 use super::{Capabilities, Provider};
 use crate::error::{Error, Result};
 use crate::transport::{ResponseBody, SseDecoder, Transport, DEFAULT_MAX_EVENT_BYTES};
-use crate::types::{
-    ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, StreamEvent,
-};
+use crate::types::{ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, StreamEvent};
 
 /// The default limit on a complete response body: 32 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;

@@ -37,8 +37,8 @@ use futures_util::StreamExt;
 use super::{Capabilities, Provider};
 use crate::error::{Error, Result};
 use crate::types::{
-    ChatRequest, ChatResponse, ChatStream, ContentPart, EmbeddingRequest, EmbeddingResponse,
-    FinishReason, Message, Role, StreamEvent, ToolCall, Usage, UsageSource,
+    ChatRequest, ChatResponse, ChatStream, ContentPart, EmbeddingRequest, EmbeddingResponse, FinishReason,
+    Message, Role, StreamEvent, ToolCall, Usage, UsageSource,
 };
 
 /// One scripted answer of a [`MockProvider`].
@@ -71,8 +71,7 @@ impl MockReply {
         let call = ToolCall::new("call_mock_0", name, arguments.to_string());
         let message = Message::new(Role::Assistant, vec![ContentPart::ToolCall(call)]);
         MockReply::Complete(
-            ChatResponse::new("mock-reply", "mock", message)
-                .with_finish_reason(FinishReason::ToolCalls),
+            ChatResponse::new("mock-reply", "mock", message).with_finish_reason(FinishReason::ToolCalls),
         )
     }
 
@@ -264,8 +263,7 @@ fn estimate_usage(request: &ChatRequest, response: &ChatResponse) -> Usage {
     };
     let input: usize = request.messages.iter().map(chars).sum();
     let output = chars(&response.message);
-    Usage::new(input.div_ceil(4) as u64, output.div_ceil(4) as u64)
-        .with_source(UsageSource::Estimated)
+    Usage::new(input.div_ceil(4) as u64, output.div_ceil(4) as u64).with_source(UsageSource::Estimated)
 }
 
 #[async_trait]
@@ -334,11 +332,7 @@ fn into_stream(reply: MockReply) -> ChatStream {
     match reply {
         MockReply::Complete(response) => ChatStream::from_response(&response),
         MockReply::Error(error) => ChatStream::from_events([Err(error)]),
-        MockReply::Stream {
-            events,
-            delay,
-            error,
-        } => {
+        MockReply::Stream { events, delay, error } => {
             let items = events.into_iter().map(Ok).chain(error.map(Err));
             let stream = futures_util::stream::iter(items).then(move |item| async move {
                 if !delay.is_zero() {

@@ -23,10 +23,7 @@ impl ApiKey {
 
     /// Reads a key from an environment variable; `None` if it is unset or empty.
     pub fn from_env(var: &str) -> Option<Self> {
-        std::env::var(var)
-            .ok()
-            .filter(|k| !k.trim().is_empty())
-            .map(Self)
+        std::env::var(var).ok().filter(|k| !k.trim().is_empty()).map(Self)
     }
 
     /// The key itself, for building a request header.

@@ -75,11 +75,9 @@ where
                 .await
                 .map_err(|e| transport_error(e.into()))?;
             Ok(response.map(|body| {
-                body.map_frame(|frame| {
-                    frame.map_data(|mut data| data.copy_to_bytes(data.remaining()))
-                })
-                .map_err(Into::into)
-                .boxed_unsync()
+                body.map_frame(|frame| frame.map_data(|mut data| data.copy_to_bytes(data.remaining())))
+                    .map_err(Into::into)
+                    .boxed_unsync()
             }))
         }
         .boxed()
@@ -119,11 +117,7 @@ impl Transport {
     /// services, so it should be cheap to clone (clients are).
     pub fn new<S, B>(service: S) -> Self
     where
-        S: Service<http::Request<Bytes>, Response = http::Response<B>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
+        S: Service<http::Request<Bytes>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
         B: http_body::Body + Send + 'static,
@@ -143,10 +137,7 @@ impl Transport {
     }
 
     /// Sends a request and returns the response head with its body unread.
-    pub async fn send(
-        &self,
-        request: http::Request<Bytes>,
-    ) -> Result<http::Response<ResponseBody>, Error> {
+    pub async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<ResponseBody>, Error> {
         self.inner.send(request).await
     }
 }
@@ -177,10 +168,7 @@ impl Service<http::Request<Bytes>> for ReqwestService {
     type Error = reqwest::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
         std::task::Poll::Ready(Ok(()))
     }
 

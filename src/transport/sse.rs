@@ -252,10 +252,7 @@ mod tests {
     fn oversized_event_is_an_error() {
         let mut d = SseDecoder::with_max_event_bytes(16);
         d.push(b"data: 0123456789\ndata: 0123456789\n");
-        assert!(matches!(
-            d.next_event(),
-            Err(Error::EventTooLarge { limit: 16 })
-        ));
+        assert!(matches!(d.next_event(), Err(Error::EventTooLarge { limit: 16 })));
     }
 
     #[test]

@@ -58,10 +58,7 @@ impl Message {
     pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
         Self::new(
             Role::Tool,
-            vec![ContentPart::ToolResult(ToolResult::new(
-                tool_call_id,
-                content,
-            ))],
+            vec![ContentPart::ToolResult(ToolResult::new(tool_call_id, content))],
         )
     }
 
@@ -204,11 +201,7 @@ pub struct ToolCall {
 
 impl ToolCall {
     /// A call with JSON-text arguments.
-    pub fn new(
-        id: impl Into<String>,
-        name: impl Into<String>,
-        arguments: impl Into<String>,
-    ) -> Self {
+    pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: impl Into<String>) -> Self {
         Self {
             id: id.into(),
             name: name.into(),

@@ -32,9 +32,7 @@ pub use llm::{LlmRequest, LlmResponse, Principal, Reply, RequestMeta};
 pub use message::{
     ContentPart, Image, ImageDetail, ImageSource, Message, Reasoning, Role, ToolCall, ToolResult,
 };
-pub use request::{
-    ChatRequest, ReasoningConfig, ReasoningEffort, ResponseFormat, Tool, ToolChoice,
-};
+pub use request::{ChatRequest, ReasoningConfig, ReasoningEffort, ResponseFormat, Tool, ToolChoice};
 pub use response::{ChatResponse, FinishReason};
 pub use stream::{ChatStream, StreamAccumulator, StreamEvent};
 pub use usage::{Usage, UsageSource};

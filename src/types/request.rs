@@ -235,11 +235,7 @@ pub struct Tool {
 
 impl Tool {
     /// A function tool.
-    pub fn function(
-        name: impl Into<String>,
-        description: impl Into<String>,
-        parameters: Value,
-    ) -> Self {
+    pub fn function(name: impl Into<String>, description: impl Into<String>, parameters: Value) -> Self {
         Self {
             name: name.into(),
             description: Some(description.into()),

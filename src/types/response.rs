@@ -36,11 +36,7 @@ impl ChatResponse {
     }
 
     /// A reply of one assistant text, finished with [`FinishReason::Stop`].
-    pub fn text_reply(
-        id: impl Into<String>,
-        model: impl Into<String>,
-        text: impl Into<String>,
-    ) -> Self {
+    pub fn text_reply(id: impl Into<String>, model: impl Into<String>, text: impl Into<String>) -> Self {
         let mut reply = Self::new(id, model, Message::assistant(text));
         reply.finish_reason = Some(FinishReason::Stop);
         reply

@@ -208,8 +208,7 @@ impl StreamAccumulator {
                     Some(ContentPart::Reasoning(r)) if r.redacted.is_none() && r.signature.is_none() && redacted.is_none()
                 );
                 if !continues {
-                    self.parts
-                        .push(ContentPart::Reasoning(Reasoning::default()));
+                    self.parts.push(ContentPart::Reasoning(Reasoning::default()));
                 }
                 if let Some(ContentPart::Reasoning(r)) = self.parts.last_mut() {
                     r.text.push_str(text);

@@ -339,9 +339,7 @@ impl FakeUpstream {
             let _ = tcp.set_nodelay(true);
         });
         let state = Arc::new(State::default());
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&state));
+        let app = Router::new().fallback(handle).with_state(Arc::clone(&state));
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -470,18 +468,14 @@ fn default_reply(method: &Method, path: &str, body: &Bytes) -> Reply {
         Route::Chat if is_stream_request(body) => Reply::sse_fixture("openai/stream_text.sse"),
         Route::Chat => Reply::fixture(200, "openai/chat_completion.json"),
         Route::Embeddings => Reply::fixture(200, "openai/embeddings.json"),
-        Route::Messages if is_stream_request(body) => {
-            Reply::sse_fixture("anthropic/stream_text.sse")
-        }
+        Route::Messages if is_stream_request(body) => Reply::sse_fixture("anthropic/stream_text.sse"),
         Route::Messages => Reply::fixture(200, "anthropic/message.json"),
     }
 }
 
 async fn handle(AxumState(state): AxumState<Arc<State>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let path_and_query = parts
         .uri
         .path_and_query()
