@@ -139,59 +139,7 @@ impl AzureBuilder {
         self
     }
 
-    /// The provider's name in errors and telemetry (default `"azure_openai"`).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.common.name = name.into();
-        self
-    }
-
-    /// A header sent with every request. Checked by [`build`](Self::build).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.common.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// The HTTP transport (default: [`Transport::default`], reqwest).
-    pub fn transport(mut self, transport: Transport) -> Self {
-        self.common.transport = Some(transport);
-        self
-    }
-
-    /// Limits the size of one stream event.
-    pub fn max_event_bytes(mut self, max: usize) -> Self {
-        self.common.max_event_bytes = Some(max);
-        self
-    }
-
-    /// Limits the size of a complete response.
-    pub fn max_response_bytes(mut self, max: usize) -> Self {
-        self.common.max_response_bytes = Some(max);
-        self
-    }
-
-    /// The field the token limit is sent in (default `max_completion_tokens`).
-    pub fn max_tokens_field(mut self, field: MaxTokensField) -> Self {
-        self.common.max_tokens_field = field;
-        self
-    }
-
-    /// The role system messages are sent with (default `system`).
-    pub fn system_role(mut self, role: SystemRole) -> Self {
-        self.common.system_role = role;
-        self
-    }
-
-    /// Whether streamed requests ask for usage with `stream_options` (default: yes).
-    pub fn include_usage(mut self, include: bool) -> Self {
-        self.common.include_usage = include;
-        self
-    }
-
-    /// What the provider reports it supports (default: everything).
-    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
-        self.common.capabilities = capabilities;
-        self
-    }
+    super::builder::common_setters!();
 
     /// The codec alone.
     ///

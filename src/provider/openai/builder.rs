@@ -15,6 +15,67 @@ use crate::transport::Transport;
 /// OpenAI's API.
 const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 
+/// The setters both OpenAI-family builders share (they keep them in `common`).
+macro_rules! common_setters {
+    () => {
+        /// The provider's name in errors and telemetry (presets set `"groq"`, `"azure_openai"`, ...).
+        pub fn name(mut self, name: impl Into<String>) -> Self {
+            self.common.name = name.into();
+            self
+        }
+
+        /// A header sent with every request. Checked by `build`.
+        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.common.headers.push((name.into(), value.into()));
+            self
+        }
+
+        /// The HTTP transport (default: [`Transport::default`], reqwest).
+        pub fn transport(mut self, transport: Transport) -> Self {
+            self.common.transport = Some(transport);
+            self
+        }
+
+        /// Limits the size of one stream event (see [`HttpProvider::max_event_bytes`](crate::provider::HttpProvider::max_event_bytes)).
+        pub fn max_event_bytes(mut self, max: usize) -> Self {
+            self.common.max_event_bytes = Some(max);
+            self
+        }
+
+        /// Limits the size of a complete response (see [`HttpProvider::max_response_bytes`](crate::provider::HttpProvider::max_response_bytes)).
+        pub fn max_response_bytes(mut self, max: usize) -> Self {
+            self.common.max_response_bytes = Some(max);
+            self
+        }
+
+        /// The field the token limit is sent in (the preset's by default).
+        pub fn max_tokens_field(mut self, field: MaxTokensField) -> Self {
+            self.common.max_tokens_field = field;
+            self
+        }
+
+        /// The role system messages are sent with (default `system`).
+        pub fn system_role(mut self, role: SystemRole) -> Self {
+            self.common.system_role = role;
+            self
+        }
+
+        /// Whether streamed requests send `"stream_options": {"include_usage": true}`
+        /// (default: yes; off for servers that refuse it).
+        pub fn include_usage(mut self, include: bool) -> Self {
+            self.common.include_usage = include;
+            self
+        }
+
+        /// What the provider reports it supports (the preset's by default).
+        pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+            self.common.capabilities = capabilities;
+            self
+        }
+    };
+}
+pub(super) use common_setters;
+
 impl HttpProvider<OpenAiCodec> {
     /// A builder for OpenAI: `https://api.openai.com/v1` (or `OPENAI_BASE_URL`),
     /// with the key given or read from `OPENAI_API_KEY`.
@@ -422,12 +483,6 @@ impl OpenAiBuilder {
         self
     }
 
-    /// The provider's name in errors and telemetry (presets set `"groq"`, ...).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.common.name = name.into();
-        self
-    }
-
     /// OpenAI's `OpenAI-Organization` header.
     pub fn organization(self, organization: impl Into<String>) -> Self {
         self.header("openai-organization", organization)
@@ -438,54 +493,7 @@ impl OpenAiBuilder {
         self.header("openai-project", project)
     }
 
-    /// A header sent with every request. Checked by [`build`](Self::build).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.common.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// The HTTP transport (default: [`Transport::default`], reqwest).
-    pub fn transport(mut self, transport: Transport) -> Self {
-        self.common.transport = Some(transport);
-        self
-    }
-
-    /// Limits the size of one stream event (see [`HttpProvider::max_event_bytes`]).
-    pub fn max_event_bytes(mut self, max: usize) -> Self {
-        self.common.max_event_bytes = Some(max);
-        self
-    }
-
-    /// Limits the size of a complete response (see [`HttpProvider::max_response_bytes`]).
-    pub fn max_response_bytes(mut self, max: usize) -> Self {
-        self.common.max_response_bytes = Some(max);
-        self
-    }
-
-    /// The field the token limit is sent in (the preset's by default).
-    pub fn max_tokens_field(mut self, field: MaxTokensField) -> Self {
-        self.common.max_tokens_field = field;
-        self
-    }
-
-    /// The role system messages are sent with (default `system`).
-    pub fn system_role(mut self, role: SystemRole) -> Self {
-        self.common.system_role = role;
-        self
-    }
-
-    /// Whether streamed requests send `"stream_options": {"include_usage": true}`
-    /// (default: yes; off for servers that refuse it).
-    pub fn include_usage(mut self, include: bool) -> Self {
-        self.common.include_usage = include;
-        self
-    }
-
-    /// What the provider reports it supports (the preset's by default).
-    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
-        self.common.capabilities = capabilities;
-        self
-    }
+    common_setters!();
 
     /// The codec alone, for joining to a transport yourself or testing without one.
     ///
