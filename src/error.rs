@@ -216,6 +216,16 @@ impl Error {
         }
     }
 
+    /// The provider the error came from, when it is known.
+    pub fn provider(&self) -> Option<&str> {
+        match self {
+            Error::Decode { provider, .. }
+            | Error::StreamTruncated { provider }
+            | Error::Unsupported { provider, .. } => Some(provider),
+            other => other.api().map(|e| e.provider.as_str()),
+        }
+    }
+
     /// A short, stable name for the kind of error, suitable for metrics labels
     /// (`"rate_limited"`, `"timeout"`, ...).
     pub fn kind(&self) -> &'static str {

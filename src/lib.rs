@@ -1,14 +1,20 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod builder;
 pub mod error;
 pub mod guide;
+pub mod observe;
 pub mod provider;
+#[cfg(feature = "telemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "telemetry")))]
+pub mod telemetry;
 pub mod transport;
 pub mod types;
 
+pub use builder::ServiceBuilderExt;
 pub use error::{ApiError, BoxError, Error, Result};
-pub use types::{LlmRequest, LlmResponse, Principal, Reply, RequestMeta};
+pub use types::{LlmRequest, LlmResponse, Principal, Reply, RequestMeta, ServedBy};
 
 /// The types most applications need, in one import.
 pub mod prelude {

@@ -10,7 +10,7 @@ use tower_service::Service;
 
 use super::Provider;
 use crate::error::{Error, Result};
-use crate::types::{EmbeddingRequest, EmbeddingResponse, LlmRequest, LlmResponse, Reply};
+use crate::types::{EmbeddingRequest, EmbeddingResponse, LlmRequest, LlmResponse, Reply, ServedBy};
 
 /// The future of a [`ProviderService`] call.
 pub type ProviderFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
@@ -77,7 +77,9 @@ impl Service<LlmRequest> for ProviderService {
             } else {
                 Reply::Complete(provider.chat(request.chat).await?)
             };
-            Ok(LlmResponse::new(reply))
+            let mut response = LlmResponse::new(reply);
+            response.extensions.insert(ServedBy::new(provider.name()));
+            Ok(response)
         })
     }
 }

@@ -185,6 +185,24 @@ impl LlmResponse {
     }
 }
 
+/// Which provider answered, left in [`LlmResponse::extensions`] by
+/// [`ProviderService`](crate::provider::ProviderService).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServedBy {
+    /// The provider's name (`"openai"`, `"anthropic"`, `"mock"`, ...).
+    pub provider: String,
+}
+
+impl ServedBy {
+    /// Names the provider.
+    pub fn new(provider: impl Into<String>) -> Self {
+        Self {
+            provider: provider.into(),
+        }
+    }
+}
+
 /// A complete or streamed reply.
 #[non_exhaustive]
 pub enum Reply {

@@ -28,7 +28,7 @@ mod stream;
 mod usage;
 
 pub use embedding::{EmbeddingRequest, EmbeddingResponse};
-pub use llm::{LlmRequest, LlmResponse, Principal, Reply, RequestMeta};
+pub use llm::{LlmRequest, LlmResponse, Principal, Reply, RequestMeta, ServedBy};
 pub use message::{
     ContentPart, Image, ImageDetail, ImageSource, Message, Reasoning, Role, ToolCall, ToolResult,
 };
