@@ -3,6 +3,8 @@
 //! Starts a fake OpenAI-compatible server on 127.0.0.1 (the same one the test
 //! suite uses), then sends requests through a `ProviderService`: a complete
 //! reply, a streamed reply printed as it arrives, and a tool call with usage.
+//! The telemetry layer prints one span per call when it closes, with the
+//! OpenTelemetry GenAI attributes it recorded.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -14,17 +16,25 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use futures_util::StreamExt;
-use tower::{Service, ServiceExt};
+use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::ProviderService;
 use tower_ai::types::{ChatRequest, StreamEvent, Tool};
-use tower_ai::LlmRequest;
+use tower_ai::{LlmRequest, ServiceBuilderExt};
+use tracing_subscriber::fmt::format::FmtSpan;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Telemetry spans are printed when they close.
+    tracing_subscriber::fmt()
+        .with_span_events(FmtSpan::CLOSE)
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
+
     let live = std::env::args().any(|a| a == "--live");
     // Kept alive for the whole run: the server stops when it is dropped.
     let fake = if live {
@@ -44,8 +54,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .build()?
         }
     };
-    // The bottom of every stack; layers go around it with tower::ServiceBuilder.
-    let mut service = ProviderService::new(provider);
+    // The provider is the bottom of the stack; layers go around it.
+    let mut service = ServiceBuilder::new()
+        .telemetry()
+        .service(ProviderService::new(provider));
 
     // 1. A complete reply.
     let request = ChatRequest::new("gpt-4o-mini")
@@ -75,12 +87,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 print!("{text}");
                 std::io::stdout().flush()?;
             }
-            StreamEvent::Usage(usage) => print!("\n  usage: {usage:?}"),
-            StreamEvent::Finish { reason } => print!("\n  finish: {reason:?}"),
+            StreamEvent::Finish { reason } => println!("\n  finish: {reason:?}"),
+            StreamEvent::Usage(usage) => println!("  usage: {usage:?}"),
             _ => {}
         }
     }
-    println!("\n");
+    println!();
 
     // 3. A tool call. The fake server answers with two parallel calls.
     if let Some(up) = &fake {

@@ -8,7 +8,10 @@
 //! use tower_ai::{ApiError, Error};
 //!
 //! let err = Error::RateLimited(
-//!     ApiError::new("openai", "slow down").with_status(429).with_retry_after(Duration::from_secs(20)),
+//!     ApiError::new("openai", "slow down")
+//!         .with_status(429)
+//!         .with_retry_after(Duration::from_secs(20))
+//!         .into(),
 //! );
 //! assert!(err.is_retryable());
 //! assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
@@ -101,30 +104,34 @@ impl fmt::Display for ApiError {
 }
 
 /// Everything that can go wrong on the way to a model and back.
+///
+/// The vendor's details are boxed, so the error stays small (a `Result`
+/// carrying it costs little to move) and `Error::RateLimited(api.into())`
+/// builds one from an [`ApiError`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The provider rate-limited the caller (HTTP 429). Retryable, often with a delay.
     #[error("rate limited by {0}")]
-    RateLimited(ApiError),
+    RateLimited(Box<ApiError>),
     /// The provider is temporarily overloaded (Anthropic 529, HTTP 503). Retryable.
     #[error("provider overloaded: {0}")]
-    Overloaded(ApiError),
+    Overloaded(Box<ApiError>),
     /// The provider failed on its side (HTTP 5xx). Retryable.
     #[error("provider server error: {0}")]
-    Server(ApiError),
+    Server(Box<ApiError>),
     /// The credentials were missing or refused (HTTP 401, 403).
     #[error("authentication failed: {0}")]
-    Authentication(ApiError),
+    Authentication(Box<ApiError>),
     /// The request was refused as invalid (HTTP 400, 404, 413, 422).
     #[error("invalid request: {0}")]
-    InvalidRequest(ApiError),
+    InvalidRequest(Box<ApiError>),
     /// The prompt does not fit the model's context window.
     #[error("context length exceeded: {0}")]
-    ContextLengthExceeded(ApiError),
+    ContextLengthExceeded(Box<ApiError>),
     /// The provider's content filter blocked the prompt or the reply.
     #[error("content filtered: {0}")]
-    ContentFiltered(ApiError),
+    ContentFiltered(Box<ApiError>),
     /// The provider's answer could not be understood (malformed JSON, unknown shape).
     #[error("could not decode the {provider} response: {message}")]
     Decode {

@@ -3,5 +3,8 @@
 #[doc = include_str!("../docs/architecture.md")]
 pub mod architecture {}
 
+#[doc = include_str!("../docs/layers.md")]
+pub mod layers {}
+
 #[doc = include_str!("../docs/benchmarks.md")]
 pub mod benchmarks {}

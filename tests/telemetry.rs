@@ -290,7 +290,7 @@ fn a_stream_is_recorded_at_its_real_end_with_time_to_first_chunk() {
 #[test]
 fn a_failed_call_records_the_error_kind() {
     let (spans, metrics) = run(|_, _| async {
-        let error = Error::RateLimited(ApiError::new("openai", "slow down").with_status(429));
+        let error = Error::RateLimited(ApiError::new("openai", "slow down").with_status(429).into());
         let mock = MockProvider::new().push(MockReply::error(error));
         let service = ServiceBuilder::new()
             .telemetry()

@@ -189,20 +189,32 @@ fn error_predicates() {
     let limited = Error::RateLimited(
         ApiError::new("openai", "slow down")
             .with_status(429)
-            .with_retry_after(Duration::from_secs(3)),
+            .with_retry_after(Duration::from_secs(3))
+            .into(),
     );
     assert!(limited.is_retryable());
     assert_eq!(limited.retry_after(), Some(Duration::from_secs(3)));
     assert_eq!(limited.status().map(|s| s.as_u16()), Some(429));
     assert_eq!(limited.kind(), "rate_limited");
 
-    let auth = Error::Authentication(ApiError::new("openai", "bad key").with_status(401));
+    let auth = Error::Authentication(ApiError::new("openai", "bad key").with_status(401).into());
     assert!(!auth.is_retryable());
     assert_eq!(auth.retry_after(), None);
-    let context = Error::ContextLengthExceeded(ApiError::new("anthropic", "too long"));
+    let context = Error::ContextLengthExceeded(ApiError::new("anthropic", "too long").into());
     assert!(!context.is_retryable());
     assert!(Error::Timeout.is_retryable());
     assert_eq!(Error::Timeout.status(), None);
+}
+
+#[test]
+fn the_error_stays_small() {
+    // A large error makes every `Result` of the crate expensive to move
+    // (and trips clippy's `result_large_err` in applications).
+    assert!(
+        std::mem::size_of::<Error>() <= 56,
+        "{}",
+        std::mem::size_of::<Error>()
+    );
 }
 
 #[test]

@@ -132,7 +132,7 @@ impl AnthropicCodec {
     }
 
     fn invalid(&self, code: &str, message: String) -> Error {
-        Error::InvalidRequest(ApiError::new(&*self.name, message).with_code(code))
+        Error::InvalidRequest(ApiError::new(&*self.name, message).with_code(code).into())
     }
 
     /// The request body, borrowing from `request`.
@@ -511,12 +511,12 @@ pub(super) fn api_error(
     api.request_id = fields.request_id;
     api.retry_after = retry_after;
     match kind {
-        Kind::RateLimited => Error::RateLimited(api),
-        Kind::Overloaded => Error::Overloaded(api),
-        Kind::Auth => Error::Authentication(api),
-        Kind::Invalid if context_length => Error::ContextLengthExceeded(api),
-        Kind::Invalid => Error::InvalidRequest(api),
-        Kind::Server => Error::Server(api),
+        Kind::RateLimited => Error::RateLimited(Box::new(api)),
+        Kind::Overloaded => Error::Overloaded(Box::new(api)),
+        Kind::Auth => Error::Authentication(Box::new(api)),
+        Kind::Invalid if context_length => Error::ContextLengthExceeded(Box::new(api)),
+        Kind::Invalid => Error::InvalidRequest(Box::new(api)),
+        Kind::Server => Error::Server(Box::new(api)),
     }
 }
 

@@ -154,35 +154,35 @@ fn classify(
 
     let client_error = status.is_none_or(|s| (400..500).contains(&s) && s != 429);
     if filtered && client_error {
-        return Error::ContentFiltered(api);
+        return Error::ContentFiltered(Box::new(api));
     }
     if context && client_error {
-        return Error::ContextLengthExceeded(api);
+        return Error::ContextLengthExceeded(Box::new(api));
     }
     if quota {
         // Out of quota or credit: the same call will fail until someone pays,
         // so it is not a (retryable) rate limit. The 429 status and the code stay.
-        return Error::InvalidRequest(api);
+        return Error::InvalidRequest(Box::new(api));
     }
     match status {
         Some(429) => {
             api.retry_after = retry_after;
-            Error::RateLimited(api)
+            Error::RateLimited(Box::new(api))
         }
-        Some(401 | 403) => Error::Authentication(api),
-        Some(503) => Error::Overloaded(api),
-        Some(s) if s >= 500 && overloaded => Error::Overloaded(api),
-        Some(s) if s >= 500 => Error::Server(api),
-        Some(_) => Error::InvalidRequest(api),
+        Some(401 | 403) => Error::Authentication(Box::new(api)),
+        Some(503) => Error::Overloaded(Box::new(api)),
+        Some(s) if s >= 500 && overloaded => Error::Overloaded(Box::new(api)),
+        Some(s) if s >= 500 => Error::Server(Box::new(api)),
+        Some(_) => Error::InvalidRequest(Box::new(api)),
         None if rate_limited => {
             api.retry_after = retry_after;
-            Error::RateLimited(api)
+            Error::RateLimited(Box::new(api))
         }
-        None if overloaded => Error::Overloaded(api),
-        None if auth => Error::Authentication(api),
-        None if invalid => Error::InvalidRequest(api),
+        None if overloaded => Error::Overloaded(Box::new(api)),
+        None if auth => Error::Authentication(Box::new(api)),
+        None if invalid => Error::InvalidRequest(Box::new(api)),
         // An error inside a stream with nothing else to go by is the server's.
-        None => Error::Server(api),
+        None => Error::Server(Box::new(api)),
     }
 }
 

@@ -1,0 +1,136 @@
+//! What watching a reply costs: the mock provider bare, with an
+//! `ObservedStream` and no hooks, and under the telemetry layer.
+//!
+//! ```text
+//! cargo bench --bench observe
+//! ```
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use futures_util::StreamExt;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_ai::observe::ObservedStream;
+use tower_ai::provider::mock::{MockProvider, MockReply};
+use tower_ai::provider::ProviderService;
+use tower_ai::types::{ChatRequest, ChatStream, FinishReason, StreamEvent, Usage};
+use tower_ai::{LlmRequest, ServiceBuilderExt};
+
+const EVENTS: usize = 200;
+
+fn events() -> Vec<StreamEvent> {
+    let mut events = Vec::with_capacity(EVENTS);
+    events.push(StreamEvent::Start {
+        id: "r".into(),
+        model: "m".into(),
+    });
+    while events.len() < EVENTS - 2 {
+        events.push(StreamEvent::text("tok "));
+    }
+    events.push(StreamEvent::Finish {
+        reason: FinishReason::Stop,
+    });
+    events.push(StreamEvent::Usage(Usage::new(10, 197)));
+    events
+}
+
+async fn drain(stream: impl futures_core::Stream<Item = tower_ai::Result<StreamEvent>> + Unpin) -> usize {
+    stream
+        .fold(0, |n, item| async move { n + usize::from(item.is_ok()) })
+        .await
+}
+
+fn stream_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
+    let events = events();
+
+    // The stream alone, to isolate the wrapper's cost per event.
+    let mut group = c.benchmark_group("stream_200_events");
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.bench_function("bare", |b| {
+        b.to_async(runtime).iter_batched(
+            || ChatStream::from_events(events.clone().into_iter().map(Ok)),
+            |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("observed_no_hooks", |b| {
+        b.to_async(runtime).iter_batched(
+            || ObservedStream::new(ChatStream::from_events(events.clone().into_iter().map(Ok)), ()),
+            |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn stack_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime, label: &str) {
+    let events = events();
+    let mock = MockProvider::new().with_text_reply("A short complete reply.");
+    let bare = ProviderService::new(mock.clone());
+    let telemetry = ServiceBuilder::new().telemetry().service(bare.clone());
+    let request = ChatRequest::new("m").user("hi");
+
+    let mut group = c.benchmark_group(format!("complete_{label}"));
+    group.bench_function("mock_bare", |b| {
+        b.to_async(runtime).iter(|| {
+            let request = LlmRequest::new(request.clone());
+            let mut service = bare.clone();
+            async move { black_box(service.ready().await.unwrap().call(request).await.unwrap()) }
+        })
+    });
+    group.bench_function("mock_with_telemetry", |b| {
+        b.to_async(runtime).iter(|| {
+            let request = LlmRequest::new(request.clone());
+            let service = telemetry.clone();
+            async move { black_box(service.oneshot(request).await.unwrap()) }
+        })
+    });
+    group.finish();
+
+    let streamed = request.clone().streaming(true);
+    let mut group = c.benchmark_group(format!("stream_200_events_{label}"));
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.bench_function("mock_bare", |b| {
+        b.to_async(runtime).iter_batched(
+            || {
+                mock.enqueue(MockReply::stream(events.clone()));
+                (bare.clone(), LlmRequest::new(streamed.clone()))
+            },
+            |(service, request)| async move {
+                let stream = service.oneshot(request).await.unwrap().into_stream();
+                assert_eq!(drain(stream).await, EVENTS);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("mock_with_telemetry", |b| {
+        b.to_async(runtime).iter_batched(
+            || {
+                mock.enqueue(MockReply::stream(events.clone()));
+                (telemetry.clone(), LlmRequest::new(streamed.clone()))
+            },
+            |(service, request)| async move {
+                let stream = service.oneshot(request).await.unwrap().into_stream();
+                assert_eq!(drain(stream).await, EVENTS);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    stream_benches(c, &runtime);
+    // No subscriber and no metrics recorder: what a library user pays by default.
+    stack_benches(c, &runtime, "no_subscriber");
+    // A registry subscriber: spans are created, fields recorded and stored.
+    let subscriber = tracing_subscriber::registry();
+    tracing::subscriber::with_default(subscriber, || stack_benches(c, &runtime, "registry_subscriber"));
+}
+
+criterion_group!(observe, benches);
+criterion_main!(observe);
