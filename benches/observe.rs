@@ -11,9 +11,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use futures_util::StreamExt;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_ai::observe::ObservedStream;
-use tower_ai::provider::mock::{MockProvider, MockReply};
+use tower_ai::provider::mock::MockProvider;
 use tower_ai::provider::ProviderService;
 use tower_ai::types::{ChatRequest, ChatStream, FinishReason, StreamEvent, Usage};
+use tower_ai::types::{LlmResponse, Reply, ServedBy};
 use tower_ai::{LlmRequest, ServiceBuilderExt};
 
 const EVENTS: usize = 200;
@@ -63,22 +64,49 @@ fn stream_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
     group.finish();
 }
 
+/// The stack over a service that answers a prepared reply at once, so that
+/// what is measured is the layer, not a provider.
 fn stack_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime, label: &str) {
     let events = events();
-    let mock = MockProvider::new().with_text_reply("A short complete reply.");
-    let bare = ProviderService::new(mock.clone());
-    let telemetry = ServiceBuilder::new().telemetry().service(bare.clone());
+    let complete = {
+        let mut acc = tower_ai::types::StreamAccumulator::new();
+        [
+            StreamEvent::Start {
+                id: "r".into(),
+                model: "m".into(),
+            },
+            StreamEvent::text("A short complete reply."),
+            StreamEvent::Finish {
+                reason: FinishReason::Stop,
+            },
+            StreamEvent::Usage(Usage::new(10, 5)),
+        ]
+        .iter()
+        .for_each(|e| acc.push(e));
+        acc.finish()
+    };
+    let inner = tower::service_fn(move |request: LlmRequest| {
+        let reply = if request.chat.stream {
+            Reply::Stream(ChatStream::from_events(events.clone().into_iter().map(Ok)))
+        } else {
+            Reply::Complete(complete.clone())
+        };
+        let mut response = LlmResponse::new(reply);
+        response.extensions.insert(ServedBy::new("bench"));
+        std::future::ready(Ok::<_, tower_ai::Error>(response))
+    });
+    let telemetry = ServiceBuilder::new().telemetry().service(inner.clone());
     let request = ChatRequest::new("m").user("hi");
 
     let mut group = c.benchmark_group(format!("complete_{label}"));
-    group.bench_function("mock_bare", |b| {
+    group.bench_function("bare", |b| {
         b.to_async(runtime).iter(|| {
             let request = LlmRequest::new(request.clone());
-            let mut service = bare.clone();
-            async move { black_box(service.ready().await.unwrap().call(request).await.unwrap()) }
+            let service = inner.clone();
+            async move { black_box(service.oneshot(request).await.unwrap()) }
         })
     });
-    group.bench_function("mock_with_telemetry", |b| {
+    group.bench_function("with_telemetry", |b| {
         b.to_async(runtime).iter(|| {
             let request = LlmRequest::new(request.clone());
             let service = telemetry.clone();
@@ -90,31 +118,48 @@ fn stack_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime, label: &s
     let streamed = request.clone().streaming(true);
     let mut group = c.benchmark_group(format!("stream_200_events_{label}"));
     group.throughput(Throughput::Elements(EVENTS as u64));
-    group.bench_function("mock_bare", |b| {
-        b.to_async(runtime).iter_batched(
-            || {
-                mock.enqueue(MockReply::stream(events.clone()));
-                (bare.clone(), LlmRequest::new(streamed.clone()))
-            },
-            |(service, request)| async move {
+    group.bench_function("bare", |b| {
+        b.to_async(runtime).iter(|| {
+            let request = LlmRequest::new(streamed.clone());
+            let service = inner.clone();
+            async move {
                 let stream = service.oneshot(request).await.unwrap().into_stream();
                 assert_eq!(drain(stream).await, EVENTS);
-            },
-            BatchSize::SmallInput,
-        )
+            }
+        })
     });
-    group.bench_function("mock_with_telemetry", |b| {
-        b.to_async(runtime).iter_batched(
-            || {
-                mock.enqueue(MockReply::stream(events.clone()));
-                (telemetry.clone(), LlmRequest::new(streamed.clone()))
-            },
-            |(service, request)| async move {
+    group.bench_function("with_telemetry", |b| {
+        b.to_async(runtime).iter(|| {
+            let request = LlmRequest::new(streamed.clone());
+            let service = telemetry.clone();
+            async move {
                 let stream = service.oneshot(request).await.unwrap().into_stream();
                 assert_eq!(drain(stream).await, EVENTS);
-            },
-            BatchSize::SmallInput,
-        )
+            }
+        })
+    });
+    group.finish();
+}
+
+/// The mock provider bare and under the telemetry layer, end to end.
+fn mock_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
+    let bare = ProviderService::new(MockProvider::new().with_text_reply("A short complete reply."));
+    let telemetry = ServiceBuilder::new().telemetry().service(bare.clone());
+    let request = ChatRequest::new("m").user("hi");
+    let mut group = c.benchmark_group("mock_provider_complete");
+    group.bench_function("bare", |b| {
+        b.to_async(runtime).iter(|| {
+            let request = LlmRequest::new(request.clone());
+            let mut service = bare.clone();
+            async move { black_box(service.ready().await.unwrap().call(request).await.unwrap()) }
+        })
+    });
+    group.bench_function("with_telemetry", |b| {
+        b.to_async(runtime).iter(|| {
+            let request = LlmRequest::new(request.clone());
+            let service = telemetry.clone();
+            async move { black_box(service.oneshot(request).await.unwrap()) }
+        })
     });
     group.finish();
 }
@@ -125,6 +170,7 @@ fn benches(c: &mut Criterion) {
         .build()
         .unwrap();
     stream_benches(c, &runtime);
+    mock_benches(c, &runtime);
     // No subscriber and no metrics recorder: what a library user pays by default.
     stack_benches(c, &runtime, "no_subscriber");
     // A registry subscriber: spans are created, fields recorded and stored.

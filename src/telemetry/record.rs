@@ -1,5 +1,6 @@
 //! What the telemetry layer records, and when.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::field::Empty;
@@ -26,8 +27,9 @@ pub(super) struct Recorder {
     span: Span,
     started: Instant,
     first_chunk: Option<Instant>,
-    request_model: String,
-    provider: Option<String>,
+    // Shared strings: metric labels clone them by reference count.
+    request_model: Arc<str>,
+    provider: Option<Arc<str>>,
     metrics: bool,
     streamed: bool,
     done: bool,
@@ -68,7 +70,7 @@ impl Recorder {
             span,
             started: Instant::now(),
             first_chunk: None,
-            request_model: chat.model.clone(),
+            request_model: Arc::from(chat.model.as_str()),
             provider: None,
             metrics,
             streamed: chat.stream,
@@ -98,7 +100,7 @@ impl Recorder {
 
     fn set_provider(&mut self, provider: &str) {
         self.span.record("gen_ai.provider.name", provider);
-        self.provider = Some(provider.to_owned());
+        self.provider = Some(Arc::from(provider));
     }
 
     fn finish(&mut self, reply: Option<&ChatResponse>, outcome: Outcome<'_>) {
@@ -157,16 +159,21 @@ impl Recorder {
         }
         let mut labels = Vec::with_capacity(6);
         labels.push(metrics::Label::new("gen_ai.operation.name", OPERATION));
-        labels.push(metrics::Label::new(
-            "gen_ai.provider.name",
-            self.provider.clone().unwrap_or_else(|| "unknown".to_owned()),
-        ));
+        labels.push(match &self.provider {
+            Some(provider) => metrics::Label::new("gen_ai.provider.name", Arc::clone(provider)),
+            None => metrics::Label::new("gen_ai.provider.name", "unknown"),
+        });
         labels.push(metrics::Label::new(
             "gen_ai.request.model",
-            self.request_model.clone(),
+            Arc::clone(&self.request_model),
         ));
         if let Some(model) = response_model {
-            labels.push(metrics::Label::new("gen_ai.response.model", model.to_owned()));
+            let model: Arc<str> = if *model == *self.request_model {
+                Arc::clone(&self.request_model)
+            } else {
+                Arc::from(model)
+            };
+            labels.push(metrics::Label::new("gen_ai.response.model", model));
         }
         if let Some(error_type) = error_type {
             labels.push(metrics::Label::new("error.type", error_type));
