@@ -124,8 +124,50 @@ fn benches(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    let chunks = anthropic_stream_of(1000);
+    let events = sse_events(&chunks);
+    group.bench_function("anthropic_sse_and_codec", |b| {
+        b.iter_batched(
+            || anthropic.codec().stream_decoder(),
+            |mut decoder| {
+                let mut sse = SseDecoder::new();
+                let mut out = VecDeque::with_capacity(4);
+                for chunk in &chunks {
+                    sse.push(chunk);
+                    while let Some(event) = sse.next_event().unwrap() {
+                        decoder.decode(&event, &mut out).unwrap();
+                        out.clear();
+                    }
+                }
+                assert!(decoder.is_done());
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    assert!(events.len() > 1000);
     group.finish();
     let _ = bytes;
+}
+
+/// An Anthropic stream of `n` text deltas, framed as the Messages API streams them.
+fn anthropic_stream_of(n: usize) -> Vec<bytes::Bytes> {
+    let mut chunks = vec![
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n".to_string(),
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n".to_string(),
+    ];
+    for i in 0..n {
+        chunks.push(format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"tok{i} \"}}}}\n\n"
+        ));
+    }
+    chunks.push(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n".to_string(),
+    );
+    chunks.push(format!(
+        "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":{n}}}}}\n\n"
+    ));
+    chunks.push("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_string());
+    chunks.into_iter().map(bytes::Bytes::from).collect()
 }
 
 criterion_group!(codec, benches);

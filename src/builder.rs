@@ -1,6 +1,5 @@
 //! [`ServiceBuilderExt`]: this crate's layers as `ServiceBuilder` methods.
 
-use tower::layer::util::Stack;
 use tower::ServiceBuilder;
 
 /// Adds this crate's layers to [`tower::ServiceBuilder`], in the style of
@@ -20,12 +19,12 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// Records a span and metrics per call: see [`crate::telemetry`].
     #[cfg(feature = "telemetry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "telemetry")))]
-    fn telemetry(self) -> ServiceBuilder<Stack<crate::telemetry::TelemetryLayer, L>>;
+    fn telemetry(self) -> ServiceBuilder<tower::layer::util::Stack<crate::telemetry::TelemetryLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     #[cfg(feature = "telemetry")]
-    fn telemetry(self) -> ServiceBuilder<Stack<crate::telemetry::TelemetryLayer, L>> {
+    fn telemetry(self) -> ServiceBuilder<tower::layer::util::Stack<crate::telemetry::TelemetryLayer, L>> {
         self.layer(crate::telemetry::TelemetryLayer::new())
     }
 }

@@ -261,6 +261,7 @@ impl Error {
         Error::Other(err.into())
     }
 
+    #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
     pub(crate) fn decode(provider: &str, message: impl fmt::Display) -> Self {
         Error::Decode {
             provider: provider.to_owned(),

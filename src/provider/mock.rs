@@ -205,7 +205,7 @@ impl MockProvider {
         self.lock().script.push_back(reply);
     }
 
-    /// Every chat request received, in order.
+    /// Every chat request received, in order (kept for the mock's lifetime).
     pub fn requests(&self) -> Vec<ChatRequest> {
         self.lock().requests.clone()
     }
