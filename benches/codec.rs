@@ -109,18 +109,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("openai_sse_and_codec", |b| {
         b.iter_batched(
             || openai.codec().stream_decoder(),
-            |mut decoder| {
-                let mut sse = SseDecoder::new();
-                let mut out = VecDeque::with_capacity(4);
-                for chunk in &chunks {
-                    sse.push(chunk);
-                    while let Some(event) = sse.next_event().unwrap() {
-                        decoder.decode(&event, &mut out).unwrap();
-                        out.clear();
-                    }
-                }
-                assert!(decoder.is_done());
-            },
+            |decoder| decode_body(decoder, &chunks),
             BatchSize::SmallInput,
         )
     });
@@ -129,24 +118,27 @@ fn benches(c: &mut Criterion) {
     group.bench_function("anthropic_sse_and_codec", |b| {
         b.iter_batched(
             || anthropic.codec().stream_decoder(),
-            |mut decoder| {
-                let mut sse = SseDecoder::new();
-                let mut out = VecDeque::with_capacity(4);
-                for chunk in &chunks {
-                    sse.push(chunk);
-                    while let Some(event) = sse.next_event().unwrap() {
-                        decoder.decode(&event, &mut out).unwrap();
-                        out.clear();
-                    }
-                }
-                assert!(decoder.is_done());
-            },
+            |decoder| decode_body(decoder, &chunks),
             BatchSize::SmallInput,
         )
     });
     assert!(events.len() > 1000);
     group.finish();
     let _ = bytes;
+}
+
+/// Decodes a whole body as a provider does: SSE framing, then the codec.
+fn decode_body(mut decoder: impl StreamDecoder, chunks: &[bytes::Bytes]) {
+    let mut sse = SseDecoder::new();
+    let mut out = VecDeque::with_capacity(4);
+    for chunk in chunks {
+        sse.push(chunk);
+        while let Some(event) = sse.next_event().unwrap() {
+            decoder.decode(&event, &mut out).unwrap();
+            out.clear();
+        }
+    }
+    assert!(decoder.is_done());
 }
 
 /// An Anthropic stream of `n` text deltas, framed as the Messages API streams them.

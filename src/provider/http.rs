@@ -64,6 +64,29 @@ impl<C: Codec> HttpProvider<C> {
         }
     }
 
+    /// What a vendor builder assembles: the codec, the given transport or
+    /// the default one, and the limits that were set.
+    #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
+    pub(crate) fn assemble(
+        codec: C,
+        transport: Option<Transport>,
+        max_event_bytes: Option<usize>,
+        max_response_bytes: Option<usize>,
+    ) -> Result<Self> {
+        let transport = match transport {
+            Some(transport) => transport,
+            None => default_transport()?,
+        };
+        let mut provider = Self::new(codec, transport);
+        if let Some(max) = max_event_bytes {
+            provider = provider.max_event_bytes(max);
+        }
+        if let Some(max) = max_response_bytes {
+            provider = provider.max_response_bytes(max);
+        }
+        Ok(provider)
+    }
+
     /// The codec.
     pub fn codec(&self) -> &C {
         &self.codec
@@ -103,6 +126,20 @@ impl<C: Codec> HttpProvider<C> {
         let response = self.send(request).await?;
         read_body(response.into_body(), self.max_response_bytes).await
     }
+}
+
+#[cfg(feature = "reqwest")]
+#[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
+fn default_transport() -> Result<Transport> {
+    Ok(Transport::default())
+}
+
+#[cfg(not(feature = "reqwest"))]
+#[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
+fn default_transport() -> Result<Transport> {
+    Err(Error::Config(
+        "no transport was given and the `reqwest` feature is off: call `.transport(...)`".into(),
+    ))
 }
 
 /// Reads a whole body, refusing one longer than `limit`.

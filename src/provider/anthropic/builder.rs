@@ -156,29 +156,11 @@ impl AnthropicBuilder {
     /// transport is given and the `reqwest` feature is off.
     pub fn build(self) -> Result<Anthropic> {
         let codec = self.build_codec()?;
-        let transport = match self.transport {
-            Some(transport) => transport,
-            None => default_transport()?,
-        };
-        let mut provider = HttpProvider::new(codec, transport);
-        if let Some(max) = self.max_event_bytes {
-            provider = provider.max_event_bytes(max);
-        }
-        if let Some(max) = self.max_response_bytes {
-            provider = provider.max_response_bytes(max);
-        }
-        Ok(provider)
+        HttpProvider::assemble(
+            codec,
+            self.transport,
+            self.max_event_bytes,
+            self.max_response_bytes,
+        )
     }
-}
-
-#[cfg(feature = "reqwest")]
-fn default_transport() -> Result<Transport> {
-    Ok(Transport::default())
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn default_transport() -> Result<Transport> {
-    Err(Error::Config(
-        "no transport: call .transport(..) or enable the `reqwest` feature".into(),
-    ))
 }

@@ -160,18 +160,12 @@ impl Common {
 
     /// The provider: the codec joined to the transport, with the limits.
     pub(super) fn provider(self, codec: OpenAiCodec) -> Result<OpenAi> {
-        let transport = match self.transport {
-            Some(transport) => transport,
-            None => default_transport()?,
-        };
-        let mut provider = HttpProvider::new(codec, transport);
-        if let Some(max) = self.max_event_bytes {
-            provider = provider.max_event_bytes(max);
-        }
-        if let Some(max) = self.max_response_bytes {
-            provider = provider.max_response_bytes(max);
-        }
-        Ok(provider)
+        HttpProvider::assemble(
+            codec,
+            self.transport,
+            self.max_event_bytes,
+            self.max_response_bytes,
+        )
     }
 }
 
@@ -193,18 +187,6 @@ impl fmt::Debug for Common {
 
 fn is_credential_header(name: &HeaderName) -> bool {
     name == AUTHORIZATION || name.as_str() == "api-key" || name.as_str() == "x-api-key"
-}
-
-#[cfg(feature = "reqwest")]
-fn default_transport() -> Result<Transport> {
-    Ok(Transport::default())
-}
-
-#[cfg(not(feature = "reqwest"))]
-fn default_transport() -> Result<Transport> {
-    Err(Error::Config(
-        "no transport was given and the `reqwest` feature is off: call `.transport(...)`".into(),
-    ))
 }
 
 /// `{base}{path}` as a URI; the base must be an `http(s)` URL.
