@@ -24,6 +24,8 @@
 //! Vendor providers are an I/O-free [`Codec`] joined to a
 //! [`Transport`](crate::transport::Transport) by [`HttpProvider`].
 
+#[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
+mod answer;
 mod codec;
 mod http;
 pub mod mock;

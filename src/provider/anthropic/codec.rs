@@ -15,6 +15,7 @@ use super::wire::{
     OutputConfig, OutputFormat, System, ThinkingParam, ToolChoiceParam, ToolParam, ToolResultContent,
 };
 use crate::error::{ApiError, Error, Result};
+use crate::provider::answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
 use crate::provider::{ApiKey, Capabilities, Codec};
 use crate::types::{
     ChatRequest, ChatResponse, ContentPart, FinishReason, ImageSource, Message, Reasoning, ReasoningEffort,
@@ -27,8 +28,6 @@ const MIN_THINKING_BUDGET: u32 = 1024;
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
 const ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
-const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
-const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
 
 /// The Anthropic Messages API as a [`Codec`].
 ///
@@ -504,7 +503,7 @@ pub(super) fn api_error(
         Some(status) => format!("HTTP {status}"),
         None => "error event without a message".to_owned(),
     });
-    let context_length = kind == Kind::Invalid && is_context_length(&message);
+    let context_length = kind == Kind::Invalid && mentions_context_overflow(&message);
     let mut api = ApiError::new(provider, message);
     api.status = status;
     api.code = fields.kind;
@@ -518,39 +517,6 @@ pub(super) fn api_error(
         Kind::Invalid => Error::InvalidRequest(Box::new(api)),
         Kind::Server => Error::Server(Box::new(api)),
     }
-}
-
-/// Whether a 400 message says the prompt does not fit the context window.
-fn is_context_length(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    lower.contains("prompt is too long") || lower.contains("exceed context limit")
-}
-
-/// `retry-after` in seconds (whole or fractional).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    let secs: f64 = value.parse().ok()?;
-    if secs < 0.0 {
-        return None;
-    }
-    Duration::try_from_secs_f64(secs).ok()
-}
-
-/// The start of a non-JSON error body, as its message.
-fn body_snippet(body: &[u8], status: StatusCode) -> Option<String> {
-    const MAX: usize = 512;
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return status
-            .canonical_reason()
-            .map(|r| format!("HTTP {}: {r}", status.as_u16()));
-    }
-    let mut end = text.len().min(MAX);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Some(text[..end].to_owned())
 }
 
 impl Codec for AnthropicCodec {
@@ -659,13 +625,14 @@ impl Codec for AnthropicCodec {
     fn decode_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
         let mut fields = ErrorFields::from_body(body).unwrap_or_default();
         if fields.message.is_none() {
-            fields.message = body_snippet(body, status);
+            fields.message = body_snippet(body).or_else(|| {
+                status
+                    .canonical_reason()
+                    .map(|r| format!("HTTP {}: {r}", status.as_u16()))
+            });
         }
         if fields.request_id.is_none() {
-            fields.request_id = headers
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            fields.request_id = header_str(headers, "request-id");
         }
         api_error(&self.name, Some(status.as_u16()), fields, retry_after(headers))
     }

@@ -5,12 +5,13 @@
 //! vLLM and Mistral answer `{"object": "error", "message", "type", "code"}` at
 //! the top level; others `{"error": "text"}` or `{"detail": ...}`. All are read.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use crate::error::{ApiError, Error};
+use crate::provider::answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
 
 /// Codes (or types) of a 429 that no retry will cure: the account is out of
 /// quota or credit. OpenAI's error-codes guide says not to retry them.
@@ -37,16 +38,6 @@ const AUTH_CODES: &[&str] = &[
     "permission_error",
 ];
 const CONTENT_FILTER_CODES: &[&str] = &["content_filter", "content_policy_violation"];
-
-/// Phrases that mark a context-window overflow in servers that give no code.
-const CONTEXT_PHRASES: &[&str] = &[
-    "maximum context length",
-    "context_length_exceeded",
-    "context window",
-    "exceeds the context",
-    "prompt is too long",
-    "reduce the length of the messages",
-];
 
 /// A non-2xx answer.
 pub(super) fn from_response(provider: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
@@ -90,7 +81,7 @@ impl Fields {
         match serde_json::from_slice::<Value>(body) {
             Ok(value) => Self::from_value(&value),
             Err(_) => Self {
-                message: body_text(body),
+                message: body_snippet(body).unwrap_or_default(),
                 ..Self::default()
             },
         }
@@ -186,11 +177,6 @@ fn classify(
     }
 }
 
-fn mentions_context_overflow(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    CONTEXT_PHRASES.iter().any(|p| lower.contains(p))
-}
-
 /// A JSON value as message text: strings as they are, anything else as JSON.
 fn text_of(value: &Value) -> String {
     match value {
@@ -210,41 +196,6 @@ fn scalar_of(value: &Value) -> Option<String> {
 }
 
 /// A non-JSON body, as text, cut to a sensible length.
-fn body_text(body: &[u8]) -> String {
-    const MAX: usize = 512;
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-}
-
-/// The delay asked for in `retry-after-ms` (Azure, OpenAI SDKs) or
-/// `retry-after` (seconds, or an HTTP date).
-pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if let Ok(delay) = Duration::try_from_secs_f64(ms / 1000.0) {
-            return Some(delay);
-        }
-    }
-    let value = header_str(headers, "retry-after")?;
-    if let Ok(secs) = value.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs).ok();
-    }
-    let at = parse_http_date(&value)?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
-}
-
 /// The delay named in a message: OpenAI's "Please try again in 20s." (also
 /// `1.5s`, `6m0s`, `120ms`), Azure's "Please retry after 6 seconds."
 pub(super) fn retry_hint(message: &str) -> Option<Duration> {
@@ -307,53 +258,6 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(total).ok()
 }
 
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form `retry-after` dates take.
-fn parse_http_date(text: &str) -> Option<SystemTime> {
-    let mut parts = text.split_whitespace();
-    let _weekday = parts.next()?;
-    let day: u32 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut clock = parts.next()?.split(':');
-    let hour: u64 = clock.next()?.parse().ok()?;
-    let minute: u64 = clock.next()?.parse().ok()?;
-    let second: u64 = clock.next()?.parse().ok()?;
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    if !(1970..=9999).contains(&year) {
-        return None;
-    }
-    let days = days_from_civil(year, month, i64::from(day));
-    let secs = u64::try_from(days).ok()? * 86_400 + hour * 3600 + minute * 60 + second;
-    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,21 +285,5 @@ mod tests {
         );
         assert_eq!(retry_hint("Please try again later."), None);
         assert_eq!(retry_hint("try again in"), None);
-    }
-
-    #[test]
-    fn http_dates() {
-        let at = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(at.duration_since(UNIX_EPOCH).unwrap().as_secs(), 784_111_777);
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
-        assert_eq!(parse_http_date("garbage"), None);
-        assert_eq!(parse_http_date("Sun, 99 Nov 1994 08:49:37 GMT"), None);
-    }
-
-    #[test]
-    fn non_json_body_is_cut_at_a_char_boundary() {
-        let body = "é".repeat(600);
-        let text = body_text(body.as_bytes());
-        assert_eq!(text.chars().count(), 513);
     }
 }
