@@ -1,12 +1,14 @@
 //! The Anthropic codec against the recorded wire fixtures in `tests/fixtures/anthropic/`.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use http_body_util::{Full, StreamBody};
+use http_body_util::Full;
 use serde_json::{json, Value};
 use tower_ai::provider::anthropic::{Anthropic, AnthropicCodec, DEFAULT_MAX_TOKENS};
 use tower_ai::provider::{Codec, Provider, StreamDecoder};
@@ -1316,32 +1318,6 @@ fn builder_names_the_provider() {
     );
 }
 
-/// A transport that answers every request with `status`, `headers` and `body`,
-/// sent in chunks of `chunk` bytes.
-fn canned(status: u16, headers: &[(&'static str, &'static str)], body: Vec<u8>, chunk: usize) -> Transport {
-    let headers = headers.to_vec();
-    let body = Bytes::from(body);
-    Transport::new(tower::service_fn(move |_request: http::Request<Bytes>| {
-        let headers = headers.clone();
-        let body = body.clone();
-        async move {
-            let chunks: Vec<Result<http_body::Frame<Bytes>, Infallible>> = body
-                .chunks(chunk.max(1))
-                .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
-                .collect();
-            let mut response = http::Response::builder().status(status);
-            for (name, value) in headers {
-                response = response.header(name, value);
-            }
-            Ok::<_, Infallible>(
-                response
-                    .body(StreamBody::new(futures_util::stream::iter(chunks)))
-                    .unwrap(),
-            )
-        }
-    }))
-}
-
 fn provider(transport: Transport) -> Anthropic {
     Anthropic::builder()
         .api_key(KEY)
@@ -1354,14 +1330,14 @@ fn provider(transport: Transport) -> Anthropic {
 async fn provider_chat_and_stream_over_a_transport() {
     let request = ChatRequest::new(MODEL).user("Weather?");
 
-    let reply = provider(canned(200, &[], fixture("message_tool_use.json"), 64))
+    let reply = provider(support::canned(200, &[], fixture("message_tool_use.json"), 64))
         .chat(request.clone())
         .await
         .unwrap();
     assert_eq!(reply.tool_calls().len(), 2);
 
     for chunk in [1, 7, 4096] {
-        let stream = provider(canned(200, &[], fixture("stream_tool_use.sse"), chunk))
+        let stream = provider(support::canned(200, &[], fixture("stream_tool_use.sse"), chunk))
             .chat_stream(request.clone())
             .await
             .unwrap();
@@ -1374,7 +1350,7 @@ async fn provider_chat_and_stream_over_a_transport() {
         assert_eq!(streamed.usage.unwrap().output_tokens, 89);
     }
 
-    let err = provider(canned(200, &[], fixture("stream_error.sse"), 13))
+    let err = provider(support::canned(200, &[], fixture("stream_error.sse"), 13))
         .chat_stream(request.clone())
         .await
         .unwrap()
@@ -1385,7 +1361,7 @@ async fn provider_chat_and_stream_over_a_transport() {
 
     let mut cut = fixture("stream_text.sse");
     cut.truncate(cut.len() - 40);
-    let err = provider(canned(200, &[], cut, 10))
+    let err = provider(support::canned(200, &[], cut, 10))
         .chat_stream(request.clone())
         .await
         .unwrap()
@@ -1394,7 +1370,7 @@ async fn provider_chat_and_stream_over_a_transport() {
         .unwrap_err();
     assert!(matches!(err, Error::StreamTruncated { .. }), "{err:?}");
 
-    let err = provider(canned(
+    let err = provider(support::canned(
         429,
         &[
             ("retry-after", "20"),
@@ -1409,7 +1385,7 @@ async fn provider_chat_and_stream_over_a_transport() {
     assert!(matches!(err, Error::RateLimited(_)), "{err:?}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
 
-    let err = provider(canned(200, &[], Vec::new(), 1))
+    let err = provider(support::canned(200, &[], Vec::new(), 1))
         .embed(tower_ai::types::EmbeddingRequest::new("m", ["x"]))
         .await
         .unwrap_err();

@@ -1,6 +1,8 @@
 //! The OpenAI codec against the recorded wire fixtures in `tests/fixtures/openai/`,
 //! without a socket: request encoding, reply and stream decoding, error mapping.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -1406,7 +1408,7 @@ fn debug_never_shows_the_key() {
     let codec = builder.build_codec().unwrap();
     let provider = OpenAi::builder()
         .api_key(KEY)
-        .transport(fake_transport(Bytes::new(), 200))
+        .transport(support::canned(200, &[], Bytes::new(), usize::MAX))
         .build()
         .unwrap();
     let azure_builder = OpenAi::azure()
@@ -1437,22 +1439,11 @@ fn debug_never_shows_the_key() {
 // Through the provider, with a transport that answers from the fixtures
 // ---------------------------------------------------------------------------
 
-fn fake_transport(body: Bytes, status: u16) -> Transport {
-    Transport::new(tower::service_fn(move |_request: http::Request<Bytes>| {
-        let body = body.clone();
-        async move {
-            let mut response = http::Response::new(http_body_util::Full::new(body));
-            *response.status_mut() = StatusCode::from_u16(status).unwrap();
-            Ok::<_, Infallible>(response)
-        }
-    }))
-}
-
 fn provider(body: &'static [u8], status: u16) -> OpenAi {
     OpenAi::builder()
         .api_key(KEY)
         .base_url("https://api.openai.com/v1")
-        .transport(fake_transport(Bytes::from_static(body), status))
+        .transport(support::canned(status, &[], Bytes::from_static(body), usize::MAX))
         .build()
         .unwrap()
 }

@@ -2,36 +2,19 @@
 //! typed error or a correct reply; never a panic, never a clean finish of a
 //! cut stream.
 
-use std::convert::Infallible;
+mod support;
 
 use bytes::Bytes;
-use http_body_util::Full;
-use tower::service_fn;
 use tower_ai::provider::anthropic::Anthropic;
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::Provider;
-use tower_ai::transport::Transport;
 use tower_ai::types::ChatRequest;
 use tower_ai::Error;
-
-/// A transport that answers every request with 200 and `body`.
-fn answering(body: Bytes) -> Transport {
-    Transport::new(service_fn(move |_request: http::Request<Bytes>| {
-        let body = body.clone();
-        async move { Ok::<_, Infallible>(http::Response::new(Full::new(body))) }
-    }))
-}
-
-fn fixture(path: &str) -> Bytes {
-    std::fs::read(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap()
-        .into()
-}
 
 fn openai(body: Bytes) -> OpenAi {
     OpenAi::builder()
         .api_key("sk-test")
-        .transport(answering(body))
+        .transport(support::canned(200, &[], body, usize::MAX))
         .build()
         .unwrap()
 }
@@ -39,7 +22,7 @@ fn openai(body: Bytes) -> OpenAi {
 fn anthropic(body: Bytes) -> Anthropic {
     Anthropic::builder()
         .api_key("sk-ant-test")
-        .transport(answering(body))
+        .transport(support::canned(200, &[], body, usize::MAX))
         .build()
         .unwrap()
 }
@@ -47,7 +30,7 @@ fn anthropic(body: Bytes) -> Anthropic {
 /// Streams every prefix of `file` and checks that exactly the prefixes that
 /// hold the vendor's terminal line finish; every other one ends in an error.
 async fn every_cut_of<P: Provider>(file: &str, terminal: &str, provider: impl Fn(Bytes) -> P) {
-    let whole = fixture(file);
+    let whole = support::fixture_bytes(file);
     let request = ChatRequest::new("m").user("hi");
     let complete = provider(whole.clone())
         .chat_stream(request.clone())
@@ -129,7 +112,7 @@ async fn damaged_complete_replies_never_panic() {
         "openai/chat_completion_tool_calls.json",
         "openai/chat_completion_reasoning.json",
     ] {
-        for body in damaged(&fixture(file)) {
+        for body in damaged(&support::fixture_bytes(file)) {
             let _ = openai(body).chat(request.clone()).await;
         }
     }
@@ -138,7 +121,7 @@ async fn damaged_complete_replies_never_panic() {
         "anthropic/message_tool_use.json",
         "anthropic/message_thinking.json",
     ] {
-        for body in damaged(&fixture(file)) {
+        for body in damaged(&support::fixture_bytes(file)) {
             let _ = anthropic(body).chat(request.clone()).await;
         }
     }
@@ -148,14 +131,14 @@ async fn damaged_complete_replies_never_panic() {
 async fn damaged_streams_never_panic() {
     let request = ChatRequest::new("m").user("hi");
     for file in ["openai/stream_tool_calls.sse", "openai/stream_text.sse"] {
-        for body in damaged(&fixture(file)) {
+        for body in damaged(&support::fixture_bytes(file)) {
             if let Ok(stream) = openai(body).chat_stream(request.clone()).await {
                 let _ = stream.collect_response().await;
             }
         }
     }
     for file in ["anthropic/stream_tool_use.sse", "anthropic/stream_thinking.sse"] {
-        for body in damaged(&fixture(file)) {
+        for body in damaged(&support::fixture_bytes(file)) {
             if let Ok(stream) = anthropic(body).chat_stream(request.clone()).await {
                 let _ = stream.collect_response().await;
             }

@@ -39,6 +39,32 @@ pub fn fixture_bytes(rel_path: &str) -> Bytes {
     }
 }
 
+/// A transport that answers every request at once, without a socket, with
+/// `status`, `headers` and `body` sent in frames of `chunk` bytes.
+pub fn canned(
+    status: u16,
+    headers: &[(&'static str, &'static str)],
+    body: impl Into<Bytes>,
+    chunk: usize,
+) -> tower_ai::transport::Transport {
+    let headers = headers.to_vec();
+    let body: Bytes = body.into();
+    tower_ai::transport::Transport::new(tower::service_fn(move |_request: http::Request<Bytes>| {
+        let frames: Vec<Result<http_body::Frame<Bytes>, Infallible>> = body
+            .chunks(chunk.max(1))
+            .map(|c| Ok(http_body::Frame::data(body.slice_ref(c))))
+            .collect();
+        let mut response = http::Response::builder().status(status);
+        for (name, value) in &headers {
+            response = response.header(*name, *value);
+        }
+        let response = response
+            .body(http_body_util::StreamBody::new(stream::iter(frames)))
+            .unwrap();
+        std::future::ready(Ok::<_, Infallible>(response))
+    }))
+}
+
 /// Splits SSE bytes into events: each chunk ends with (and keeps) its blank line
 /// (`"\n\n"`, also accepting `"\n\r\n"`). A trailing remainder without a blank line
 /// becomes a final chunk; a remainder of only line breaks is appended to the
