@@ -4,7 +4,6 @@
 mod support;
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,7 +13,7 @@ use tower_ai::provider::openai::{
     MaxTokensField, OpenAi, OpenAiBuilder, OpenAiCodec, SystemRole, AZURE_DEFAULT_API_VERSION,
 };
 use tower_ai::provider::{Codec, Provider, StreamDecoder};
-use tower_ai::transport::{SseDecoder, Transport};
+use tower_ai::transport::SseDecoder;
 use tower_ai::types::{
     ChatRequest, ContentPart, EmbeddingRequest, FinishReason, ImageDetail, Message, Reasoning,
     ReasoningConfig, ReasoningEffort, ResponseFormat, Role, StreamAccumulator, StreamEvent, Tool, ToolCall,
