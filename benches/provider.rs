@@ -11,7 +11,7 @@ mod support;
 use criterion::{criterion_group, criterion_main, Criterion};
 use tower::{Service, ServiceExt};
 use tower_ai::provider::openai::OpenAi;
-use tower_ai::provider::ProviderService;
+use tower_ai::provider::{Codec, ProviderService};
 use tower_ai::types::ChatRequest;
 use tower_ai::LlmRequest;
 
@@ -32,18 +32,18 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     let service = ProviderService::new(provider);
     let request = ChatRequest::new("gpt-4o-mini").system("Be brief.").user("Hello");
-    let body = serde_json::to_vec(&serde_json::json!({
+    // The bare call builds its JSON body per call, as an application would.
+    let body = serde_json::json!({
         "model": "gpt-4o-mini",
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}],
-    }))
-    .unwrap();
+    });
     let url = format!("{base}/chat/completions");
 
     let mut group = c.benchmark_group("loopback_complete");
     group.bench_function("bare_reqwest", |b| {
         b.to_async(&runtime).iter(|| {
             let client = client.clone();
-            let body = body.clone();
+            let body = serde_json::to_vec(&body).unwrap();
             let url = url.clone();
             async move {
                 let response = client
@@ -83,6 +83,41 @@ fn benches(c: &mut Criterion) {
                 let response = service.ready().await.unwrap().call(request).await.unwrap();
                 let reply = response.into_complete().await.unwrap();
                 assert!(!reply.text().is_empty());
+            }
+        })
+    });
+    group.finish();
+
+    // The same call with no network: a canned in-process transport answers
+    // the recorded reply. What the stack adds to the codec's own work is the
+    // difference between the two.
+    let canned = OpenAi::builder()
+        .api_key("sk-bench")
+        .transport(support::canned(
+            200,
+            &[],
+            support::fixture_bytes("openai/chat_completion.json"),
+            usize::MAX,
+        ))
+        .build()
+        .unwrap();
+    let body = support::fixture_bytes("openai/chat_completion.json");
+    let canned_service = ProviderService::new(canned.clone());
+    let mut group = c.benchmark_group("in_process_complete");
+    group.bench_function("codec_encode_and_decode", |b| {
+        b.iter(|| {
+            let http_request = canned.codec().encode_chat(&request, false).unwrap();
+            std::hint::black_box(http_request);
+            assert!(!canned.codec().decode_chat(&body).unwrap().text().is_empty());
+        })
+    });
+    group.bench_function("provider_service", |b| {
+        b.to_async(&runtime).iter(|| {
+            let mut service = canned_service.clone();
+            let request = LlmRequest::new(request.clone());
+            async move {
+                let response = service.ready().await.unwrap().call(request).await.unwrap();
+                assert!(!response.into_complete().await.unwrap().text().is_empty());
             }
         })
     });

@@ -135,6 +135,7 @@ impl ChatStream {
 impl Stream for ChatStream {
     type Item = Result<StreamEvent>;
 
+    #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.inner.as_mut().poll_next(cx)
     }
