@@ -192,9 +192,9 @@ impl Recorder {
                 if tokens == 0 && kind.starts_with("cache") {
                     continue;
                 }
-                let mut token_labels = labels.clone();
-                token_labels.push(metrics::Label::new("gen_ai.token.type", kind));
-                metrics::histogram!("gen_ai.client.token.usage", token_labels).record(tokens as f64);
+                labels.push(metrics::Label::new("gen_ai.token.type", kind));
+                metrics::histogram!("gen_ai.client.token.usage", labels.iter()).record(tokens as f64);
+                labels.pop();
             }
         }
         labels.push(metrics::Label::new("outcome", error_type.unwrap_or("ok")));
