@@ -44,12 +44,20 @@ async fn drain(stream: impl futures_core::Stream<Item = tower_ai::Result<StreamE
 fn stream_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
     let events = events();
 
-    // The stream alone, to isolate the wrapper's cost per event.
+    // The stream alone, behind a do-nothing layer, and observed: the
+    // wrapper's cost per event.
     let mut group = c.benchmark_group("stream_200_events");
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.bench_function("bare", |b| {
         b.to_async(runtime).iter_batched(
             || ChatStream::from_events(events.clone().into_iter().map(Ok)),
+            |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("passthrough_layer", |b| {
+        b.to_async(runtime).iter_batched(
+            || Passthrough(ChatStream::from_events(events.clone().into_iter().map(Ok))),
             |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
             BatchSize::SmallInput,
         )
@@ -180,3 +188,18 @@ fn benches(c: &mut Criterion) {
 
 criterion_group!(observe, benches);
 criterion_main!(observe);
+
+/// A wrapper that only passes items on: the cost of any extra layer, for
+/// comparison with `ObservedStream`.
+struct Passthrough(ChatStream);
+
+impl futures_core::Stream for Passthrough {
+    type Item = tower_ai::Result<StreamEvent>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::pin::Pin::new(&mut self.0).poll_next(cx)
+    }
+}

@@ -185,6 +185,22 @@ impl<O: Observer> ObservedStream<O> {
         self.observer.is_none()
     }
 
+    #[inline]
+    fn watch(&mut self, item: Option<&Result<StreamEvent>>) {
+        match item {
+            Some(Ok(event)) => {
+                if let Some(observer) = self.observer.as_mut() {
+                    if O::NEEDS_CONTENT || !event.is_content() {
+                        self.acc.push(event);
+                    }
+                    observer.on_event(event);
+                }
+            }
+            Some(Err(error)) => self.end(Some(error)),
+            None => self.end(None),
+        }
+    }
+
     fn end(&mut self, error: Option<&Error>) {
         if let Some(observer) = self.observer.take() {
             let reply = std::mem::take(&mut self.acc).finish();
@@ -208,20 +224,12 @@ impl<O: Observer> Stream for ObservedStream<O> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let item = std::task::ready!(Pin::new(&mut this.inner).poll_next(cx));
-        match &item {
-            Some(Ok(event)) => {
-                if let Some(observer) = this.observer.as_mut() {
-                    if O::NEEDS_CONTENT || !event.is_content() {
-                        this.acc.push(event);
-                    }
-                    observer.on_event(event);
-                }
-            }
-            Some(Err(error)) => this.end(Some(error)),
-            None => this.end(None),
+        let poll = Pin::new(&mut this.inner).poll_next(cx);
+        // The item is only looked at, and returned as it came.
+        if let Poll::Ready(item) = &poll {
+            this.watch(item.as_ref());
         }
-        Poll::Ready(item)
+        poll
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
