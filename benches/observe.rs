@@ -107,46 +107,43 @@ fn stack_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime, label: &s
     let request = ChatRequest::new("m").user("hi");
 
     let mut group = c.benchmark_group(format!("complete_{label}"));
-    group.bench_function("bare", |b| {
-        b.to_async(runtime).iter(|| {
-            let request = LlmRequest::new(request.clone());
-            let service = inner.clone();
-            async move { black_box(service.oneshot(request).await.unwrap()) }
-        })
-    });
-    group.bench_function("with_telemetry", |b| {
-        b.to_async(runtime).iter(|| {
-            let request = LlmRequest::new(request.clone());
-            let service = telemetry.clone();
-            async move { black_box(service.oneshot(request).await.unwrap()) }
-        })
-    });
+    bench_call(&mut group, runtime, "bare", &inner, &request);
+    bench_call(&mut group, runtime, "with_telemetry", &telemetry, &request);
     group.finish();
 
     let streamed = request.clone().streaming(true);
     let mut group = c.benchmark_group(format!("stream_200_events_{label}"));
     group.throughput(Throughput::Elements(EVENTS as u64));
-    group.bench_function("bare", |b| {
-        b.to_async(runtime).iter(|| {
-            let request = LlmRequest::new(streamed.clone());
-            let service = inner.clone();
-            async move {
-                let stream = service.oneshot(request).await.unwrap().into_stream();
-                assert_eq!(drain(stream).await, EVENTS);
-            }
-        })
-    });
-    group.bench_function("with_telemetry", |b| {
-        b.to_async(runtime).iter(|| {
-            let request = LlmRequest::new(streamed.clone());
-            let service = telemetry.clone();
-            async move {
-                let stream = service.oneshot(request).await.unwrap().into_stream();
-                assert_eq!(drain(stream).await, EVENTS);
-            }
-        })
-    });
+    bench_call(&mut group, runtime, "bare", &inner, &streamed);
+    bench_call(&mut group, runtime, "with_telemetry", &telemetry, &streamed);
     group.finish();
+}
+
+/// One call through `service`; a streamed reply is read to its end.
+fn bench_call<S>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    service: &S,
+    request: &ChatRequest,
+) where
+    S: Service<LlmRequest, Response = LlmResponse, Error = tower_ai::Error> + Clone,
+{
+    group.bench_function(name, |b| {
+        b.to_async(runtime).iter(|| {
+            let request = LlmRequest::new(request.clone());
+            let service = service.clone();
+            let stream = request.chat.stream;
+            async move {
+                let response = service.oneshot(request).await.unwrap();
+                if stream {
+                    assert_eq!(drain(response.into_stream()).await, EVENTS);
+                } else {
+                    black_box(response);
+                }
+            }
+        })
+    });
 }
 
 /// The mock provider bare and under the telemetry layer, end to end.
@@ -155,20 +152,8 @@ fn mock_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
     let telemetry = ServiceBuilder::new().telemetry().service(bare.clone());
     let request = ChatRequest::new("m").user("hi");
     let mut group = c.benchmark_group("mock_provider_complete");
-    group.bench_function("bare", |b| {
-        b.to_async(runtime).iter(|| {
-            let request = LlmRequest::new(request.clone());
-            let mut service = bare.clone();
-            async move { black_box(service.ready().await.unwrap().call(request).await.unwrap()) }
-        })
-    });
-    group.bench_function("with_telemetry", |b| {
-        b.to_async(runtime).iter(|| {
-            let request = LlmRequest::new(request.clone());
-            let service = telemetry.clone();
-            async move { black_box(service.oneshot(request).await.unwrap()) }
-        })
-    });
+    bench_call(&mut group, runtime, "bare", &bare, &request);
+    bench_call(&mut group, runtime, "with_telemetry", &telemetry, &request);
     group.finish();
 }
 
