@@ -14,8 +14,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use tower_ai::provider::anthropic::Anthropic;
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::{Codec, StreamDecoder};
-use tower_ai::transport::SseDecoder;
-use tower_ai::types::{ChatRequest, ContentPart, Message, Role, Tool, ToolCall};
+use tower_ai::transport::{Framer, SseDecoder, DEFAULT_MAX_EVENT_BYTES};
+use tower_ai::types::{ChatRequest, ContentPart, Message, ReplyMode, RequestMeta, Role, Tool, ToolCall};
 
 /// A 20-message conversation with tools, tool calls and tool results.
 fn conversation() -> ChatRequest {
@@ -64,14 +64,25 @@ fn benches(c: &mut Criterion) {
     let openai = OpenAi::builder().api_key("sk-bench").build().unwrap();
     let anthropic = Anthropic::builder().api_key("sk-bench").build().unwrap();
     let request = conversation();
+    let ctx = RequestMeta::new();
     assert_eq!(request.messages.len(), 20);
 
     let mut group = c.benchmark_group("encode_20_messages");
     group.bench_function("openai", |b| {
-        b.iter(|| openai.codec().encode_chat(black_box(&request), false).unwrap())
+        b.iter(|| {
+            openai
+                .codec()
+                .encode_chat(black_box(&request), ReplyMode::Complete, &ctx)
+                .unwrap()
+        })
     });
     group.bench_function("anthropic", |b| {
-        b.iter(|| anthropic.codec().encode_chat(black_box(&request), false).unwrap())
+        b.iter(|| {
+            anthropic
+                .codec()
+                .encode_chat(black_box(&request), ReplyMode::Complete, &ctx)
+                .unwrap()
+        })
     });
     group.finish();
 
@@ -127,13 +138,13 @@ fn benches(c: &mut Criterion) {
     let _ = bytes;
 }
 
-/// Decodes a whole body as a provider does: SSE framing, then the codec.
-fn decode_body(mut decoder: impl StreamDecoder, chunks: &[bytes::Bytes]) {
-    let mut sse = SseDecoder::new();
+/// Decodes a whole body as a provider does: framing, then the codec.
+fn decode_body<D: StreamDecoder>(mut decoder: D, chunks: &[bytes::Bytes]) {
+    let mut framer = D::Framer::with_max_frame_bytes(DEFAULT_MAX_EVENT_BYTES);
     let mut out = VecDeque::with_capacity(4);
     for chunk in chunks {
-        sse.push(chunk);
-        while let Some(event) = sse.next_event().unwrap() {
+        framer.push(chunk);
+        while let Some(event) = framer.next_frame().unwrap() {
             decoder.decode(&event, &mut out).unwrap();
             out.clear();
         }

@@ -1,5 +1,8 @@
-//! What watching a reply costs: the mock provider bare, with an
-//! `ObservedStream` and no hooks, and under the telemetry layer.
+//! What watching and filtering a call costs: a stream bare and with
+//! observers and filters on it; the provider path (the mock provider
+//! streaming 200 events) bare, with one content observer, four content
+//! observers and a pass-through filter; the telemetry layer; and the clone of
+//! a long `LlmRequest`.
 //!
 //! ```text
 //! cargo bench --bench observe
@@ -10,12 +13,40 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use futures_util::StreamExt;
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_ai::observe::ObservedStream;
-use tower_ai::provider::mock::MockProvider;
+use tower_ai::observe::{Emit, End, Filter, FilterLayer, FilteredStream, Observer};
+use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
-use tower_ai::types::{ChatRequest, ChatStream, FinishReason, StreamEvent, Usage};
+use tower_ai::types::{
+    ChatRequest, ChatStream, ContentPart, FinishReason, Message, Role, StreamEvent, Usage,
+};
 use tower_ai::types::{LlmResponse, Reply, ServedBy};
 use tower_ai::{LlmRequest, ServiceBuilderExt};
+
+/// An observer that reads the content: the reply is accumulated for it.
+struct Content(usize);
+
+impl Observer for Content {
+    fn on_event(&mut self, event: &StreamEvent) {
+        self.0 += usize::from(event.is_content());
+    }
+    fn on_end(self, end: End<'_>) {
+        black_box(end.reply().map(|r| r.message.content.len()));
+    }
+}
+
+/// A filter that passes every event on through its queue.
+struct PassFilter;
+
+impl Filter for PassFilter {
+    fn on_event(&mut self, event: StreamEvent, out: &mut Emit) -> tower_ai::Result<()> {
+        out.push(event);
+        Ok(())
+    }
+}
+
+fn observed<F: Filter>(stream: ChatStream, filter: F) -> ChatStream {
+    ChatStream::new(FilteredStream::new(stream, filter))
+}
 
 const EVENTS: usize = 200;
 
@@ -64,11 +95,114 @@ fn stream_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
     });
     group.bench_function("observed_no_hooks", |b| {
         b.to_async(runtime).iter_batched(
-            || ObservedStream::new(ChatStream::from_events(events.clone().into_iter().map(Ok)), ()),
+            || FilteredStream::new(ChatStream::from_events(events.clone().into_iter().map(Ok)), ()),
             |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
             BatchSize::SmallInput,
         )
     });
+    group.bench_function("one_content_observer", |b| {
+        b.to_async(runtime).iter_batched(
+            || {
+                observed(
+                    ChatStream::from_events(events.clone().into_iter().map(Ok)),
+                    Content(0),
+                )
+            },
+            |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("four_content_observers", |b| {
+        b.to_async(runtime).iter_batched(
+            || {
+                let mut stream = ChatStream::from_events(events.clone().into_iter().map(Ok));
+                for _ in 0..4 {
+                    stream = observed(stream, Content(0));
+                }
+                stream
+            },
+            |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("passthrough_filter", |b| {
+        b.to_async(runtime).iter_batched(
+            || {
+                observed(
+                    ChatStream::from_events(events.clone().into_iter().map(Ok)),
+                    PassFilter,
+                )
+            },
+            |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+/// The provider path: the mock provider streaming 200 events, bare and with
+/// layers that watch or filter the whole call.
+fn provider_path_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
+    let events = events();
+    let mock = MockProvider::new();
+    let provider = ProviderService::new(mock.clone());
+    let one = ServiceBuilder::new()
+        .layer(FilterLayer::new(|_: &LlmRequest| Content(0)))
+        .service(provider.clone());
+    let four = ServiceBuilder::new()
+        .layer(FilterLayer::new(|_: &LlmRequest| Content(0)))
+        .layer(FilterLayer::new(|_: &LlmRequest| Content(0)))
+        .layer(FilterLayer::new(|_: &LlmRequest| Content(0)))
+        .layer(FilterLayer::new(|_: &LlmRequest| Content(0)))
+        .service(provider.clone());
+    let filter = ServiceBuilder::new()
+        .layer(FilterLayer::new(|_: &LlmRequest| PassFilter))
+        .service(provider.clone());
+    let request = ChatRequest::new("m").user("hi");
+
+    let mut group = c.benchmark_group("provider_path_stream_200_events");
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    let mut run =
+        |name: &str, service: &dyn Fn(LlmRequest) -> tower_ai::provider::ProviderFuture<LlmResponse>| {
+            group.bench_function(name, |b| {
+                b.to_async(runtime).iter(|| {
+                    mock.enqueue(MockReply::stream(events.clone()));
+                    let call = service(LlmRequest::stream(request.clone()));
+                    async move { assert_eq!(drain(call.await.unwrap().into_stream()).await, EVENTS) }
+                })
+            });
+        };
+    run("bare", &|r| Box::pin(provider.clone().oneshot(r)));
+    run("one_content_observer", &|r| Box::pin(one.clone().oneshot(r)));
+    run("four_content_observers", &|r| Box::pin(four.clone().oneshot(r)));
+    run("passthrough_filter", &|r| Box::pin(filter.clone().oneshot(r)));
+    group.finish();
+}
+
+/// Cloning a long conversation: 40 messages and a 200 KB inline image.
+fn clone_benches(c: &mut Criterion) {
+    let image = "A".repeat(200 * 1024);
+    let mut chat = ChatRequest::new("gpt-4o").system("You are a careful assistant.");
+    chat = chat.message(Message::new(
+        Role::User,
+        vec![
+            ContentPart::text("What is in this picture?"),
+            ContentPart::image_base64("image/png", image),
+        ],
+    ));
+    for i in 0..39 {
+        chat = if i % 2 == 0 {
+            chat.assistant(format!(
+                "Answer number {i}, with a few sentences of text in it to be realistic."
+            ))
+        } else {
+            chat.user(format!("Follow-up question number {i}?"))
+        };
+    }
+    let request = LlmRequest::new(chat.clone());
+    let mut group = c.benchmark_group("clone_40_messages_200kb_image");
+    group.bench_function("llm_request", |b| b.iter(|| black_box(request.clone())));
+    group.bench_function("chat_request_deep", |b| b.iter(|| black_box(chat.clone())));
     group.finish();
 }
 
@@ -94,28 +228,27 @@ fn stack_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime, label: &s
         acc.finish()
     };
     let inner = tower::service_fn(move |request: LlmRequest| {
-        let reply = if request.chat.stream {
+        let reply = if request.is_stream() {
             Reply::Stream(ChatStream::from_events(events.clone().into_iter().map(Ok)))
         } else {
             Reply::Complete(complete.clone())
         };
         let mut response = LlmResponse::new(reply);
-        response.extensions.insert(ServedBy::new("bench"));
+        response.extensions.insert(ServedBy::new("bench", "m"));
         std::future::ready(Ok::<_, tower_ai::Error>(response))
     });
     let telemetry = ServiceBuilder::new().telemetry().service(inner.clone());
     let request = ChatRequest::new("m").user("hi");
 
     let mut group = c.benchmark_group(format!("complete_{label}"));
-    bench_call(&mut group, runtime, "bare", &inner, &request);
-    bench_call(&mut group, runtime, "with_telemetry", &telemetry, &request);
+    bench_call(&mut group, runtime, "bare", &inner, &request, false);
+    bench_call(&mut group, runtime, "with_telemetry", &telemetry, &request, false);
     group.finish();
 
-    let streamed = request.clone().streaming(true);
     let mut group = c.benchmark_group(format!("stream_200_events_{label}"));
     group.throughput(Throughput::Elements(EVENTS as u64));
-    bench_call(&mut group, runtime, "bare", &inner, &streamed);
-    bench_call(&mut group, runtime, "with_telemetry", &telemetry, &streamed);
+    bench_call(&mut group, runtime, "bare", &inner, &request, true);
+    bench_call(&mut group, runtime, "with_telemetry", &telemetry, &request, true);
     group.finish();
 }
 
@@ -126,14 +259,18 @@ fn bench_call<S>(
     name: &str,
     service: &S,
     request: &ChatRequest,
+    stream: bool,
 ) where
     S: Service<LlmRequest, Response = LlmResponse, Error = tower_ai::Error> + Clone,
 {
     group.bench_function(name, |b| {
         b.to_async(runtime).iter(|| {
-            let request = LlmRequest::new(request.clone());
+            let request = if stream {
+                LlmRequest::stream(request.clone())
+            } else {
+                LlmRequest::new(request.clone())
+            };
             let service = service.clone();
-            let stream = request.chat.stream;
             async move {
                 let response = service.oneshot(request).await.unwrap();
                 if stream {
@@ -152,8 +289,8 @@ fn mock_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
     let telemetry = ServiceBuilder::new().telemetry().service(bare.clone());
     let request = ChatRequest::new("m").user("hi");
     let mut group = c.benchmark_group("mock_provider_complete");
-    bench_call(&mut group, runtime, "bare", &bare, &request);
-    bench_call(&mut group, runtime, "with_telemetry", &telemetry, &request);
+    bench_call(&mut group, runtime, "bare", &bare, &request, false);
+    bench_call(&mut group, runtime, "with_telemetry", &telemetry, &request, false);
     group.finish();
 }
 
@@ -163,6 +300,8 @@ fn benches(c: &mut Criterion) {
         .build()
         .unwrap();
     stream_benches(c, &runtime);
+    provider_path_benches(c, &runtime);
+    clone_benches(c);
     mock_benches(c, &runtime);
     // No subscriber and no metrics recorder: what a library user pays by default.
     stack_benches(c, &runtime, "no_subscriber");

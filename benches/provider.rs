@@ -11,8 +11,8 @@ mod support;
 use criterion::{criterion_group, criterion_main, Criterion};
 use tower::{Service, ServiceExt};
 use tower_ai::provider::openai::OpenAi;
-use tower_ai::provider::{Codec, ProviderService};
-use tower_ai::types::ChatRequest;
+use tower_ai::provider::{Codec, HttpProviderBuilder, ProviderService};
+use tower_ai::types::{ChatRequest, ReplyMode, RequestMeta};
 use tower_ai::LlmRequest;
 
 fn benches(c: &mut Criterion) {
@@ -74,11 +74,10 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("loopback_stream");
-    let streamed = request.clone().streaming(true);
     group.bench_function("provider_service", |b| {
         b.to_async(&runtime).iter(|| {
             let mut service = service.clone();
-            let request = LlmRequest::new(streamed.clone());
+            let request = LlmRequest::stream(request.clone());
             async move {
                 let response = service.ready().await.unwrap().call(request).await.unwrap();
                 let reply = response.into_complete().await.unwrap();
@@ -103,10 +102,14 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     let body = support::fixture_bytes("openai/chat_completion.json");
     let canned_service = ProviderService::new(canned.clone());
+    let ctx = RequestMeta::new();
     let mut group = c.benchmark_group("in_process_complete");
     group.bench_function("codec_encode_and_decode", |b| {
         b.iter(|| {
-            let http_request = canned.codec().encode_chat(&request, false).unwrap();
+            let http_request = canned
+                .codec()
+                .encode_chat(&request, ReplyMode::Complete, &ctx)
+                .unwrap();
             std::hint::black_box(http_request);
             assert!(!canned.codec().decode_chat(&body).unwrap().text().is_empty());
         })

@@ -1,16 +1,15 @@
 //! A layer of your own, stacked with telemetry over the mock provider.
 //!
 //! `CharCountLayer` tags every request and counts the characters of streamed
-//! replies with an observer, the same mechanism the crate's own layers use.
+//! replies with an observer on the call's lifecycle, the same mechanism the
+//! crate's own layers use. Its future is the named [`Lifecycle`] future.
 //! It runs offline:
 //!
 //! ```text
 //! cargo run --example custom_layer
 //! ```
 
-use std::future::Future;
 use std::io::IsTerminal;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -18,10 +17,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
-use tower_ai::observe::{observe, Observer, StreamEnd};
+use tower_ai::observe::{End, Lifecycle, Observer};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
-use tower_ai::types::{ChatRequest, StreamEvent};
+use tower_ai::types::{ChatRequest, ChatResponse, StreamEvent};
 use tower_ai::{Error, LlmRequest, LlmResponse, Principal, ServiceBuilderExt};
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -53,11 +52,10 @@ struct CharCount<S> {
 impl<S> Service<LlmRequest> for CharCount<S>
 where
     S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
-    S::Future: Send + 'static,
 {
     type Response = LlmResponse;
     type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<LlmResponse, Error>> + Send>>;
+    type Future = Lifecycle<S::Future, Counter>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         // Readiness is the inner service's.
@@ -74,12 +72,12 @@ where
             chars: 0,
             total: Arc::clone(&self.layer.total),
         };
-        let response = self.inner.call(request);
-        Box::pin(async move { Ok(observe(response.await?, counter)) })
+        // The counter owns the call from here: exactly one of its end hooks runs.
+        Lifecycle::new(self.inner.call(request), counter)
     }
 }
 
-/// Watches one reply; lives exactly as long as it.
+/// Watches one call; lives exactly as long as it.
 struct Counter {
     request_id: String,
     chars: usize,
@@ -96,7 +94,7 @@ impl Observer for Counter {
         }
     }
 
-    fn on_end(self, end: StreamEnd<'_>) {
+    fn on_end(self, end: End<'_>) {
         self.total.fetch_add(self.chars, Ordering::Relaxed);
         let outcome = end
             .error()
@@ -107,7 +105,14 @@ impl Observer for Counter {
         );
     }
 
-    fn on_cancel(self, _partial: &tower_ai::types::ChatResponse) {
+    fn on_error(self, error: &Error) {
+        println!(
+            "[char-count] request {}: failed before the reply: {error}",
+            self.request_id
+        );
+    }
+
+    fn on_cancel(self, _partial: Option<&ChatResponse>) {
         println!(
             "[char-count] request {}: cancelled after {} characters",
             self.request_id, self.chars
@@ -144,12 +149,8 @@ async fn main() -> Result<(), Error> {
         .service(ProviderService::new(mock));
 
     let request = || {
-        LlmRequest::new(
-            ChatRequest::new("demo-model")
-                .user("Tell me about layers.")
-                .streaming(true),
-        )
-        .with_principal(Principal::new().tenant("acme"))
+        LlmRequest::stream(ChatRequest::new("demo-model").user("Tell me about layers."))
+            .with_principal(Principal::new().tenant("acme"))
     };
 
     // A stream read to its end.

@@ -15,11 +15,10 @@ use http::{HeaderName, HeaderValue};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_ai::prelude::*;
 use tower_ai::provider::openai::OpenAi;
-use tower_ai::provider::Provider;
 use tower_ai::transport::Transport;
-use tower_ai::types::ChatRequest;
 use tower_http::set_header::SetRequestHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -50,8 +49,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transport(Transport::new(client))
         .build()?;
 
-    let reply = provider
-        .chat(ChatRequest::new("gpt-4o-mini").user("Hello"))
+    let reply = ProviderService::new(provider)
+        .oneshot(LlmRequest::new(ChatRequest::new("gpt-4o-mini").user("Hello")))
+        .await?
+        .into_complete()
         .await?;
     println!("reply: {}", reply.text());
     println!(

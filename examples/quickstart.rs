@@ -20,6 +20,7 @@ use std::io::{IsTerminal, Write};
 
 use futures_util::StreamExt;
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_ai::prelude::HttpProviderBuilder;
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::ProviderService;
 use tower_ai::types::{ChatRequest, StreamEvent, Tool};
@@ -78,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut stream = service
         .ready()
         .await?
-        .call(LlmRequest::new(request.streaming(true)))
+        .call(LlmRequest::stream(request))
         .await?
         .into_stream();
     while let Some(event) = stream.next().await {

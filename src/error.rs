@@ -9,20 +9,65 @@
 //!
 //! let err = Error::RateLimited(
 //!     ApiError::new("openai", "slow down")
-//!         .with_status(429)
+//!         .with_status(http::StatusCode::TOO_MANY_REQUESTS)
 //!         .with_retry_after(Duration::from_secs(20))
 //!         .into(),
 //! );
 //! assert!(err.is_retryable());
+//! assert!(err.is_fallback_candidate());
 //! assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
 //! assert_eq!(err.status(), Some(http::StatusCode::TOO_MANY_REQUESTS));
+//!
+//! // A guardrail's refusal is neither: the same request fails everywhere.
+//! let blocked = Error::blocked("pii", "the prompt contains a card number");
+//! assert!(!blocked.is_retryable() && !blocked.is_fallback_candidate());
 //! ```
+//!
+//! # What the predicates say
+//!
+//! [`is_retryable`](Error::is_retryable) means "the same deployment may
+//! succeed if asked again, after [`retry_after`](Error::retry_after)";
+//! [`is_fallback_candidate`](Error::is_fallback_candidate) means "another
+//! deployment or vendor may succeed where this one failed". A router retries
+//! on the first and falls back on the second.
+//!
+//! | variant | retryable | fallback candidate |
+//! |---|---|---|
+//! | [`RateLimited`](Error::RateLimited) | yes | yes |
+//! | [`Overloaded`](Error::Overloaded) | yes | yes |
+//! | [`Server`](Error::Server) | yes | yes |
+//! | [`Timeout`](Error::Timeout) | yes | yes |
+//! | [`Transport`](Error::Transport) | yes | yes |
+//! | [`StreamTruncated`](Error::StreamTruncated) | yes | yes |
+//! | [`ContextLengthExceeded`](Error::ContextLengthExceeded) | no | yes (a model with a larger window) |
+//! | [`ContentFiltered`](Error::ContentFiltered) | no | yes (another vendor's filter) |
+//! | [`Unsupported`](Error::Unsupported), [`Encode`](Error::Encode) | no | yes (a vendor that supports it) |
+//! | [`Authentication`](Error::Authentication) | no | yes (another deployment has its own key) |
+//! | [`Decode`](Error::Decode), [`EventTooLarge`](Error::EventTooLarge), [`ResponseTooLarge`](Error::ResponseTooLarge) | no | yes (another vendor answers differently) |
+//! | [`InvalidRequest`](Error::InvalidRequest) | no | no |
+//! | [`Config`](Error::Config) | no | no |
+//! | [`Blocked`](Error::Blocked), [`BudgetExceeded`](Error::BudgetExceeded) | no | no |
+//! | [`HoldLimitExceeded`](Error::HoldLimitExceeded) | no | no |
+//! | [`NoRoute`](Error::NoRoute), [`AllAttemptsFailed`](Error::AllAttemptsFailed), [`Other`](Error::Other) | no | no |
+//!
+//! # Sharing one failure
+//!
+//! `Error` is [`Clone`]: the sources it wraps are held behind [`Arc`], so a
+//! layer that answers many waiters from one upstream call (a cache's
+//! single-flight) hands each of them a clone of the same failure, with its
+//! whole `source()` chain, for the price of a few reference counts.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use http::StatusCode;
 
 /// A type-erased error, used only at generic boundaries (transports, user hooks).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A shared, type-erased error: the source of an [`Error`], cheap to clone.
+pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -36,8 +81,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct ApiError {
     /// The provider that answered, for example `"openai"` or `"anthropic"`.
     pub provider: String,
-    /// The HTTP status of the answer, when there was one.
-    pub status: Option<u16>,
+    /// The HTTP status of the answer, when there was one (an error event
+    /// inside a stream has none).
+    pub status: Option<StatusCode>,
     /// The vendor's error type or code, for example `"rate_limit_error"` or `"context_length_exceeded"`.
     pub code: Option<String>,
     /// The vendor's human-readable message.
@@ -63,7 +109,7 @@ impl ApiError {
 
     /// Sets the HTTP status.
     #[must_use]
-    pub fn with_status(mut self, status: u16) -> Self {
+    pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = Some(status);
         self
     }
@@ -94,7 +140,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.provider)?;
         if let Some(status) = self.status {
-            write!(f, " ({status})")?;
+            write!(f, " ({})", status.as_u16())?;
         }
         if let Some(code) = &self.code {
             write!(f, " [{code}]")?;
@@ -103,12 +149,131 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// Which time limit fired, in [`Error::Timeout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// The reply's head did not arrive in time (tower's `timeout` layer, a
+    /// transport's own timeout).
+    Request,
+    /// The first event of a streamed reply did not arrive in time.
+    FirstEvent,
+    /// The stream went quiet for too long between two events.
+    Idle,
+    /// The whole call, stream included, took too long.
+    Total,
+}
+
+impl TimeoutKind {
+    /// A short name: `request`, `first_event`, `idle`, `total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutKind::Request => "request",
+            TimeoutKind::FirstEvent => "first_event",
+            TimeoutKind::Idle => "idle",
+            TimeoutKind::Total => "total",
+        }
+    }
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::Request => "waiting for the reply",
+            TimeoutKind::FirstEvent => "waiting for the first event",
+            TimeoutKind::Idle => "waiting for the next event",
+            TimeoutKind::Total => "the whole call",
+        })
+    }
+}
+
+/// One failed attempt of a routed call, kept by [`Error::AllAttemptsFailed`]
+/// and in [`RouteTaken`](crate::types::RouteTaken).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// The deployment that was tried (a router's name for it).
+    pub deployment: String,
+    /// Why it failed.
+    pub error: Error,
+}
+
+impl Attempt {
+    /// An attempt at `deployment` that failed with `error`.
+    pub fn new(deployment: impl Into<String>, error: Error) -> Self {
+        Self {
+            deployment: deployment.into(),
+            error,
+        }
+    }
+}
+
+/// The attempts of a routed call that all failed, oldest first. Its
+/// `source()` is the last attempt's error.
+#[derive(Debug, Clone)]
+pub struct Attempts(Vec<Attempt>);
+
+impl Attempts {
+    /// The attempts, oldest first.
+    pub fn new(attempts: Vec<Attempt>) -> Self {
+        Self(attempts)
+    }
+
+    /// The last attempt, whose error is the source of the whole failure.
+    pub fn last(&self) -> Option<&Attempt> {
+        self.0.last()
+    }
+
+    /// Every attempt, oldest first.
+    pub fn iter(&self) -> std::slice::Iter<'_, Attempt> {
+        self.0.iter()
+    }
+
+    /// How many attempts were made.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no attempt was made.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Attempts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.len() {
+            1 => f.write_str("1 attempt"),
+            n => write!(f, "{n} attempts"),
+        }?;
+        let mut names = self.0.iter().map(|a| a.deployment.as_str());
+        if let Some(first) = names.next() {
+            write!(f, " ({first}")?;
+            for name in names {
+                write!(f, ", {name}")?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Attempts {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .last()
+            .map(|a| &a.error as &(dyn std::error::Error + 'static))
+    }
+}
+
 /// Everything that can go wrong on the way to a model and back.
 ///
 /// The vendor's details are boxed, so the error stays small (a `Result`
 /// carrying it costs little to move) and `Error::RateLimited(api.into())`
-/// builds one from an [`ApiError`].
-#[derive(Debug, thiserror::Error)]
+/// builds one from an [`ApiError`]. Variants with several fields are
+/// `#[non_exhaustive]`: build them with the constructors
+/// ([`Error::blocked`], [`Error::budget_exceeded`], ...), match them with `..`.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The provider rate-limited the caller (HTTP 429). Retryable, often with a delay.
@@ -123,7 +288,7 @@ pub enum Error {
     /// The credentials were missing or refused (HTTP 401, 403).
     #[error("authentication failed: {0}")]
     Authentication(Box<ApiError>),
-    /// The request was refused as invalid (HTTP 400, 404, 413, 422).
+    /// The provider refused the request as invalid (HTTP 400, 404, 413, 422).
     #[error("invalid request: {0}")]
     InvalidRequest(Box<ApiError>),
     /// The prompt does not fit the model's context window.
@@ -134,11 +299,15 @@ pub enum Error {
     ContentFiltered(Box<ApiError>),
     /// The provider's answer could not be understood (malformed JSON, unknown shape).
     #[error("could not decode the {provider} response: {message}")]
+    #[non_exhaustive]
     Decode {
         /// The provider whose answer was malformed.
         provider: String,
         /// What was wrong with it.
         message: String,
+        /// The parser's own error, when there is one.
+        #[source]
+        source: Option<SharedError>,
     },
     /// A stream ended before its terminal event: the reply is incomplete.
     #[error("the {provider} stream ended before it finished")]
@@ -158,7 +327,8 @@ pub enum Error {
         /// The limit, in bytes.
         limit: usize,
     },
-    /// The provider does not support what the request asked for.
+    /// The provider does not support what the request asked for; another
+    /// provider may.
     #[error("{provider} does not support {feature}")]
     Unsupported {
         /// The provider.
@@ -166,22 +336,90 @@ pub enum Error {
         /// The feature that is missing.
         feature: String,
     },
-    /// The request could not be built: bad configuration or input that no provider could accept.
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    /// The request timed out.
-    #[error("request timed out")]
-    Timeout,
+    /// The provider's codec could not express the request in its vendor's
+    /// wire format. Refused locally, before any network call; another vendor
+    /// may accept the same request.
+    #[error("{provider} cannot encode the request: {message}")]
+    #[non_exhaustive]
+    Encode {
+        /// The provider whose codec refused.
+        provider: String,
+        /// What could not be expressed.
+        message: String,
+    },
+    /// The provider or layer is misconfigured, or the request is one that no
+    /// provider could accept.
+    #[error("invalid configuration: {message}")]
+    #[non_exhaustive]
+    Config {
+        /// What is wrong and what to change.
+        message: String,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<SharedError>,
+    },
+    /// A time limit fired.
+    #[error("timed out {kind}{}", after.map(|d| format!(" (limit {d:?})")).unwrap_or_default())]
+    #[non_exhaustive]
+    Timeout {
+        /// Which limit.
+        kind: TimeoutKind,
+        /// The limit, when known.
+        after: Option<Duration>,
+    },
     /// The HTTP transport failed (connection refused, reset, TLS, body read).
-    #[error("transport error: {0}")]
-    Transport(#[source] BoxError),
+    #[error("transport error")]
+    Transport(#[source] SharedError),
+    /// A guardrail refused the request or the reply.
+    #[error("blocked by the {guard} guard: {reason}")]
+    #[non_exhaustive]
+    Blocked {
+        /// The guard that refused (its name).
+        guard: String,
+        /// Why, in words safe to show the caller (never the offending content).
+        reason: String,
+    },
+    /// A budget would be exceeded by the call.
+    #[error("budget exceeded for {scope}: {limit}")]
+    #[non_exhaustive]
+    BudgetExceeded {
+        /// Whose budget (for example `tenant:acme` or `key:k-1`).
+        scope: String,
+        /// Which limit (for example `100000 tokens per day`).
+        limit: String,
+        /// How long until the limit resets, when it does.
+        reset_after: Option<Duration>,
+    },
+    /// No deployment serves the requested model.
+    #[error("no route for model {model}")]
+    #[non_exhaustive]
+    NoRoute {
+        /// The model or alias asked for.
+        model: String,
+    },
+    /// Every attempt of a routed call failed. The source is the last attempt's error.
+    #[error("all attempts failed: {attempts}")]
+    #[non_exhaustive]
+    AllAttemptsFailed {
+        /// The attempts, oldest first.
+        #[source]
+        attempts: Attempts,
+    },
+    /// A stream filter held back more than its limit.
+    #[error("a stream filter held back more than {limit} bytes")]
+    #[non_exhaustive]
+    HoldLimitExceeded {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// An error raised by a user-supplied layer or hook.
     #[error(transparent)]
-    Other(BoxError),
+    Other(SharedError),
 }
 
 impl Error {
-    /// Whether sending the same request again (possibly elsewhere) may succeed.
+    /// Whether sending the same request to the same deployment again may
+    /// succeed, after [`retry_after`](Self::retry_after) if it says so.
     ///
     /// True for rate limits, overload, server errors, time-outs, transport
     /// failures and streams cut before their end.
@@ -191,22 +429,42 @@ impl Error {
             Error::RateLimited(_)
                 | Error::Overloaded(_)
                 | Error::Server(_)
-                | Error::Timeout
+                | Error::Timeout { .. }
                 | Error::Transport(_)
                 | Error::StreamTruncated { .. }
         )
     }
 
-    /// The delay the provider asked for before a retry, if it named one.
+    /// Whether another deployment or vendor may succeed where this one
+    /// failed: everything retryable, and context length exceeded, content
+    /// filtered, unsupported, encode, authentication and undecodable replies.
+    /// See the [table](self#what-the-predicates-say).
+    pub fn is_fallback_candidate(&self) -> bool {
+        self.is_retryable()
+            || matches!(
+                self,
+                Error::ContextLengthExceeded(_)
+                    | Error::ContentFiltered(_)
+                    | Error::Unsupported { .. }
+                    | Error::Encode { .. }
+                    | Error::Authentication(_)
+                    | Error::Decode { .. }
+                    | Error::EventTooLarge { .. }
+                    | Error::ResponseTooLarge { .. }
+            )
+    }
+
+    /// The delay the provider (or a budget) asked for before a retry, if it named one.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.api().and_then(|e| e.retry_after)
+        match self {
+            Error::BudgetExceeded { reset_after, .. } => *reset_after,
+            _ => self.api().and_then(|e| e.retry_after),
+        }
     }
 
     /// The HTTP status the provider answered with, if any.
-    pub fn status(&self) -> Option<http::StatusCode> {
-        self.api()
-            .and_then(|e| e.status)
-            .and_then(|s| http::StatusCode::from_u16(s).ok())
+    pub fn status(&self) -> Option<StatusCode> {
+        self.api().and_then(|e| e.status)
     }
 
     /// The provider's error details, for the variants that carry them.
@@ -228,7 +486,8 @@ impl Error {
         match self {
             Error::Decode { provider, .. }
             | Error::StreamTruncated { provider }
-            | Error::Unsupported { provider, .. } => Some(provider),
+            | Error::Unsupported { provider, .. }
+            | Error::Encode { provider, .. } => Some(provider),
             other => other.api().map(|e| e.provider.as_str()),
         }
     }
@@ -249,21 +508,112 @@ impl Error {
             Error::EventTooLarge { .. } => "event_too_large",
             Error::ResponseTooLarge { .. } => "response_too_large",
             Error::Unsupported { .. } => "unsupported",
-            Error::Config(_) => "config",
-            Error::Timeout => "timeout",
+            Error::Encode { .. } => "encode",
+            Error::Config { .. } => "config",
+            Error::Timeout { .. } => "timeout",
             Error::Transport(_) => "transport",
+            Error::Blocked { .. } => "blocked",
+            Error::BudgetExceeded { .. } => "budget_exceeded",
+            Error::NoRoute { .. } => "no_route",
+            Error::AllAttemptsFailed { .. } => "all_attempts_failed",
+            Error::HoldLimitExceeded { .. } => "hold_limit_exceeded",
             Error::Other(_) => "other",
         }
     }
 
     /// Wraps any error raised by user code.
     pub fn other(err: impl Into<BoxError>) -> Self {
-        Error::Other(err.into())
+        Error::Other(Arc::from(err.into()))
     }
 
+    /// A configuration error that says what to change.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A configuration error caused by another error.
+    pub fn config_with(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Config {
+            message: message.into(),
+            source: Some(Arc::from(source.into())),
+        }
+    }
+
+    /// A guardrail's refusal: `guard` names the guard, `reason` is safe to
+    /// show the caller.
+    pub fn blocked(guard: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Blocked {
+            guard: guard.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A budget's refusal.
+    pub fn budget_exceeded(
+        scope: impl Into<String>,
+        limit: impl Into<String>,
+        reset_after: Option<Duration>,
+    ) -> Self {
+        Error::BudgetExceeded {
+            scope: scope.into(),
+            limit: limit.into(),
+            reset_after,
+        }
+    }
+
+    /// No deployment serves `model`.
+    pub fn no_route(model: impl Into<String>) -> Self {
+        Error::NoRoute { model: model.into() }
+    }
+
+    /// Every attempt failed; the last one is the source.
+    pub fn all_attempts_failed(attempts: Vec<Attempt>) -> Self {
+        Error::AllAttemptsFailed {
+            attempts: Attempts::new(attempts),
+        }
+    }
+
+    /// A time limit of this kind fired.
+    pub fn timeout(kind: TimeoutKind, after: Option<Duration>) -> Self {
+        Error::Timeout { kind, after }
+    }
+
+    /// A transport failure.
+    pub fn transport(err: impl Into<BoxError>) -> Self {
+        Error::Transport(Arc::from(err.into()))
+    }
+
+    /// An undecodable answer from `provider`.
     #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
     pub(crate) fn decode(provider: &str, message: impl fmt::Display) -> Self {
         Error::Decode {
+            provider: provider.to_owned(),
+            message: message.to_string(),
+            source: None,
+        }
+    }
+
+    /// An undecodable answer from `provider`, with the parser's error as the source.
+    #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
+    pub(crate) fn decode_with(
+        provider: &str,
+        message: impl fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Decode {
+            provider: provider.to_owned(),
+            message: message.to_string(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// The codec of `provider` cannot express the request.
+    #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
+    pub(crate) fn encode(provider: &str, message: impl fmt::Display) -> Self {
+        Error::Encode {
             provider: provider.to_owned(),
             message: message.to_string(),
         }
@@ -279,7 +629,7 @@ impl Error {
 
 impl From<tower::timeout::error::Elapsed> for Error {
     fn from(_: tower::timeout::error::Elapsed) -> Self {
-        Error::Timeout
+        Error::timeout(TimeoutKind::Request, None)
     }
 }
 
@@ -291,8 +641,8 @@ pub fn from_box_error(err: BoxError) -> Error {
     match err.downcast::<Error>() {
         Ok(e) => *e,
         Err(err) => match err.downcast::<tower::timeout::error::Elapsed>() {
-            Ok(_) => Error::Timeout,
-            Err(err) => Error::Other(err),
+            Ok(_) => Error::timeout(TimeoutKind::Request, None),
+            Err(err) => Error::Other(Arc::from(err)),
         },
     }
 }

@@ -14,14 +14,16 @@ pub mod types;
 
 pub use builder::ServiceBuilderExt;
 pub use error::{ApiError, BoxError, Error, Result};
-pub use types::{LlmRequest, LlmResponse, Principal, Reply, RequestMeta, ServedBy};
+pub use types::{LlmRequest, LlmResponse, Principal, Reply, ReplyMode, RequestMeta, ServedBy};
 
 /// The types most applications need, in one import.
 pub mod prelude {
-    pub use crate::error::{Error, Result};
-    pub use crate::provider::{Provider, ProviderService};
+    pub use crate::builder::ServiceBuilderExt;
+    pub use crate::error::{from_box_error, Error, Result};
+    pub use crate::provider::{HttpProviderBuilder, Provider, ProviderService};
     pub use crate::types::{
-        ChatRequest, ChatResponse, ChatStream, ContentPart, LlmRequest, LlmResponse, Message, Principal,
-        Reply, ResponseFormat, Role, StreamEvent, Tool, ToolCall, ToolChoice, Usage,
+        ChatRequest, ChatResponse, ChatStream, ContentPart, EmbeddingRequest, LlmRequest, LlmResponse,
+        Message, Principal, Reply, ReplyMode, ResponseFormat, Role, StreamEvent, Tool, ToolCall, ToolChoice,
+        Usage,
     };
 }

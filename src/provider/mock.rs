@@ -4,23 +4,24 @@
 //! use std::time::Duration;
 //! use tower_ai::provider::mock::{MockProvider, MockReply};
 //! use tower_ai::provider::Provider;
-//! use tower_ai::types::{ChatRequest, StreamEvent};
-//! use tower_ai::Error;
+//! use tower_ai::types::{ChatRequest, RequestMeta, StreamEvent};
+//! use tower_ai::error::{Error, TimeoutKind};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Error> {
 //! let mock = MockProvider::new()
 //!     .push_text("first")
-//!     .push(MockReply::error(Error::Timeout))
+//!     .push(MockReply::error(Error::timeout(TimeoutKind::Request, None)))
 //!     .push(MockReply::stream(vec![StreamEvent::text("str"), StreamEvent::text("eamed")]).with_delay(Duration::from_millis(1)));
 //!
 //! let request = ChatRequest::new("m").user("hi");
-//! assert_eq!(mock.chat(request.clone()).await?.text(), "first");
-//! assert!(matches!(mock.chat(request.clone()).await, Err(Error::Timeout)));
-//! let reply = mock.chat_stream(request.clone()).await?.collect_response().await?;
+//! let ctx = RequestMeta::new();
+//! assert_eq!(mock.chat(&request, &ctx).await?.text(), "first");
+//! assert!(matches!(mock.chat(&request, &ctx).await, Err(Error::Timeout { .. })));
+//! let reply = mock.chat_stream(&request, &ctx).await?.collect_response().await?;
 //! assert_eq!(reply.text(), "streamed");
 //! // With the script used up, the mock echoes the last user message.
-//! assert_eq!(mock.chat(request).await?.text(), "hi");
+//! assert_eq!(mock.chat(&request, &ctx).await?.text(), "hi");
 //! assert_eq!(mock.requests().len(), 4);
 //! # Ok(())
 //! # }
@@ -38,7 +39,7 @@ use super::{Capabilities, Provider};
 use crate::error::{Error, Result};
 use crate::types::{
     ChatRequest, ChatResponse, ChatStream, ContentPart, EmbeddingRequest, EmbeddingResponse, FinishReason,
-    Message, Role, StreamEvent, ToolCall, Usage, UsageSource,
+    Message, RequestMeta, Role, StreamEvent, ToolCall, Usage, UsageSource,
 };
 
 /// One scripted answer of a [`MockProvider`].
@@ -108,11 +109,23 @@ impl MockReply {
     }
 }
 
+/// How many calls the mock remembers; older ones are forgotten first.
+const REMEMBERED_CALLS: usize = 10_000;
+
 #[derive(Debug, Default)]
 struct State {
     script: VecDeque<MockReply>,
-    requests: Vec<ChatRequest>,
-    embeddings: Vec<EmbeddingRequest>,
+    requests: VecDeque<ChatRequest>,
+    contexts: VecDeque<RequestMeta>,
+    embeddings: VecDeque<EmbeddingRequest>,
+}
+
+/// Appends to a bounded record.
+fn remember<T>(log: &mut VecDeque<T>, item: T) {
+    if log.len() == REMEMBERED_CALLS {
+        log.pop_front();
+    }
+    log.push_back(item);
 }
 
 /// An in-process [`Provider`] that answers from a script.
@@ -121,7 +134,8 @@ struct State {
 /// When none is left it answers the default reply: the text set with
 /// [`with_text_reply`](Self::with_text_reply), or else an echo of the last
 /// user message. Usage is estimated (about four characters a token) when a
-/// reply carries none. Clones share the script and the record of requests.
+/// reply carries none. Clones share the script and the record of requests
+/// (the last 10 000 calls).
 #[derive(Clone)]
 pub struct MockProvider {
     name: String,
@@ -205,14 +219,20 @@ impl MockProvider {
         self.lock().script.push_back(reply);
     }
 
-    /// Every chat request received, in order (kept for the mock's lifetime).
+    /// The chat requests received, in order (the last 10 000).
     pub fn requests(&self) -> Vec<ChatRequest> {
-        self.lock().requests.clone()
+        self.lock().requests.iter().cloned().collect()
     }
 
-    /// Every embedding request received, in order.
+    /// The call contexts received with chat and embedding requests, in order
+    /// (the last 10 000).
+    pub fn contexts(&self) -> Vec<RequestMeta> {
+        self.lock().contexts.iter().cloned().collect()
+    }
+
+    /// The embedding requests received, in order (the last 10 000).
     pub fn embedding_requests(&self) -> Vec<EmbeddingRequest> {
-        self.lock().embeddings.clone()
+        self.lock().embeddings.iter().cloned().collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -220,10 +240,11 @@ impl MockProvider {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn next_reply(&self, request: &ChatRequest) -> MockReply {
+    async fn next_reply(&self, request: &ChatRequest, ctx: &RequestMeta) -> MockReply {
         let scripted = {
             let mut state = self.lock();
-            state.requests.push(request.clone());
+            remember(&mut state.requests, request.clone());
+            remember(&mut state.contexts, ctx.clone());
             state.script.pop_front()
         };
         if !self.latency.is_zero() {
@@ -276,23 +297,27 @@ impl Provider for MockProvider {
         self.capabilities
     }
 
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        match self.next_reply(&request).await {
+    async fn chat(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatResponse> {
+        match self.next_reply(request, ctx).await {
             MockReply::Complete(response) => Ok(response),
             MockReply::Error(error) => Err(error),
             stream @ MockReply::Stream { .. } => into_stream(stream).collect_response().await,
         }
     }
 
-    async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream> {
-        match self.next_reply(&request).await {
+    async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
+        match self.next_reply(request, ctx).await {
             MockReply::Error(error) => Err(error),
             reply => Ok(into_stream(reply)),
         }
     }
 
-    async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        self.lock().embeddings.push(request.clone());
+    async fn embed(&self, request: &EmbeddingRequest, ctx: &RequestMeta) -> Result<EmbeddingResponse> {
+        {
+            let mut state = self.lock();
+            remember(&mut state.embeddings, request.clone());
+            remember(&mut state.contexts, ctx.clone());
+        }
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
@@ -303,7 +328,7 @@ impl Provider for MockProvider {
             .map(|text| pseudo_embedding(text, dims))
             .collect();
         let tokens: usize = request.input.iter().map(|t| t.len().div_ceil(4)).sum();
-        let mut response = EmbeddingResponse::new(request.model, embeddings);
+        let mut response = EmbeddingResponse::new(request.model.clone(), embeddings);
         response.usage = Some(Usage::new(tokens as u64, 0).with_source(UsageSource::Estimated));
         Ok(response)
     }

@@ -6,7 +6,7 @@
 //! ```
 //! use tower::{Service, ServiceExt};
 //! use tower_ai::provider::{mock::MockProvider, ProviderService};
-//! use tower_ai::types::ChatRequest;
+//! use tower_ai::types::{ChatRequest, EmbeddingRequest};
 //! use tower_ai::LlmRequest;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -17,20 +17,33 @@
 //! let request = LlmRequest::new(ChatRequest::new("any-model").user("Hi"));
 //! let reply = service.ready().await?.call(request).await?.into_complete().await?;
 //! assert_eq!(reply.text(), "Hello from the mock.");
+//!
+//! // Embeddings go through the same service, and so through every layer.
+//! let request = LlmRequest::embeddings(EmbeddingRequest::new("any-model", ["a", "b"]));
+//! let vectors = service.ready().await?.call(request).await?.into_embeddings()?;
+//! assert_eq!(vectors.embeddings.len(), 2);
 //! # Ok(())
 //! # }
 //! ```
 //!
+//! Every call carries its context, the request's [`RequestMeta`]: the
+//! request id (sent upstream as a header), the principal, the deadline, a
+//! credential that replaces the provider's own for this call, and extra
+//! headers.
+//!
 //! Vendor providers are an I/O-free [`Codec`] joined to a
-//! [`Transport`](crate::transport::Transport) by [`HttpProvider`].
+//! [`Transport`](crate::transport::Transport) and a [`Signer`] by
+//! [`HttpProvider`]; [`docs/vendors.md`](crate::guide::vendors) says how to add one.
 
-#[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
-mod answer;
 mod codec;
-mod http;
+#[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
+mod error_answer;
+mod http_provider;
 pub mod mock;
+mod options;
 mod secret;
 mod service;
+mod signer;
 
 #[cfg(feature = "anthropic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "anthropic")))]
@@ -45,12 +58,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use self::codec::{Codec, StreamDecoder};
-pub use self::http::{HttpProvider, DEFAULT_MAX_RESPONSE_BYTES};
+pub use self::http_provider::{HttpProvider, DEFAULT_MAX_RESPONSE_BYTES};
+pub use self::options::{HttpOptions, HttpProviderBuilder};
 pub use self::secret::ApiKey;
-pub use self::service::{EmbeddingService, ProviderFuture, ProviderService};
+pub use self::service::{ProviderFuture, ProviderService};
+pub use self::signer::{Signer, StaticKey};
 
 use crate::error::{Error, Result};
-use crate::types::{ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse};
+use crate::types::{ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, RequestMeta};
 
 /// A model vendor (or anything that answers like one).
 ///
@@ -63,15 +78,16 @@ pub trait Provider: Send + Sync + fmt::Debug + 'static {
     /// What the provider supports.
     fn capabilities(&self) -> Capabilities;
 
-    /// A complete reply.
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse>;
+    /// A complete reply. `ctx` is the call's context: its request id (sent
+    /// upstream), principal, deadline, credential override and extra headers.
+    async fn chat(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatResponse>;
 
     /// A streamed reply. Usage is always requested where the vendor needs asking.
-    async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream>;
+    async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream>;
 
     /// Embeddings. The default answers [`Error::Unsupported`].
-    async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        let _ = request;
+    async fn embed(&self, request: &EmbeddingRequest, ctx: &RequestMeta) -> Result<EmbeddingResponse> {
+        let _ = (request, ctx);
         Err(Error::unsupported(self.name(), "embeddings"))
     }
 }
@@ -86,16 +102,16 @@ impl<P: Provider + ?Sized> Provider for Arc<P> {
         (**self).capabilities()
     }
 
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        (**self).chat(request).await
+    async fn chat(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatResponse> {
+        (**self).chat(request, ctx).await
     }
 
-    async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream> {
-        (**self).chat_stream(request).await
+    async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
+        (**self).chat_stream(request, ctx).await
     }
 
-    async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        (**self).embed(request).await
+    async fn embed(&self, request: &EmbeddingRequest, ctx: &RequestMeta) -> Result<EmbeddingResponse> {
+        (**self).embed(request, ctx).await
     }
 }
 

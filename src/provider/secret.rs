@@ -35,7 +35,7 @@ impl ApiKey {
     /// HTTP layers that log headers leave it out.
     pub fn header_value(&self, prefix: &str) -> Result<http::HeaderValue, crate::Error> {
         let mut value = http::HeaderValue::try_from(format!("{prefix}{}", self.0))
-            .map_err(|_| crate::Error::Config("the API key is not a valid header value".into()))?;
+            .map_err(|_| crate::Error::config("the API key is not a valid header value"))?;
         value.set_sensitive(true);
         Ok(value)
     }

@@ -9,18 +9,21 @@ use std::task::{Context, Poll};
 use tower_service::Service;
 
 use super::Provider;
-use crate::error::{Error, Result};
-use crate::types::{EmbeddingRequest, EmbeddingResponse, LlmRequest, LlmResponse, Reply, ServedBy};
+use crate::error::{Error, Result, TimeoutKind};
+use crate::types::{LlmRequest, LlmResponse, Operation, Reply, ReplyMode, RequestMeta, ServedBy};
 
 /// The future of a [`ProviderService`] call.
 pub type ProviderFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
 
 /// The service at the bottom of every stack: sends an [`LlmRequest`] to a
-/// [`Provider`] and answers a complete or streamed [`LlmResponse`] as the
-/// request's `stream` flag says.
+/// [`Provider`] and answers as the request asks: a complete reply, a real
+/// stream (never a replayed one), or embeddings.
 ///
-/// [`ProviderService::embeddings`] gives the same provider as a service of
-/// [`EmbeddingRequest`]s. Cloning is one reference count.
+/// The request's [`RequestMeta`] goes to the provider as the call's
+/// context. When it has a deadline, a reply head that has not arrived by
+/// then fails with [`Error::Timeout`] ([`TimeoutKind::Total`]). The response
+/// carries [`ServedBy`] (the provider's name and the model it was asked for)
+/// in its extensions. Cloning is one reference count.
 #[derive(Clone)]
 pub struct ProviderService {
     provider: Arc<dyn Provider>,
@@ -42,13 +45,6 @@ impl ProviderService {
     /// The provider.
     pub fn provider(&self) -> &Arc<dyn Provider> {
         &self.provider
-    }
-
-    /// The same provider as a service of embedding requests.
-    pub fn embeddings(&self) -> EmbeddingService {
-        EmbeddingService {
-            provider: Arc::clone(&self.provider),
-        }
     }
 }
 
@@ -72,45 +68,45 @@ impl Service<LlmRequest> for ProviderService {
     fn call(&mut self, request: LlmRequest) -> Self::Future {
         let provider = Arc::clone(&self.provider);
         Box::pin(async move {
-            let reply = if request.chat.stream {
-                Reply::Stream(provider.chat_stream(request.chat).await?)
-            } else {
-                Reply::Complete(provider.chat(request.chat).await?)
-            };
-            let mut response = LlmResponse::new(reply);
-            response.extensions.insert(ServedBy::new(provider.name()));
-            Ok(response)
+            let LlmRequest {
+                operation,
+                mode,
+                meta,
+                ..
+            } = request;
+            match meta.deadline {
+                None => send(&*provider, operation, mode, &meta).await,
+                Some(deadline) => {
+                    let limit = deadline.saturating_duration_since(meta.started);
+                    tokio::time::timeout_at(deadline.into(), send(&*provider, operation, mode, &meta))
+                        .await
+                        .unwrap_or_else(|_| Err(Error::timeout(TimeoutKind::Total, Some(limit))))
+                }
+            }
         })
     }
 }
 
-/// A provider as a tower service of [`EmbeddingRequest`]s.
-///
-/// Made by [`ProviderService::embeddings`]. Cloning is one reference count.
-#[derive(Clone)]
-pub struct EmbeddingService {
-    provider: Arc<dyn Provider>,
-}
-
-impl fmt::Debug for EmbeddingService {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmbeddingService")
-            .field("provider", &self.provider)
-            .finish()
-    }
-}
-
-impl Service<EmbeddingRequest> for EmbeddingService {
-    type Response = EmbeddingResponse;
-    type Error = Error;
-    type Future = ProviderFuture<EmbeddingResponse>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: EmbeddingRequest) -> Self::Future {
-        let provider = Arc::clone(&self.provider);
-        Box::pin(async move { provider.embed(request).await })
-    }
+async fn send(
+    provider: &dyn Provider,
+    operation: Operation,
+    mode: ReplyMode,
+    meta: &RequestMeta,
+) -> Result<LlmResponse> {
+    let (reply, model) = match operation {
+        Operation::Chat(chat) => {
+            let reply = match mode {
+                ReplyMode::Stream => Reply::Stream(provider.chat_stream(&chat, meta).await?),
+                ReplyMode::Complete => Reply::Complete(provider.chat(&chat, meta).await?),
+            };
+            (reply, chat.model.clone())
+        }
+        Operation::Embeddings(request) => {
+            let reply = Reply::Embeddings(provider.embed(&request, meta).await?);
+            (reply, request.model.clone())
+        }
+    };
+    let mut response = LlmResponse::new(reply);
+    response.extensions.insert(ServedBy::new(provider.name(), model));
+    Ok(response)
 }

@@ -31,10 +31,16 @@ impl TelemetryLayer {
     }
 }
 
+impl TelemetryLayer {
+    pub(super) fn wrap<S>(self, inner: S) -> Telemetry<S> {
+        Telemetry::with_config(inner, self)
+    }
+}
+
 impl<S> Layer<S> for TelemetryLayer {
     type Service = Telemetry<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Telemetry::new(inner, *self)
+        self.wrap(inner)
     }
 }

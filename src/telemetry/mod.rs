@@ -61,4 +61,5 @@ mod record;
 mod service;
 
 pub use layer::TelemetryLayer;
+pub use record::Recorder;
 pub use service::{ResponseFuture, Telemetry};

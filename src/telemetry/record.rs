@@ -7,47 +7,50 @@ use tracing::field::Empty;
 use tracing::Span;
 
 use crate::error::Error;
-use crate::observe::{Observer, StreamEnd};
-use crate::types::{ChatResponse, LlmRequest, LlmResponse, ServedBy, StreamEvent};
+use crate::observe::{End, Observer};
+use crate::types::{
+    ChatResponse, FinishReason, LlmRequest, LlmResponse, Outcome, ServedBy, StreamEvent, Usage,
+};
 
-const OPERATION: &str = "chat";
-
-/// How a call ended, for the span and the metrics.
-enum Outcome<'a> {
-    Ok,
-    Error(&'a Error),
-    Cancelled,
-}
-
-/// The state of one call, from the request to the end of its reply.
-///
-/// It is the observer of the reply, so it lives exactly as long as the
-/// stream; dropped before it recorded an end, it records a cancellation.
-pub(super) struct Recorder {
+/// What [`Telemetry`](super::Telemetry) puts on each call: the state of the
+/// call from the request to the end of its reply. It is the call's
+/// [`Observer`], so it records exactly once, however the call ends.
+pub struct Recorder {
     span: Span,
     started: Instant,
     first_chunk: Option<Instant>,
+    operation: &'static str,
     // Shared strings: metric labels clone them by reference count.
     request_model: Arc<str>,
     provider: Option<Arc<str>>,
     metrics: bool,
     streamed: bool,
-    done: bool,
+    cached: bool,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Recorder {
     pub(super) fn start(request: &LlmRequest, metrics: bool) -> Self {
-        let chat = &request.chat;
+        let operation = request.operation.name();
+        let model = request.model();
+        let chat = request.chat();
         let span = tracing::info_span!(
-            "chat",
-            otel.name = %format_args!("{OPERATION} {}", chat.model),
+            "gen_ai",
+            otel.name = %format_args!("{operation} {model}"),
             otel.kind = "client",
-            gen_ai.operation.name = OPERATION,
+            gen_ai.operation.name = operation,
             gen_ai.provider.name = Empty,
-            gen_ai.request.model = %chat.model,
-            gen_ai.request.max_tokens = chat.max_tokens,
-            gen_ai.request.temperature = chat.temperature,
-            gen_ai.request.top_p = chat.top_p,
+            gen_ai.request.model = %model,
+            gen_ai.request.max_tokens = chat.and_then(|c| c.max_tokens),
+            gen_ai.request.temperature = chat.and_then(|c| c.temperature),
+            gen_ai.request.top_p = chat.and_then(|c| c.top_p),
             gen_ai.response.id = Empty,
             gen_ai.response.model = Empty,
             gen_ai.response.finish_reasons = Empty,
@@ -58,7 +61,7 @@ impl Recorder {
             error.type = Empty,
             tower_ai.request_id = %request.meta.id,
             tower_ai.tenant = request.meta.principal.tenant.as_deref(),
-            tower_ai.stream = chat.stream,
+            tower_ai.stream = request.is_stream(),
             tower_ai.outcome = Empty,
             tower_ai.duration_s = Empty,
             tower_ai.time_to_first_chunk_s = Empty,
@@ -70,11 +73,12 @@ impl Recorder {
             span,
             started: Instant::now(),
             first_chunk: None,
-            request_model: Arc::from(chat.model.as_str()),
+            operation,
+            request_model: Arc::from(model),
             provider: None,
             metrics,
-            streamed: chat.stream,
-            done: false,
+            streamed: request.is_stream(),
+            cached: false,
         }
     }
 
@@ -82,53 +86,35 @@ impl Recorder {
         &self.span
     }
 
-    /// The inner service answered (a stream may still be running).
-    pub(super) fn responded(&mut self, response: &LlmResponse) {
-        self.streamed = response.is_stream();
-        if let Some(served) = response.extensions.get::<ServedBy>() {
-            self.set_provider(&served.provider);
-        }
-    }
-
-    /// The inner service failed before answering.
-    pub(super) fn failed(mut self, error: &Error) {
-        if let Some(provider) = error.provider() {
-            self.set_provider(provider);
-        }
-        self.finish(None, Outcome::Error(error));
-    }
-
     fn set_provider(&mut self, provider: &str) {
         self.span.record("gen_ai.provider.name", provider);
         self.provider = Some(Arc::from(provider));
     }
 
-    fn finish(&mut self, reply: Option<&ChatResponse>, outcome: Outcome<'_>) {
-        self.done = true;
+    fn finish(self, reply: Option<Summary<'_>>, outcome: Outcome) {
         let elapsed = self.started.elapsed().as_secs_f64();
         let ttfc = self
             .first_chunk
             .filter(|_| self.streamed)
             .map(|t| t.duration_since(self.started).as_secs_f64());
-        let error_type = match &outcome {
-            Outcome::Ok => None,
-            Outcome::Error(error) => Some(error.kind()),
-            Outcome::Cancelled => Some("cancelled"),
+        let error_type = match outcome {
+            Outcome::Ok | Outcome::Cached => None,
+            other => Some(other.as_str()),
         };
 
         let span = &self.span;
-        let response_model = reply.map(|r| r.model.as_str()).filter(|m| !m.is_empty());
-        if let Some(reply) = reply {
+        let response_model = reply.as_ref().map(|r| r.model).filter(|m| !m.is_empty());
+        if let Some(reply) = &reply {
             if !reply.id.is_empty() {
-                span.record("gen_ai.response.id", reply.id.as_str());
+                span.record("gen_ai.response.id", reply.id);
             }
             if let Some(model) = response_model {
                 span.record("gen_ai.response.model", model);
             }
-            if let Some(reason) = &reply.finish_reason {
+            if let Some(reason) = reply.finish_reason {
                 span.record("gen_ai.response.finish_reasons", reason.as_str());
             }
-            if let Some(usage) = &reply.usage {
+            if let Some(usage) = reply.usage {
                 span.record("gen_ai.usage.input_tokens", usage.input_tokens);
                 span.record("gen_ai.usage.output_tokens", usage.output_tokens);
                 span.record("gen_ai.usage.cache_read.input_tokens", usage.cache_read_tokens);
@@ -138,14 +124,7 @@ impl Recorder {
                 );
             }
         }
-        span.record(
-            "tower_ai.outcome",
-            match outcome {
-                Outcome::Ok => "ok",
-                Outcome::Error(_) => "error",
-                Outcome::Cancelled => "cancelled",
-            },
-        );
+        span.record("tower_ai.outcome", outcome.as_str());
         if let Some(error_type) = error_type {
             span.record("error.type", error_type);
         }
@@ -158,7 +137,7 @@ impl Recorder {
             return;
         }
         let mut labels = Vec::with_capacity(6);
-        labels.push(metrics::Label::new("gen_ai.operation.name", OPERATION));
+        labels.push(metrics::Label::new("gen_ai.operation.name", self.operation));
         labels.push(match &self.provider {
             Some(provider) => metrics::Label::new("gen_ai.provider.name", Arc::clone(provider)),
             None => metrics::Label::new("gen_ai.provider.name", "unknown"),
@@ -182,7 +161,7 @@ impl Recorder {
         if let Some(ttfc) = ttfc {
             metrics::histogram!("gen_ai.client.operation.time_to_first_chunk", labels.iter()).record(ttfc);
         }
-        if let Some(usage) = reply.and_then(|r| r.usage.as_ref()) {
+        if let Some(usage) = reply.as_ref().and_then(|r| r.usage) {
             for (kind, tokens) in [
                 ("input", usage.input_tokens),
                 ("output", usage.output_tokens),
@@ -197,13 +176,52 @@ impl Recorder {
                 labels.pop();
             }
         }
-        labels.push(metrics::Label::new("outcome", error_type.unwrap_or("ok")));
+        labels.push(metrics::Label::new("outcome", outcome.as_str()));
         metrics::counter!("gen_ai.client.requests", labels).increment(1);
+    }
+}
+
+/// What the span and the metrics need of a reply: a chat reply or embeddings.
+struct Summary<'a> {
+    id: &'a str,
+    model: &'a str,
+    finish_reason: Option<&'a FinishReason>,
+    usage: Option<&'a Usage>,
+}
+
+impl<'a> Summary<'a> {
+    fn of_chat(reply: &'a ChatResponse) -> Self {
+        Self {
+            id: &reply.id,
+            model: &reply.model,
+            finish_reason: reply.finish_reason.as_ref(),
+            usage: reply.usage.as_ref(),
+        }
+    }
+
+    fn of_end(end: &End<'a>) -> Self {
+        match *end {
+            End::Embedded(embeddings) => Self {
+                id: "",
+                model: &embeddings.model,
+                finish_reason: None,
+                usage: embeddings.usage.as_ref(),
+            },
+            End::Finished(reply) | End::Failed { partial: reply, .. } => Self::of_chat(reply),
+        }
     }
 }
 
 impl Observer for Recorder {
     const NEEDS_CONTENT: bool = false;
+
+    fn on_response(&mut self, response: &LlmResponse) {
+        self.streamed = response.is_stream();
+        if let Some(served) = response.extensions.get::<ServedBy>() {
+            self.set_provider(&served.provider);
+        }
+        self.cached = Outcome::of_response(response) == Outcome::Cached;
+    }
 
     fn on_event(&mut self, event: &StreamEvent) {
         if self.first_chunk.is_none() && event.is_content() {
@@ -211,24 +229,24 @@ impl Observer for Recorder {
         }
     }
 
-    fn on_end(mut self, end: StreamEnd<'_>) {
-        match end.error() {
-            None => self.finish(Some(end.reply()), Outcome::Ok),
-            Some(error) => self.finish(Some(end.reply()), Outcome::Error(error)),
-        }
+    fn on_end(self, end: End<'_>) {
+        let outcome = match end.error() {
+            Some(error) => Outcome::of_error(error),
+            None if self.cached => Outcome::Cached,
+            None => Outcome::Ok,
+        };
+        self.finish(Some(Summary::of_end(&end)), outcome);
     }
 
-    fn on_cancel(mut self, partial: &ChatResponse) {
-        self.finish(Some(partial), Outcome::Cancelled);
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        if !self.done {
-            // The call's future was dropped before the inner service answered.
-            self.finish(None, Outcome::Cancelled);
+    fn on_error(mut self, error: &Error) {
+        if let Some(provider) = error.provider() {
+            self.set_provider(provider);
         }
+        self.finish(None, Outcome::of_error(error));
+    }
+
+    fn on_cancel(self, partial: Option<&ChatResponse>) {
+        self.finish(partial.map(Summary::of_chat), Outcome::Cancelled);
     }
 }
 

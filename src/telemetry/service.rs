@@ -1,16 +1,15 @@
 //! [`Telemetry`] and its future.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
-use pin_project_lite::pin_project;
 use tower_service::Service;
+use tracing::instrument::Instrumented;
+use tracing::Instrument;
 
 use super::record::Recorder;
 use super::TelemetryLayer;
 use crate::error::Error;
-use crate::observe::observe;
+use crate::observe::Lifecycle;
 use crate::types::{LlmRequest, LlmResponse};
 
 /// Records a span and metrics for every call of the inner service.
@@ -23,8 +22,12 @@ pub struct Telemetry<S> {
 }
 
 impl<S> Telemetry<S> {
-    /// Wraps `inner`.
-    pub fn new(inner: S, config: TelemetryLayer) -> Self {
+    /// Wraps `inner`, with spans and metrics.
+    pub fn new(inner: S) -> Self {
+        TelemetryLayer::new().wrap(inner)
+    }
+
+    pub(super) fn with_config(inner: S, config: TelemetryLayer) -> Self {
         Self { inner, config }
     }
 
@@ -49,6 +52,10 @@ impl<S> Telemetry<S> {
     }
 }
 
+/// The future of a [`Telemetry`] call: the inner call's [`Lifecycle`], with
+/// the telemetry recorder as its observer, polled inside the call's span.
+pub type ResponseFuture<F> = Instrumented<Lifecycle<F, Recorder>>;
+
 impl<S> Service<LlmRequest> for Telemetry<S>
 where
     S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
@@ -63,59 +70,11 @@ where
 
     fn call(&mut self, request: LlmRequest) -> Self::Future {
         let recorder = Recorder::start(&request, self.config.metrics);
+        let span = recorder.span().clone();
         let inner = {
-            let _entered = recorder.span().enter();
+            let _entered = span.enter();
             self.inner.call(request)
         };
-        ResponseFuture {
-            inner,
-            recorder: Some(recorder),
-        }
-    }
-}
-
-pin_project! {
-    /// The future of a [`Telemetry`] call.
-    ///
-    /// Polls the inner future inside the call's span. Dropped before it
-    /// resolves, it records the call as cancelled.
-    pub struct ResponseFuture<F> {
-        #[pin]
-        inner: F,
-        recorder: Option<Recorder>,
-    }
-}
-
-impl<F> std::fmt::Debug for ResponseFuture<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
-
-impl<F> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<LlmResponse, Error>>,
-{
-    type Output = Result<LlmResponse, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = {
-            let _entered = this.recorder.as_ref().map(|r| r.span().enter());
-            ready!(this.inner.poll(cx))
-        };
-        let Some(mut recorder) = this.recorder.take() else {
-            return Poll::Ready(result);
-        };
-        Poll::Ready(match result {
-            Ok(response) => {
-                recorder.responded(&response);
-                Ok(observe(response, recorder))
-            }
-            Err(error) => {
-                recorder.failed(&error);
-                Err(error)
-            }
-        })
+        Lifecycle::new(inner, recorder).instrument(span)
     }
 }

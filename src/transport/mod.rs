@@ -29,6 +29,7 @@
 //! # }
 //! ```
 
+mod framing;
 mod sse;
 
 use std::fmt;
@@ -43,6 +44,7 @@ use tower::{Service, ServiceExt};
 
 use crate::error::{BoxError, Error};
 
+pub use framing::{Framer, NdjsonFramer};
 pub use sse::{SseDecoder, SseEvent, DEFAULT_MAX_EVENT_BYTES};
 
 /// The body of a response as providers read it: a boxed body of [`Bytes`].
@@ -92,7 +94,7 @@ fn transport_error(err: BoxError) -> Error {
             #[cfg(feature = "reqwest")]
             if let Some(e) = err.downcast_ref::<reqwest::Error>() {
                 if e.is_timeout() {
-                    return Error::Timeout;
+                    return Error::timeout(crate::error::TimeoutKind::Request, None);
                 }
             }
             Error::Transport(err)

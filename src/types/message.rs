@@ -64,13 +64,7 @@ impl Message {
 
     /// The concatenation of the message's text parts.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        for part in &self.content {
-            if let ContentPart::Text { text } = part {
-                out.push_str(text);
-            }
-        }
-        out
+        concat_text(&self.content)
     }
 
     /// The tool calls the message carries, in order.
@@ -254,13 +248,7 @@ impl ToolResult {
 
     /// The concatenation of the result's text parts.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        for part in &self.content {
-            if let ContentPart::Text { text } = part {
-                out.push_str(text);
-            }
-        }
-        out
+        concat_text(&self.content)
     }
 }
 
@@ -278,4 +266,15 @@ pub struct Reasoning {
     /// Opaque reasoning the vendor will not show (Anthropic `redacted_thinking`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redacted: Option<String>,
+}
+
+/// The concatenation of the text parts among `parts`.
+pub(crate) fn concat_text(parts: &[ContentPart]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        if let ContentPart::Text { text } = part {
+            out.push_str(text);
+        }
+    }
+    out
 }

@@ -22,15 +22,20 @@
 mod embedding;
 mod llm;
 mod message;
+mod notes;
 mod request;
 mod response;
 mod stream;
 mod usage;
 
 pub use embedding::{EmbeddingRequest, EmbeddingResponse};
-pub use llm::{LlmRequest, LlmResponse, Principal, Reply, RequestMeta, ServedBy};
+pub use llm::{LlmRequest, LlmResponse, Operation, Principal, Reply, ReplyMode, RequestMeta, ServedBy};
 pub use message::{
     ContentPart, Image, ImageDetail, ImageSource, Message, Reasoning, Role, ToolCall, ToolResult,
+};
+pub use notes::{
+    BudgetCharge, CacheStatus, Charge, GuardAction, GuardStage, GuardVerdict, GuardVerdicts, Outcome,
+    RouteTaken,
 };
 pub use request::{ChatRequest, ReasoningConfig, ReasoningEffort, ResponseFormat, Tool, ToolChoice};
 pub use response::{ChatResponse, FinishReason};

@@ -70,9 +70,6 @@ pub struct ChatRequest {
     /// Reasoning ("thinking") settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<ReasoningConfig>,
-    /// Whether the reply is streamed.
-    #[serde(default)]
-    pub stream: bool,
     /// Vendor-only fields, merged into the top level of the vendor's request body
     /// as given (they win over fields the codec wrote).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
@@ -180,13 +177,6 @@ impl ChatRequest {
     #[must_use]
     pub fn reasoning(mut self, reasoning: ReasoningConfig) -> Self {
         self.reasoning = Some(reasoning);
-        self
-    }
-
-    /// Asks for a streamed reply.
-    #[must_use]
-    pub fn streaming(mut self, stream: bool) -> Self {
-        self.stream = stream;
         self
     }
 

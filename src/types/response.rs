@@ -61,14 +61,14 @@ impl ChatResponse {
         self.message.text()
     }
 
-    /// The reply's tool calls.
-    pub fn tool_calls(&self) -> Vec<&ToolCall> {
-        self.message.tool_calls().collect()
+    /// The reply's tool calls, in order (as [`Message::tool_calls`]).
+    pub fn tool_calls(&self) -> impl Iterator<Item = &ToolCall> {
+        self.message.tool_calls()
     }
 
-    /// The reply's reasoning parts.
-    pub fn reasoning(&self) -> Vec<&Reasoning> {
-        self.message.reasoning().collect()
+    /// The reply's reasoning parts, in order (as [`Message::reasoning`]).
+    pub fn reasoning(&self) -> impl Iterator<Item = &Reasoning> {
+        self.message.reasoning()
     }
 
     pub(crate) fn empty_assistant() -> Message {

@@ -163,7 +163,7 @@ impl fmt::Debug for ChatStream {
 /// acc.push(&StreamEvent::ToolCallDelta { index: 0, id: Some("call_1".into()), name: Some("f".into()), arguments: "{\"a\"".into() });
 /// acc.push(&StreamEvent::ToolCallDelta { index: 0, id: None, name: None, arguments: ":1}".into() });
 /// let reply = acc.finish();
-/// assert_eq!(reply.tool_calls()[0].arguments, "{\"a\":1}");
+/// assert_eq!(reply.tool_calls().next().unwrap().arguments, "{\"a\":1}");
 /// ```
 #[derive(Debug, Default, Clone)]
 pub struct StreamAccumulator {
@@ -277,13 +277,7 @@ impl StreamAccumulator {
 
     /// The text received so far.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        for part in &self.parts {
-            if let ContentPart::Text { text } = part {
-                out.push_str(text);
-            }
-        }
-        out
+        super::message::concat_text(&self.parts)
     }
 
     /// A snapshot of the reply so far, without consuming the accumulator.

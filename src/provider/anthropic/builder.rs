@@ -1,9 +1,9 @@
 //! [`AnthropicBuilder`]: configuration of an Anthropic provider.
 
+use super::codec::X_API_KEY;
 use super::{Anthropic, AnthropicCodec, DEFAULT_BASE_URL, DEFAULT_MAX_TOKENS, DEFAULT_VERSION};
 use crate::error::{Error, Result};
-use crate::provider::{ApiKey, HttpProvider};
-use crate::transport::Transport;
+use crate::provider::{ApiKey, HttpOptions, HttpProviderBuilder, StaticKey};
 
 /// Builds an [`Anthropic`] provider (or its [`AnthropicCodec`] alone).
 ///
@@ -12,6 +12,7 @@ use crate::transport::Transport;
 ///
 /// ```
 /// use tower_ai::provider::anthropic::Anthropic;
+/// use tower_ai::provider::HttpProviderBuilder;
 ///
 /// let provider = Anthropic::builder()
 ///     .api_key("sk-ant-example")
@@ -24,29 +25,21 @@ use crate::transport::Transport;
 /// ```
 #[derive(Debug)]
 pub struct AnthropicBuilder {
+    http: HttpOptions,
     api_key: Option<ApiKey>,
-    base_url: Option<String>,
     version: String,
     betas: Vec<String>,
     default_max_tokens: u32,
-    name: String,
-    transport: Option<Transport>,
-    max_event_bytes: Option<usize>,
-    max_response_bytes: Option<usize>,
 }
 
 impl AnthropicBuilder {
     pub(super) fn new() -> Self {
         Self {
+            http: HttpOptions::new("anthropic"),
             api_key: None,
-            base_url: None,
             version: DEFAULT_VERSION.to_owned(),
             betas: Vec::new(),
             default_max_tokens: DEFAULT_MAX_TOKENS,
-            name: "anthropic".to_owned(),
-            transport: None,
-            max_event_bytes: None,
-            max_response_bytes: None,
         }
     }
 
@@ -55,15 +48,6 @@ impl AnthropicBuilder {
     #[must_use]
     pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.api_key = Some(key.into());
-        self
-    }
-
-    /// The API's base URL, without `/v1` (requests go to `{base_url}/v1/messages`).
-    ///
-    /// Default: `ANTHROPIC_BASE_URL` if set, else [`DEFAULT_BASE_URL`].
-    #[must_use]
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
         self
     }
 
@@ -92,75 +76,47 @@ impl AnthropicBuilder {
         self
     }
 
-    /// The provider's name in errors and telemetry (default `"anthropic"`).
-    #[must_use]
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// The HTTP transport (default: [`Transport::default`], a reqwest client).
-    #[must_use]
-    pub fn transport(mut self, transport: Transport) -> Self {
-        self.transport = Some(transport);
-        self
-    }
-
-    /// Limits the size of one stream event (see [`HttpProvider::max_event_bytes`]).
-    #[must_use]
-    pub fn max_event_bytes(mut self, max: usize) -> Self {
-        self.max_event_bytes = Some(max);
-        self
-    }
-
-    /// Limits the size of a complete response body (see [`HttpProvider::max_response_bytes`]).
-    #[must_use]
-    pub fn max_response_bytes(mut self, max: usize) -> Self {
-        self.max_response_bytes = Some(max);
-        self
-    }
-
     /// The codec alone, without a transport: for encoding and decoding
     /// without I/O, or for joining to a transport with [`HttpProvider::new`].
     ///
-    /// Fails with [`Error::Config`] when no API key is given or found, or a
-    /// setting cannot be used (a base URL that does not parse, a version or
+    /// It holds no credentials: [`build`](Self::build) adds the signer that
+    /// sends the key. Fails with [`Error::Config`] when a setting cannot be used (a base URL that does not parse, a version or
     /// beta name that is not a valid header value, a `default_max_tokens` of 0).
     pub fn build_codec(&self) -> Result<AnthropicCodec> {
-        let api_key = match &self.api_key {
-            Some(key) => key.clone(),
-            None => ApiKey::from_env("ANTHROPIC_API_KEY").ok_or_else(|| {
-                Error::Config("no Anthropic API key: call .api_key(..) or set ANTHROPIC_API_KEY".into())
-            })?,
-        };
-        let base_url = match &self.base_url {
-            Some(url) => url.clone(),
-            None => std::env::var("ANTHROPIC_BASE_URL")
-                .ok()
-                .filter(|url| !url.trim().is_empty())
-                .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned()),
-        };
+        // The base URL goes without `/v1`: requests go to `{base_url}/v1/messages`.
+        let base_url = self
+            .http
+            .resolve_base_url(Some("ANTHROPIC_BASE_URL"), DEFAULT_BASE_URL)?;
         AnthropicCodec::new(
-            self.name.clone(),
-            api_key,
-            base_url.trim(),
+            self.http.name().to_owned(),
+            &base_url,
             self.version.clone(),
             self.betas.clone(),
             self.default_max_tokens,
+            self.http.header_map()?,
         )
     }
 
     /// The provider.
     ///
-    /// Fails as [`build_codec`](Self::build_codec) does, and when no
-    /// transport is given and the `reqwest` feature is off.
+    /// Fails as [`build_codec`](Self::build_codec) does, when no API key is
+    /// given or found, and when no transport is given and the `reqwest`
+    /// feature is off.
     pub fn build(self) -> Result<Anthropic> {
         let codec = self.build_codec()?;
-        HttpProvider::assemble(
-            codec,
-            self.transport,
-            self.max_event_bytes,
-            self.max_response_bytes,
-        )
+        let api_key = match &self.api_key {
+            Some(key) => key.clone(),
+            None => ApiKey::from_env("ANTHROPIC_API_KEY").ok_or_else(|| {
+                Error::config("no Anthropic API key: call .api_key(..) or set ANTHROPIC_API_KEY")
+            })?,
+        };
+        self.http
+            .build(codec, StaticKey::header(X_API_KEY, "", Some(api_key)))
+    }
+}
+
+impl HttpProviderBuilder for AnthropicBuilder {
+    fn http_options(&mut self) -> &mut HttpOptions {
+        &mut self.http
     }
 }

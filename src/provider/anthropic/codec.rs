@@ -15,17 +15,18 @@ use super::wire::{
     OutputConfig, OutputFormat, System, ThinkingParam, ToolChoiceParam, ToolParam, ToolResultContent,
 };
 use crate::error::{ApiError, Error, Result};
-use crate::provider::answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
-use crate::provider::{ApiKey, Capabilities, Codec};
+use crate::provider::error_answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
+use crate::provider::{Capabilities, Codec};
 use crate::types::{
     ChatRequest, ChatResponse, ContentPart, FinishReason, ImageSource, Message, Reasoning, ReasoningEffort,
-    ResponseFormat, Role, ToolCall, ToolChoice,
+    ReplyMode, RequestMeta, ResponseFormat, Role, ToolCall, ToolChoice,
 };
 
 /// Anthropic's smallest accepted thinking budget.
 const MIN_THINKING_BUDGET: u32 = 1024;
 
-const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+/// The header the API key is sent in.
+pub(super) const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
 const ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
 
@@ -38,22 +39,19 @@ const ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
 /// `Debug` never shows the API key.
 pub struct AnthropicCodec {
     name: Arc<str>,
-    api_key: ApiKey,
     base_url: String,
     version: String,
     betas: Vec<String>,
     default_max_tokens: u32,
     endpoint: Uri,
-    key_header: HeaderValue,
-    version_header: HeaderValue,
-    beta_header: Option<HeaderValue>,
+    /// Sent with every request: content type, version, betas, the headers configured.
+    headers: HeaderMap,
 }
 
 impl fmt::Debug for AnthropicCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AnthropicCodec")
             .field("name", &self.name)
-            .field("api_key", &self.api_key)
             .field("base_url", &self.base_url)
             .field("version", &self.version)
             .field("betas", &self.betas)
@@ -64,49 +62,45 @@ impl fmt::Debug for AnthropicCodec {
 
 impl AnthropicCodec {
     /// Checks the settings and prepares the endpoint and headers once.
+    /// `headers` are the configured ones (content type included).
     pub(super) fn new(
         name: String,
-        api_key: ApiKey,
         base_url: &str,
         version: String,
         betas: Vec<String>,
         default_max_tokens: u32,
+        mut headers: HeaderMap,
     ) -> Result<Self> {
         let base_url = base_url.trim_end_matches('/').to_owned();
         let endpoint: Uri = format!("{base_url}/v1/messages")
             .parse()
-            .map_err(|e| Error::Config(format!("invalid Anthropic base URL {base_url:?}: {e}")))?;
+            .map_err(|e| Error::config_with(format!("invalid Anthropic base URL {base_url:?}"), e))?;
         if endpoint.scheme().is_none() || endpoint.authority().is_none() {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "invalid Anthropic base URL {base_url:?}: it needs a scheme and a host"
             )));
         }
         if default_max_tokens == 0 {
-            return Err(Error::Config("the default max_tokens must be at least 1".into()));
+            return Err(Error::config("the default max_tokens must be at least 1"));
         }
-        let key_header = api_key.header_value("")?;
         let version_header = HeaderValue::from_str(&version)
-            .map_err(|_| Error::Config(format!("invalid anthropic-version {version:?}")))?;
-        let beta_header = if betas.is_empty() {
-            None
-        } else {
+            .map_err(|e| Error::config_with(format!("invalid anthropic-version {version:?}"), e))?;
+        headers.insert(ANTHROPIC_VERSION, version_header);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if !betas.is_empty() {
             let joined = betas.join(",");
-            Some(
-                HeaderValue::from_str(&joined)
-                    .map_err(|_| Error::Config(format!("invalid anthropic-beta {joined:?}")))?,
-            )
-        };
+            let beta = HeaderValue::from_str(&joined)
+                .map_err(|e| Error::config_with(format!("invalid anthropic-beta {joined:?}"), e))?;
+            headers.insert(ANTHROPIC_BETA, beta);
+        }
         Ok(Self {
             name: name.into(),
-            api_key,
             base_url,
             version,
             betas,
             default_max_tokens,
             endpoint,
-            key_header,
-            version_header,
-            beta_header,
+            headers,
         })
     }
 
@@ -130,8 +124,9 @@ impl AnthropicCodec {
         self.default_max_tokens
     }
 
-    fn invalid(&self, code: &str, message: String) -> Error {
-        Error::InvalidRequest(ApiError::new(&*self.name, message).with_code(code).into())
+    /// A request this codec cannot express: refused locally, before any call.
+    fn invalid(&self, message: String) -> Error {
+        Error::encode(&self.name, message)
     }
 
     /// The request body, borrowing from `request`.
@@ -205,13 +200,10 @@ impl AnthropicCodec {
             Some(max) => {
                 let lowered = (max / 2).max(MIN_THINKING_BUDGET);
                 if lowered >= max {
-                    return Err(self.invalid(
-                        "thinking_budget",
-                        format!(
-                            "max_tokens {max} leaves no room for extended thinking: Anthropic needs \
+                    return Err(self.invalid(format!(
+                        "max_tokens {max} leaves no room for extended thinking: Anthropic needs \
                              {MIN_THINKING_BUDGET} <= budget_tokens < max_tokens"
-                        ),
-                    ));
+                    )));
                 }
                 (max, lowered)
             }
@@ -273,7 +265,6 @@ impl AnthropicCodec {
                 ContentPart::Text { text } => out.push(text),
                 _ => {
                     return Err(self.invalid(
-                        "unsupported_system_content",
                         "Anthropic's system prompt takes text only; a system message holds another part"
                             .into(),
                     ))
@@ -312,24 +303,18 @@ impl AnthropicCodec {
             match serde_json::from_str::<Value>(&call.arguments) {
                 Ok(value @ Value::Object(_)) => value,
                 Ok(_) => {
-                    return Err(self.invalid(
-                        "invalid_tool_arguments",
-                        format!(
-                            "the arguments of tool call {:?} ({}) are not a JSON object; \
+                    return Err(self.invalid(format!(
+                        "the arguments of tool call {:?} ({}) are not a JSON object; \
                              Anthropic's tool_use input must be one",
-                            call.id, call.name
-                        ),
-                    ))
+                        call.id, call.name
+                    )))
                 }
                 Err(e) => {
-                    return Err(self.invalid(
-                        "invalid_tool_arguments",
-                        format!(
-                            "the arguments of tool call {:?} ({}) are not valid JSON ({e}); \
+                    return Err(self.invalid(format!(
+                        "the arguments of tool call {:?} ({}) are not valid JSON ({e}); \
                              Anthropic's tool_use input must be a JSON object",
-                            call.id, call.name
-                        ),
-                    ))
+                        call.id, call.name
+                    )))
                 }
             }
         };
@@ -505,7 +490,7 @@ pub(super) fn api_error(
     });
     let context_length = kind == Kind::Invalid && mentions_context_overflow(&message);
     let mut api = ApiError::new(provider, message);
-    api.status = status;
+    api.status = status.and_then(|s| http::StatusCode::from_u16(s).ok());
     api.code = fields.kind;
     api.request_id = fields.request_id;
     api.retry_after = retry_after;
@@ -533,28 +518,25 @@ impl Codec for AnthropicCodec {
         }
     }
 
-    fn encode_chat(&self, request: &ChatRequest, stream: bool) -> Result<http::Request<Bytes>> {
-        let body = self.body(request, stream)?;
+    fn encode_chat(
+        &self,
+        request: &ChatRequest,
+        mode: ReplyMode,
+        _ctx: &RequestMeta,
+    ) -> Result<http::Request<Bytes>> {
+        let body = self.body(request, mode == ReplyMode::Stream)?;
         let mut buf = Vec::with_capacity(estimate_body_len(request));
-        serde_json::to_writer(&mut buf, &body)
-            .map_err(|e| Error::Config(format!("could not encode the Anthropic request: {e}")))?;
+        serde_json::to_writer(&mut buf, &body).map_err(|e| Error::encode(&self.name, e))?;
         let mut http_request = http::Request::new(Bytes::from(buf));
         *http_request.method_mut() = Method::POST;
         *http_request.uri_mut() = self.endpoint.clone();
-        let headers = http_request.headers_mut();
-        headers.reserve(4);
-        headers.insert(X_API_KEY, self.key_header.clone());
-        headers.insert(ANTHROPIC_VERSION, self.version_header.clone());
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(beta) = &self.beta_header {
-            headers.insert(ANTHROPIC_BETA, beta.clone());
-        }
+        *http_request.headers_mut() = self.headers.clone();
         Ok(http_request)
     }
 
     fn decode_chat(&self, body: &[u8]) -> Result<ChatResponse> {
         let wire: MessageResponse<'_> =
-            serde_json::from_slice(body).map_err(|e| Error::decode(&self.name, e))?;
+            serde_json::from_slice(body).map_err(|e| Error::decode_with(&self.name, "invalid message", e))?;
         if wire.kind.as_deref() == Some("error") {
             // An error envelope with a 2xx status: still an error.
             let fields = ErrorFields::from_body(body).unwrap_or_default();

@@ -7,7 +7,7 @@ use super::codec::{api_error, finish_reason};
 use super::wire::{ErrorFields, EventWire, UsageWire};
 use crate::error::{Error, Result};
 use crate::provider::StreamDecoder;
-use crate::transport::SseEvent;
+use crate::transport::{SseDecoder, SseEvent};
 use crate::types::StreamEvent;
 
 /// At most this many content blocks may be open at once (Anthropic opens one
@@ -217,6 +217,8 @@ impl AnthropicStreamDecoder {
 }
 
 impl StreamDecoder for AnthropicStreamDecoder {
+    type Framer = SseDecoder;
+
     fn decode(&mut self, event: &SseEvent, out: &mut VecDeque<StreamEvent>) -> Result<()> {
         // Events without a name are told apart by their JSON `type`; `ping`
         // and named events of types added later are skipped unread.
@@ -226,7 +228,8 @@ impl StreamDecoder for AnthropicStreamDecoder {
         if self.done {
             return Ok(());
         }
-        let wire: EventWire<'_> = serde_json::from_str(&event.data).map_err(|e| self.decode_error(e))?;
+        let wire: EventWire<'_> = serde_json::from_str(&event.data)
+            .map_err(|e| Error::decode_with(&self.provider, "invalid stream event", e))?;
         let kind = match wire.kind.as_deref() {
             Some(kind) => EventKind::of(kind),
             None if !event.event.is_empty() => EventKind::of(&event.event),

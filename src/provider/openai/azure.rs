@@ -5,12 +5,12 @@ use std::fmt;
 use http::header::AUTHORIZATION;
 use http::HeaderName;
 
-use super::builder::{endpoint, Common};
-use super::codec::{AuthKind, MaxTokensField, OpenAiCodec, SystemRole};
+use super::builder::{OpenAiOptions, OpenAiSettings};
+use super::codec::{MaxTokensField, OpenAiCodec};
 use super::OpenAi;
 use crate::error::{Error, Result};
-use crate::provider::{ApiKey, Capabilities};
-use crate::transport::Transport;
+use crate::provider::options::endpoint;
+use crate::provider::{ApiKey, Capabilities, HttpOptions, HttpProviderBuilder, StaticKey};
 
 /// The newest GA data-plane inference `api-version` (Microsoft Learn, "Azure
 /// OpenAI REST API reference": "the GA release of the Azure OpenAI data plane
@@ -33,28 +33,29 @@ pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
 /// ```
 /// use tower_ai::provider::openai::OpenAi;
 /// use tower_ai::provider::Codec;
-/// use tower_ai::types::ChatRequest;
+/// use tower_ai::types::{ChatRequest, ReplyMode, RequestMeta};
 ///
-/// # fn main() -> Result<(), tower_ai::Error> {
-/// let codec = OpenAi::azure()
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), tower_ai::Error> {
+/// let provider = OpenAi::azure()
 ///     .endpoint("https://my-resource.openai.azure.com")
 ///     .deployment("gpt-4o-prod")
 ///     .api_key("azure-key")
-///     .build_codec()?;
-/// let request = codec.encode_chat(&ChatRequest::new("").user("Hi"), false)?;
+///     .build()?;
+/// let chat = ChatRequest::new("").user("Hi");
+/// let request = provider.prepare_chat(&chat, ReplyMode::Complete, &RequestMeta::new()).await?;
 /// assert_eq!(
 ///     request.uri(),
 ///     "https://my-resource.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions?api-version=2024-10-21"
 /// );
 /// assert!(request.headers()["api-key"].is_sensitive());
-/// assert_eq!(codec.name(), "azure_openai");
+/// assert_eq!(provider.codec().name(), "azure_openai");
 /// # Ok(())
 /// # }
 /// ```
 #[must_use]
 pub struct AzureBuilder {
-    common: Common,
-    endpoint: Option<String>,
+    options: OpenAiOptions,
     deployment: Option<String>,
     embeddings_deployment: Option<String>,
     api_version: String,
@@ -65,8 +66,7 @@ pub struct AzureBuilder {
 impl fmt::Debug for AzureBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AzureBuilder")
-            .field("common", &self.common)
-            .field("endpoint", &self.endpoint)
+            .field("options", &self.options)
             .field("deployment", &self.deployment)
             .field("embeddings_deployment", &self.embeddings_deployment)
             .field("api_version", &self.api_version)
@@ -87,12 +87,11 @@ impl AzureBuilder {
     /// `max_completion_tokens`, usage asked for on streams.
     pub fn new() -> Self {
         Self {
-            common: Common::new(
+            options: OpenAiOptions::new(
                 "azure_openai",
                 MaxTokensField::MaxCompletionTokens,
                 Capabilities::all(),
             ),
-            endpoint: None,
             deployment: None,
             embeddings_deployment: None,
             api_version: AZURE_DEFAULT_API_VERSION.to_owned(),
@@ -102,10 +101,9 @@ impl AzureBuilder {
     }
 
     /// The resource endpoint, `https://{resource}.openai.azure.com` (default:
-    /// `AZURE_OPENAI_ENDPOINT`).
-    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = Some(endpoint.into());
-        self
+    /// `AZURE_OPENAI_ENDPOINT`). The same as [`base_url`](HttpProviderBuilder::base_url).
+    pub fn endpoint(self, endpoint: impl Into<String>) -> Self {
+        self.base_url(endpoint)
     }
 
     /// The deployment chat requests (and, unless set apart, embedding requests) go to.
@@ -133,51 +131,30 @@ impl AzureBuilder {
     }
 
     /// A Microsoft Entra ID access token, sent as `Authorization: Bearer` in
-    /// place of an API key. (Tokens expire; rebuild the provider to renew it.)
+    /// place of an API key. Tokens expire: to refresh them, give a
+    /// [`Signer`](crate::provider::Signer) with [`signer`](HttpProviderBuilder::signer) instead.
     pub fn entra_token(mut self, token: impl Into<ApiKey>) -> Self {
         self.entra_token = Some(token.into());
         self
     }
 
-    super::builder::common_setters!();
-
-    /// The codec alone.
+    /// The codec alone. It holds no credentials: [`build`](Self::build)
+    /// adds the signer that sends the key or token.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the endpoint or the credentials are missing, or
-    /// the endpoint, deployment, api-version or a header is invalid.
+    /// [`Error::Config`] when the endpoint is missing, or the endpoint,
+    /// deployment, api-version or a header is invalid.
     pub fn build_codec(&self) -> Result<OpenAiCodec> {
         let endpoint_url = self
-            .endpoint
-            .clone()
-            .or_else(|| std::env::var("AZURE_OPENAI_ENDPOINT").ok())
-            .filter(|e| !e.trim().is_empty())
-            .ok_or_else(|| {
-                Error::Config(
-                    "Azure OpenAI needs an endpoint; set AZURE_OPENAI_ENDPOINT or call `.endpoint(...)`"
-                        .into(),
+            .options
+            .http
+            .resolve_base_url(Some("AZURE_OPENAI_ENDPOINT"), "")
+            .map_err(|_| {
+                Error::config(
+                    "Azure OpenAI needs an endpoint; set AZURE_OPENAI_ENDPOINT or call `.endpoint(...)`",
                 )
             })?;
-        let auth = if let Some(token) = &self.entra_token {
-            (AUTHORIZATION, token.header_value("Bearer ")?, AuthKind::Bearer)
-        } else {
-            let key = self
-                .api_key
-                .clone()
-                .or_else(|| ApiKey::from_env("AZURE_OPENAI_API_KEY"))
-                .ok_or_else(|| {
-                    Error::Config(
-                        "Azure OpenAI needs an API key; set AZURE_OPENAI_API_KEY, or call `.api_key(...)` or `.entra_token(...)`"
-                            .into(),
-                    )
-                })?;
-            (
-                HeaderName::from_static("api-key"),
-                key.header_value("")?,
-                AuthKind::ApiKeyHeader,
-            )
-        };
         let (chat, embeddings) = match &self.deployment {
             Some(deployment) => {
                 check_segment("deployment", deployment)?;
@@ -203,18 +180,53 @@ impl AzureBuilder {
                 endpoint(&endpoint_url, "/openai/v1/embeddings")?,
             ),
         };
-        self.common.codec(chat, embeddings, Some(auth))
+        self.options.codec(chat, embeddings)
+    }
+
+    /// The signer: an Entra token as a bearer token, else the key in `api-key`.
+    fn key_signer(&self) -> Result<StaticKey> {
+        if let Some(token) = &self.entra_token {
+            return Ok(StaticKey::header(AUTHORIZATION, "Bearer ", Some(token.clone())));
+        }
+        let key = self
+            .api_key
+            .clone()
+            .or_else(|| ApiKey::from_env("AZURE_OPENAI_API_KEY"))
+            .ok_or_else(|| {
+                Error::config(
+                    "Azure OpenAI needs an API key; set AZURE_OPENAI_API_KEY, or call `.api_key(...)` or `.entra_token(...)`",
+                )
+            })?;
+        Ok(StaticKey::header(
+            HeaderName::from_static("api-key"),
+            "",
+            Some(key),
+        ))
     }
 
     /// The provider.
     ///
     /// # Errors
     ///
-    /// As [`build_codec`](Self::build_codec), and [`Error::Config`] when no
-    /// transport was given with the `reqwest` feature off.
+    /// As [`build_codec`](Self::build_codec), and [`Error::Config`] when the
+    /// credentials are missing, or no transport was given with the `reqwest`
+    /// feature off.
     pub fn build(self) -> Result<OpenAi> {
         let codec = self.build_codec()?;
-        self.common.provider(codec)
+        let signer = self.key_signer()?;
+        self.options.http.build(codec, signer)
+    }
+}
+
+impl HttpProviderBuilder for AzureBuilder {
+    fn http_options(&mut self) -> &mut HttpOptions {
+        &mut self.options.http
+    }
+}
+
+impl OpenAiSettings for AzureBuilder {
+    fn openai_options(&mut self) -> &mut OpenAiOptions {
+        &mut self.options
     }
 }
 
@@ -228,7 +240,7 @@ fn check_segment(what: &str, value: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Config(format!(
+        Err(Error::config(format!(
             "the Azure {what} {value:?} may only hold letters, digits, '-', '_' and '.'"
         )))
     }

@@ -3,78 +3,100 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use http::Uri;
 
-use super::codec::{AuthKind, MaxTokensField, OpenAiCodec, SystemRole};
+use super::codec::{MaxTokensField, OpenAiCodec, SystemRole};
 use super::OpenAi;
 use crate::error::{Error, Result};
-use crate::provider::{ApiKey, Capabilities, HttpProvider};
-use crate::transport::Transport;
+use crate::provider::options::endpoint;
+use crate::provider::{ApiKey, Capabilities, HttpOptions, HttpProvider, HttpProviderBuilder, StaticKey};
 
 /// OpenAI's API.
 const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 
-/// The setters both OpenAI-family builders share (they keep them in `common`).
-macro_rules! common_setters {
-    () => {
-        /// The provider's name in errors and telemetry (presets set `"groq"`, `"azure_openai"`, ...).
-        pub fn name(mut self, name: impl Into<String>) -> Self {
-            self.common.name = name.into();
-            self
-        }
-
-        /// A header sent with every request. Checked by `build`.
-        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-            self.common.headers.push((name.into(), value.into()));
-            self
-        }
-
-        /// The HTTP transport (default: [`Transport::default`], reqwest).
-        pub fn transport(mut self, transport: Transport) -> Self {
-            self.common.transport = Some(transport);
-            self
-        }
-
-        /// Limits the size of one stream event (see [`HttpProvider::max_event_bytes`](crate::provider::HttpProvider::max_event_bytes)).
-        pub fn max_event_bytes(mut self, max: usize) -> Self {
-            self.common.max_event_bytes = Some(max);
-            self
-        }
-
-        /// Limits the size of a complete response (see [`HttpProvider::max_response_bytes`](crate::provider::HttpProvider::max_response_bytes)).
-        pub fn max_response_bytes(mut self, max: usize) -> Self {
-            self.common.max_response_bytes = Some(max);
-            self
-        }
-
-        /// The field the token limit is sent in (the preset's by default).
-        pub fn max_tokens_field(mut self, field: MaxTokensField) -> Self {
-            self.common.max_tokens_field = field;
-            self
-        }
-
-        /// The role system messages are sent with (default `system`).
-        pub fn system_role(mut self, role: SystemRole) -> Self {
-            self.common.system_role = role;
-            self
-        }
-
-        /// Whether streamed requests send `"stream_options": {"include_usage": true}`
-        /// (default: yes; off for servers that refuse it).
-        pub fn include_usage(mut self, include: bool) -> Self {
-            self.common.include_usage = include;
-            self
-        }
-
-        /// What the provider reports it supports (the preset's by default).
-        pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
-            self.common.capabilities = capabilities;
-            self
-        }
-    };
+/// The settings of the OpenAI wire format that both OpenAI-family builders
+/// ([`OpenAiBuilder`], [`AzureBuilder`](super::AzureBuilder)) share.
+pub struct OpenAiOptions {
+    pub(super) http: HttpOptions,
+    pub(super) max_tokens_field: MaxTokensField,
+    pub(super) system_role: SystemRole,
+    pub(super) include_usage: bool,
+    pub(super) capabilities: Capabilities,
 }
-pub(super) use common_setters;
+
+impl OpenAiOptions {
+    pub(super) fn new(name: &str, max_tokens_field: MaxTokensField, capabilities: Capabilities) -> Self {
+        Self {
+            http: HttpOptions::new(name),
+            max_tokens_field,
+            system_role: SystemRole::System,
+            include_usage: true,
+            capabilities,
+        }
+    }
+
+    /// The codec for these endpoints.
+    pub(super) fn codec(&self, chat_uri: Uri, embeddings_uri: Uri) -> Result<OpenAiCodec> {
+        Ok(OpenAiCodec {
+            name: Arc::from(self.http.name()),
+            chat_uri,
+            embeddings_uri,
+            headers: self.http.header_map()?,
+            max_tokens_field: self.max_tokens_field,
+            system_role: self.system_role,
+            include_usage: self.include_usage,
+            capabilities: self.capabilities,
+        })
+    }
+}
+
+impl fmt::Debug for OpenAiOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiOptions")
+            .field("http", &self.http)
+            .field("max_tokens_field", &self.max_tokens_field)
+            .field("system_role", &self.system_role)
+            .field("include_usage", &self.include_usage)
+            .field("capabilities", &self.capabilities)
+            .finish()
+    }
+}
+
+/// The setters of the OpenAI wire format, shared by [`OpenAiBuilder`] and
+/// [`AzureBuilder`](super::AzureBuilder).
+pub trait OpenAiSettings: HttpProviderBuilder {
+    /// The builder's OpenAI settings.
+    fn openai_options(&mut self) -> &mut OpenAiOptions;
+
+    /// The field the token limit is sent in (the preset's by default).
+    #[must_use]
+    fn max_tokens_field(mut self, field: MaxTokensField) -> Self {
+        self.openai_options().max_tokens_field = field;
+        self
+    }
+
+    /// The role system messages are sent with (default `system`).
+    #[must_use]
+    fn system_role(mut self, role: SystemRole) -> Self {
+        self.openai_options().system_role = role;
+        self
+    }
+
+    /// Whether streamed requests send `"stream_options": {"include_usage": true}`
+    /// (default: yes; off for servers that refuse it).
+    #[must_use]
+    fn include_usage(mut self, include: bool) -> Self {
+        self.openai_options().include_usage = include;
+        self
+    }
+
+    /// What the provider reports it supports (the preset's by default).
+    #[must_use]
+    fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.openai_options().capabilities = capabilities;
+        self
+    }
+}
 
 impl HttpProvider<OpenAiCodec> {
     /// A builder for OpenAI: `https://api.openai.com/v1` (or `OPENAI_BASE_URL`),
@@ -89,115 +111,6 @@ impl HttpProvider<OpenAiCodec> {
     /// A builder for Azure OpenAI.
     pub fn azure() -> super::AzureBuilder {
         super::AzureBuilder::new()
-    }
-}
-
-/// Settings both builders share.
-pub(super) struct Common {
-    pub(super) name: String,
-    pub(super) headers: Vec<(String, String)>,
-    pub(super) transport: Option<Transport>,
-    pub(super) max_event_bytes: Option<usize>,
-    pub(super) max_response_bytes: Option<usize>,
-    pub(super) max_tokens_field: MaxTokensField,
-    pub(super) system_role: SystemRole,
-    pub(super) include_usage: bool,
-    pub(super) capabilities: Capabilities,
-}
-
-impl Common {
-    pub(super) fn new(name: &str, max_tokens_field: MaxTokensField, capabilities: Capabilities) -> Self {
-        Self {
-            name: name.to_owned(),
-            headers: Vec::new(),
-            transport: None,
-            max_event_bytes: None,
-            max_response_bytes: None,
-            max_tokens_field,
-            system_role: SystemRole::System,
-            include_usage: true,
-            capabilities,
-        }
-    }
-
-    /// The codec, with `auth` (a header and how to show it) and the default headers.
-    pub(super) fn codec(
-        &self,
-        chat_uri: Uri,
-        embeddings_uri: Uri,
-        auth: Option<(HeaderName, HeaderValue, AuthKind)>,
-    ) -> Result<OpenAiCodec> {
-        let mut headers = HeaderMap::with_capacity(2 + self.headers.len());
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for (name, value) in &self.headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| Error::Config(format!("{name:?} is not a valid header name")))?;
-            // The value is never echoed: it may be a credential.
-            let mut value = HeaderValue::from_str(value)
-                .map_err(|_| Error::Config(format!("the value of the {name} header is not valid")))?;
-            if is_credential_header(&name) {
-                value.set_sensitive(true);
-            }
-            headers.append(name, value);
-        }
-        let mut kind = AuthKind::None;
-        if let Some((name, value, auth_kind)) = auth {
-            headers.insert(name, value);
-            kind = auth_kind;
-        }
-        Ok(OpenAiCodec {
-            name: Arc::from(self.name.as_str()),
-            chat_uri,
-            embeddings_uri,
-            headers,
-            auth: kind,
-            max_tokens_field: self.max_tokens_field,
-            system_role: self.system_role,
-            include_usage: self.include_usage,
-            capabilities: self.capabilities,
-        })
-    }
-
-    /// The provider: the codec joined to the transport, with the limits.
-    pub(super) fn provider(self, codec: OpenAiCodec) -> Result<OpenAi> {
-        HttpProvider::assemble(
-            codec,
-            self.transport,
-            self.max_event_bytes,
-            self.max_response_bytes,
-        )
-    }
-}
-
-impl fmt::Debug for Common {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
-        f.debug_struct("Common")
-            .field("name", &self.name)
-            .field("headers", &header_names)
-            .field("transport", &self.transport)
-            .field("max_event_bytes", &self.max_event_bytes)
-            .field("max_response_bytes", &self.max_response_bytes)
-            .field("max_tokens_field", &self.max_tokens_field)
-            .field("system_role", &self.system_role)
-            .field("include_usage", &self.include_usage)
-            .finish()
-    }
-}
-
-fn is_credential_header(name: &HeaderName) -> bool {
-    name == AUTHORIZATION || name.as_str() == "api-key" || name.as_str() == "x-api-key"
-}
-
-/// `{base}{path}` as a URI; the base must be an `http(s)` URL.
-pub(super) fn endpoint(base: &str, path: &str) -> Result<Uri> {
-    let base = base.trim().trim_end_matches('/');
-    // The URL is not echoed in the error: a proxy URL may carry a token.
-    let invalid = || Error::Config(format!("the base URL is not a valid http(s) URL (for {path})"));
-    let uri: Uri = format!("{base}{path}").parse().map_err(|_| invalid())?;
-    match (uri.scheme_str(), uri.authority()) {
-        (Some("http" | "https"), Some(_)) => Ok(uri),
-        _ => Err(invalid()),
     }
 }
 
@@ -240,8 +153,7 @@ pub(super) fn endpoint(base: &str, path: &str) -> Result<Uri> {
 /// ```
 #[must_use]
 pub struct OpenAiBuilder {
-    common: Common,
-    base_url: Option<String>,
+    options: OpenAiOptions,
     default_base_url: &'static str,
     /// Read when no base URL was given (OpenAI's `OPENAI_BASE_URL`).
     base_url_env: Option<&'static str>,
@@ -253,8 +165,7 @@ pub struct OpenAiBuilder {
 impl fmt::Debug for OpenAiBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenAiBuilder")
-            .field("common", &self.common)
-            .field("base_url", &self.base_url)
+            .field("options", &self.options)
             .field("default_base_url", &self.default_base_url)
             .field("api_key", &self.api_key)
             .field("api_key_env", &self.api_key_env)
@@ -273,8 +184,7 @@ impl OpenAiBuilder {
         capabilities: Capabilities,
     ) -> Self {
         Self {
-            common: Common::new(name, max_tokens_field, capabilities),
-            base_url: None,
+            options: OpenAiOptions::new(name, max_tokens_field, capabilities),
             default_base_url: base_url,
             base_url_env: None,
             api_key: None,
@@ -458,13 +368,6 @@ impl OpenAiBuilder {
         self
     }
 
-    /// The URL that `/chat/completions` and `/embeddings` follow, for example
-    /// `https://api.openai.com/v1`. Wins over `OPENAI_BASE_URL`.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
     /// OpenAI's `OpenAI-Organization` header.
     pub fn organization(self, organization: impl Into<String>) -> Self {
         self.header("openai-organization", organization)
@@ -475,50 +378,41 @@ impl OpenAiBuilder {
         self.header("openai-project", project)
     }
 
-    common_setters!();
-
-    /// The codec alone, for joining to a transport yourself or testing without one.
+    /// The codec alone, for joining to a transport yourself or testing
+    /// without one. It holds no credentials: [`build`](Self::build) adds the
+    /// signer that sends the key.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when a required key is missing, or the base URL or a
-    /// header is invalid.
+    /// [`Error::Config`] when the base URL or a header is invalid.
     pub fn build_codec(&self) -> Result<OpenAiCodec> {
-        let base = match &self.base_url {
-            Some(url) => url.clone(),
-            None => self
-                .base_url_env
-                .and_then(|var| std::env::var(var).ok())
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| self.default_base_url.to_owned()),
-        };
-        if base.trim().is_empty() {
-            return Err(Error::Config(format!(
-                "no base URL was given for {}",
-                self.common.name
-            )));
-        }
+        let base = self
+            .options
+            .http
+            .resolve_base_url(self.base_url_env, self.default_base_url)?;
+        let chat = endpoint(&base, "/chat/completions")?;
+        let embeddings = endpoint(&base, "/embeddings")?;
+        self.options.codec(chat, embeddings)
+    }
+
+    /// The signer: the key given, else the one in the environment, sent as a
+    /// bearer token.
+    fn key_signer(&self) -> Result<StaticKey> {
         let key = self
             .api_key
             .clone()
             .or_else(|| self.api_key_env.as_deref().and_then(ApiKey::from_env));
-        let auth = match key {
-            Some(key) => Some((AUTHORIZATION, key.header_value("Bearer ")?, AuthKind::Bearer)),
-            None if self.key_required => {
-                let hint = match &self.api_key_env {
-                    Some(var) => format!("; set {var} or call `.api_key(...)`"),
-                    None => "; call `.api_key(...)`".to_owned(),
-                };
-                return Err(Error::Config(format!(
-                    "{} needs an API key{hint}",
-                    self.common.name
-                )));
-            }
-            None => None,
-        };
-        let chat = endpoint(&base, "/chat/completions")?;
-        let embeddings = endpoint(&base, "/embeddings")?;
-        self.common.codec(chat, embeddings, auth)
+        if key.is_none() && self.key_required {
+            let hint = match &self.api_key_env {
+                Some(var) => format!("; set {var} or call `.api_key(...)`"),
+                None => "; call `.api_key(...)`".to_owned(),
+            };
+            return Err(Error::config(format!(
+                "{} needs an API key{hint}",
+                self.options.http.name()
+            )));
+        }
+        Ok(StaticKey::header(http::header::AUTHORIZATION, "Bearer ", key))
     }
 
     /// The provider.
@@ -529,6 +423,19 @@ impl OpenAiBuilder {
     /// header is invalid, or no transport was given with the `reqwest` feature off.
     pub fn build(self) -> Result<OpenAi> {
         let codec = self.build_codec()?;
-        self.common.provider(codec)
+        let signer = self.key_signer()?;
+        self.options.http.build(codec, signer)
+    }
+}
+
+impl HttpProviderBuilder for OpenAiBuilder {
+    fn http_options(&mut self) -> &mut HttpOptions {
+        &mut self.options.http
+    }
+}
+
+impl OpenAiSettings for OpenAiBuilder {
+    fn openai_options(&mut self) -> &mut OpenAiOptions {
+        &mut self.options
     }
 }

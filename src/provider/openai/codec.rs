@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::provider::{Capabilities, Codec};
 use crate::types::{
     ChatRequest, ChatResponse, ContentPart, EmbeddingRequest, EmbeddingResponse, FinishReason, Message,
-    Reasoning, Role, ToolCall,
+    Reasoning, ReplyMode, RequestMeta, Role, ToolCall,
 };
 
 /// Which request field carries [`ChatRequest::max_tokens`].
@@ -62,22 +62,14 @@ impl SystemRole {
     }
 }
 
-/// How a codec authenticates (for `Debug` only: the values live in the headers).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum AuthKind {
-    None,
-    Bearer,
-    ApiKeyHeader,
-}
-
 /// The OpenAI chat-completions codec, for OpenAI, Azure OpenAI and the
 /// OpenAI-compatible servers.
 ///
 /// Built by [`OpenAiBuilder`](super::OpenAiBuilder) or
 /// [`AzureBuilder`](super::AzureBuilder) (their `build_codec` gives the codec
 /// alone); reached from a provider with [`HttpProvider::codec`](crate::provider::HttpProvider::codec).
-/// `Debug` shows the endpoint and the names of the headers sent, never their
-/// values, so the API key cannot leak through it.
+/// It holds no credentials (the provider's [`Signer`](crate::provider::Signer)
+/// adds them); `Debug` shows the endpoint and the names of the headers sent.
 ///
 /// What it decides (see the [module docs](super) for the whole mapping):
 ///
@@ -91,9 +83,8 @@ pub struct OpenAiCodec {
     pub(super) name: Arc<str>,
     pub(super) chat_uri: Uri,
     pub(super) embeddings_uri: Uri,
-    /// Sent with every request: content type, credentials, default headers.
+    /// Sent with every request: content type and the headers configured.
     pub(super) headers: HeaderMap,
-    pub(super) auth: AuthKind,
     pub(super) max_tokens_field: MaxTokensField,
     pub(super) system_role: SystemRole,
     pub(super) include_usage: bool,
@@ -141,17 +132,11 @@ impl OpenAiCodec {
 
 impl fmt::Debug for OpenAiCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let auth = match self.auth {
-            AuthKind::None => "none",
-            AuthKind::Bearer => "Authorization: Bearer ***",
-            AuthKind::ApiKeyHeader => "api-key: ***",
-        };
         let header_names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
         f.debug_struct("OpenAiCodec")
             .field("name", &&*self.name)
             .field("chat_url", &self.chat_uri)
             .field("embeddings_url", &self.embeddings_uri)
-            .field("auth", &auth)
             .field("headers", &header_names)
             .field("max_tokens_field", &self.max_tokens_field)
             .field("system_role", &self.system_role)
@@ -171,23 +156,27 @@ impl Codec for OpenAiCodec {
         self.capabilities
     }
 
-    fn encode_chat(&self, request: &ChatRequest, stream: bool) -> Result<http::Request<Bytes>> {
+    fn encode_chat(
+        &self,
+        request: &ChatRequest,
+        mode: ReplyMode,
+        _ctx: &RequestMeta,
+    ) -> Result<http::Request<Bytes>> {
         let body = ChatBody {
             request,
             messages: wire::messages(&request.messages, self.system_role),
-            stream,
+            stream: mode == ReplyMode::Stream,
             include_usage: self.include_usage,
             max_tokens_field: self.max_tokens_field,
         };
         let mut bytes = Vec::with_capacity(512);
-        serde_json::to_writer(&mut bytes, &body)
-            .map_err(|e| Error::Config(format!("could not encode the {} request: {e}", self.name)))?;
+        serde_json::to_writer(&mut bytes, &body).map_err(|e| Error::encode(&self.name, e))?;
         Ok(self.post(&self.chat_uri, bytes))
     }
 
     fn decode_chat(&self, body: &[u8]) -> Result<ChatResponse> {
         let completion: CompletionIn<'_> = serde_json::from_slice(body)
-            .map_err(|e| Error::decode(&self.name, format_args!("invalid chat completion: {e}")))?;
+            .map_err(|e| Error::decode_with(&self.name, "invalid chat completion", e))?;
         if completion.is_error() {
             return Err(self.decode_error_in_body(body));
         }
@@ -246,10 +235,14 @@ impl Codec for OpenAiCodec {
         error::from_response(&self.name, status, headers, body)
     }
 
-    fn encode_embeddings(&self, request: &EmbeddingRequest) -> Result<http::Request<Bytes>> {
+    fn encode_embeddings(
+        &self,
+        request: &EmbeddingRequest,
+        _ctx: &RequestMeta,
+    ) -> Result<http::Request<Bytes>> {
         let mut bytes = Vec::with_capacity(128);
         serde_json::to_writer(&mut bytes, &EmbeddingBody { request })
-            .map_err(|e| Error::Config(format!("could not encode the {} request: {e}", self.name)))?;
+            .map_err(|e| Error::encode(&self.name, e))?;
         Ok(self.post(&self.embeddings_uri, bytes))
     }
 
@@ -258,7 +251,7 @@ impl Codec for OpenAiCodec {
             if is_error_payload(body) {
                 return self.decode_error_in_body(body);
             }
-            Error::decode(&self.name, format_args!("invalid embeddings reply: {e}"))
+            Error::decode_with(&self.name, "invalid embeddings reply", e)
         })?;
         if reply.error.is_some() {
             return Err(self.decode_error_in_body(body));

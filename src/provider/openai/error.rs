@@ -11,7 +11,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use crate::error::{ApiError, Error};
-use crate::provider::answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
+use crate::provider::error_answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
 
 /// Codes (or types) of a 429 that no retry will cure: the account is out of
 /// quota or credit. OpenAI's error-codes guide says not to retry them.
@@ -139,7 +139,7 @@ fn classify(
     let invalid = fields.is(&["invalid_request_error"]);
 
     let mut api = ApiError::new(provider, fields.message);
-    api.status = status;
+    api.status = status.and_then(|s| http::StatusCode::from_u16(s).ok());
     api.code = fields.code.or(fields.kind);
     api.request_id = request_id;
 

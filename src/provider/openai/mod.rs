@@ -121,7 +121,7 @@ mod stream;
 mod wire;
 
 pub use self::azure::{AzureBuilder, AZURE_DEFAULT_API_VERSION};
-pub use self::builder::OpenAiBuilder;
+pub use self::builder::{OpenAiBuilder, OpenAiOptions, OpenAiSettings};
 pub use self::codec::{MaxTokensField, OpenAiCodec, SystemRole};
 pub use self::stream::OpenAiStreamDecoder;
 

@@ -8,7 +8,7 @@ use super::error;
 use super::wire::{self, CompletionIn, MessageIn};
 use crate::error::{Error, Result};
 use crate::provider::StreamDecoder;
-use crate::transport::SseEvent;
+use crate::transport::{SseDecoder, SseEvent};
 use crate::types::StreamEvent;
 
 /// Decodes one streamed chat completion.
@@ -123,6 +123,8 @@ impl OpenAiStreamDecoder {
 }
 
 impl StreamDecoder for OpenAiStreamDecoder {
+    type Framer = SseDecoder;
+
     fn decode(&mut self, event: &SseEvent, out: &mut VecDeque<StreamEvent>) -> Result<()> {
         if self.done {
             return Ok(());
@@ -139,7 +141,7 @@ impl StreamDecoder for OpenAiStreamDecoder {
             return Err(error::from_payload(&self.provider, data.as_bytes()));
         }
         let chunk: CompletionIn<'_> = serde_json::from_str(data)
-            .map_err(|e| Error::decode(&self.provider, format_args!("invalid stream chunk: {e}")))?;
+            .map_err(|e| Error::decode_with(&self.provider, "invalid stream chunk", e))?;
         if chunk.is_error() {
             return Err(error::from_payload(&self.provider, data.as_bytes()));
         }

@@ -1,4 +1,4 @@
-//! [`HttpProvider`]: a codec joined to a transport.
+//! [`HttpProvider`]: a codec joined to a transport and a signer.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -9,25 +9,37 @@ use std::task::{ready, Context, Poll};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_core::Stream;
+use http::HeaderValue;
 use http_body::Body;
 use http_body_util::BodyExt;
 
 use super::codec::{Codec, StreamDecoder};
+use super::signer::{Signer, StaticKey};
 use super::{Capabilities, Provider};
 use crate::error::{Error, Result};
-use crate::transport::{ResponseBody, SseDecoder, Transport, DEFAULT_MAX_EVENT_BYTES};
-use crate::types::{ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, StreamEvent};
+use crate::transport::{Framer, ResponseBody, Transport, DEFAULT_MAX_EVENT_BYTES};
+use crate::types::{
+    ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ReplyMode, RequestMeta,
+    StreamEvent,
+};
 
 /// The default limit on a complete response body: 32 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
-/// A [`Provider`] made of a vendor [`Codec`] and a [`Transport`].
+/// The most bytes of an error body read.
+const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
+
+/// A [`Provider`] made of a vendor [`Codec`], a [`Transport`] and a [`Signer`].
 ///
 /// Vendor providers are this type with their codec, for example
-/// [`OpenAi`](super::openai::OpenAi). Cloning is cheap.
+/// [`OpenAi`](super::openai::OpenAi). Each call's request is encoded by the
+/// codec, given the call's request id (in the codec's
+/// [`request_id_header`](Codec::request_id_header)) and extra headers, signed,
+/// and sent. Cloning is cheap.
 pub struct HttpProvider<C> {
     codec: Arc<C>,
     transport: Transport,
+    signer: Arc<dyn Signer>,
     max_event_bytes: usize,
     max_response_bytes: usize,
 }
@@ -37,6 +49,7 @@ impl<C> Clone for HttpProvider<C> {
         Self {
             codec: Arc::clone(&self.codec),
             transport: self.transport.clone(),
+            signer: Arc::clone(&self.signer),
             max_event_bytes: self.max_event_bytes,
             max_response_bytes: self.max_response_bytes,
         }
@@ -47,6 +60,7 @@ impl<C: fmt::Debug> fmt::Debug for HttpProvider<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpProvider")
             .field("codec", &self.codec)
+            .field("signer", &self.signer)
             .field("max_event_bytes", &self.max_event_bytes)
             .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()
@@ -54,37 +68,16 @@ impl<C: fmt::Debug> fmt::Debug for HttpProvider<C> {
 }
 
 impl<C: Codec> HttpProvider<C> {
-    /// Joins a codec to a transport.
+    /// Joins a codec to a transport, with no credentials (a signer that only
+    /// sends a call's own [`credential`](RequestMeta::credential), as a bearer token).
     pub fn new(codec: C, transport: Transport) -> Self {
         Self {
             codec: Arc::new(codec),
             transport,
+            signer: Arc::new(StaticKey::header(http::header::AUTHORIZATION, "Bearer ", None)),
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
-    }
-
-    /// What a vendor builder assembles: the codec, the given transport or
-    /// the default one, and the limits that were set.
-    #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
-    pub(crate) fn assemble(
-        codec: C,
-        transport: Option<Transport>,
-        max_event_bytes: Option<usize>,
-        max_response_bytes: Option<usize>,
-    ) -> Result<Self> {
-        let transport = match transport {
-            Some(transport) => transport,
-            None => default_transport()?,
-        };
-        let mut provider = Self::new(codec, transport);
-        if let Some(max) = max_event_bytes {
-            provider = provider.max_event_bytes(max);
-        }
-        if let Some(max) = max_response_bytes {
-            provider = provider.max_response_bytes(max);
-        }
-        Ok(provider)
     }
 
     /// The codec.
@@ -95,6 +88,24 @@ impl<C: Codec> HttpProvider<C> {
     /// The transport.
     pub fn transport(&self) -> &Transport {
         &self.transport
+    }
+
+    /// The signer.
+    pub fn signer_ref(&self) -> &Arc<dyn Signer> {
+        &self.signer
+    }
+
+    /// Replaces the signer.
+    #[must_use]
+    pub fn signer(self, signer: impl Signer) -> Self {
+        self.signer_arc(Arc::new(signer))
+    }
+
+    /// Replaces the signer with a shared one.
+    #[must_use]
+    pub fn signer_arc(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signer = signer;
+        self
     }
 
     /// Limits the size of one stream event (default 4 MiB).
@@ -111,35 +122,59 @@ impl<C: Codec> HttpProvider<C> {
         self
     }
 
-    async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<ResponseBody>> {
+    /// The HTTP request a chat call would send, exactly: encoded, with the
+    /// request id and the call's headers, signed. For tests and debugging.
+    ///
+    /// # Errors
+    ///
+    /// As the codec's encoding and the signer.
+    pub async fn prepare_chat(
+        &self,
+        request: &ChatRequest,
+        mode: ReplyMode,
+        ctx: &RequestMeta,
+    ) -> Result<http::Request<Bytes>> {
+        let http_request = self.codec.encode_chat(request, mode, ctx)?;
+        self.prepare(http_request, ctx).await
+    }
+
+    /// Adds the call's request id and headers to an encoded request, then signs it.
+    async fn prepare(
+        &self,
+        mut request: http::Request<Bytes>,
+        ctx: &RequestMeta,
+    ) -> Result<http::Request<Bytes>> {
+        let headers = request.headers_mut();
+        if let Ok(id) = HeaderValue::from_str(&ctx.id) {
+            headers.insert(self.codec.request_id_header(), id);
+        }
+        for (name, value) in &ctx.headers {
+            headers.insert(name, value.clone());
+        }
+        self.signer.sign(&mut request, ctx).await?;
+        Ok(request)
+    }
+
+    async fn send(
+        &self,
+        request: http::Request<Bytes>,
+        ctx: &RequestMeta,
+    ) -> Result<http::Response<ResponseBody>> {
+        let request = self.prepare(request, ctx).await?;
         let response = self.transport.send(request).await?;
         if response.status().is_success() {
             return Ok(response);
         }
         let (parts, body) = response.into_parts();
         // An error body is read up to a small limit; a vendor error is never large.
-        let body = read_body(body, 1024 * 1024).await.unwrap_or_default();
+        let body = read_body(body, MAX_ERROR_BODY_BYTES).await.unwrap_or_default();
         Err(self.codec.decode_error(parts.status, &parts.headers, &body))
     }
 
-    async fn send_complete(&self, request: http::Request<Bytes>) -> Result<Bytes> {
-        let response = self.send(request).await?;
+    async fn send_complete(&self, request: http::Request<Bytes>, ctx: &RequestMeta) -> Result<Bytes> {
+        let response = self.send(request, ctx).await?;
         read_body(response.into_body(), self.max_response_bytes).await
     }
-}
-
-#[cfg(feature = "reqwest")]
-#[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
-fn default_transport() -> Result<Transport> {
-    Ok(Transport::default())
-}
-
-#[cfg(not(feature = "reqwest"))]
-#[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
-fn default_transport() -> Result<Transport> {
-    Err(Error::Config(
-        "no transport was given and the `reqwest` feature is off: call `.transport(...)`".into(),
-    ))
 }
 
 /// Reads a whole body, refusing one longer than `limit`.
@@ -147,7 +182,7 @@ async fn read_body(body: ResponseBody, limit: usize) -> Result<Bytes> {
     let mut body = body;
     let mut out = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(Error::Transport)?;
+        let frame = frame.map_err(Error::transport)?;
         if let Ok(data) = frame.into_data() {
             if out.len() + data.len() > limit {
                 return Err(Error::ResponseTooLarge { limit });
@@ -168,18 +203,18 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
         self.codec.capabilities()
     }
 
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse> {
-        let http_request = self.codec.encode_chat(&request, false)?;
-        let body = self.send_complete(http_request).await?;
+    async fn chat(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatResponse> {
+        let http_request = self.codec.encode_chat(request, ReplyMode::Complete, ctx)?;
+        let body = self.send_complete(http_request, ctx).await?;
         self.codec.decode_chat(&body)
     }
 
-    async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream> {
-        let http_request = self.codec.encode_chat(&request, true)?;
-        let response = self.send(http_request).await?;
-        Ok(ChatStream::new(SseChatStream {
+    async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
+        let http_request = self.codec.encode_chat(request, ReplyMode::Stream, ctx)?;
+        let response = self.send(http_request, ctx).await?;
+        Ok(ChatStream::new(FramedChatStream {
             body: Some(response.into_body()),
-            sse: SseDecoder::with_max_event_bytes(self.max_event_bytes),
+            framer: <C::StreamDecoder as StreamDecoder>::Framer::with_max_frame_bytes(self.max_event_bytes),
             decoder: self.codec.stream_decoder(),
             pending: VecDeque::new(),
             provider: self.codec.name().into(),
@@ -188,18 +223,18 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
         }))
     }
 
-    async fn embed(&self, request: EmbeddingRequest) -> Result<EmbeddingResponse> {
-        let http_request = self.codec.encode_embeddings(&request)?;
-        let body = self.send_complete(http_request).await?;
+    async fn embed(&self, request: &EmbeddingRequest, ctx: &RequestMeta) -> Result<EmbeddingResponse> {
+        let http_request = self.codec.encode_embeddings(request, ctx)?;
+        let body = self.send_complete(http_request, ctx).await?;
         self.codec.decode_embeddings(&body)
     }
 }
 
-/// A streamed reply read from an SSE body.
-struct SseChatStream<D> {
+/// A streamed reply read frame by frame from a body.
+struct FramedChatStream<D: StreamDecoder> {
     /// `None` once the body is done with (read to its end, or no longer needed).
     body: Option<ResponseBody>,
-    sse: SseDecoder,
+    framer: D::Framer,
     decoder: D,
     pending: VecDeque<StreamEvent>,
     provider: Arc<str>,
@@ -209,7 +244,7 @@ struct SseChatStream<D> {
     pending_error: Option<Error>,
 }
 
-impl<D: StreamDecoder> SseChatStream<D> {
+impl<D: StreamDecoder> FramedChatStream<D> {
     /// Ends the stream with `err`, releasing the connection.
     fn fail(&mut self, err: Error) -> Poll<Option<Result<StreamEvent>>> {
         self.finished = true;
@@ -218,8 +253,8 @@ impl<D: StreamDecoder> SseChatStream<D> {
         Poll::Ready(Some(Err(err)))
     }
 
-    fn decode(&mut self, event: crate::transport::SseEvent) -> Result<()> {
-        self.decoder.decode(&event, &mut self.pending)?;
+    fn decode(&mut self, frame: <D::Framer as Framer>::Frame) -> Result<()> {
+        self.decoder.decode(&frame, &mut self.pending)?;
         if self.decoder.is_done() {
             // The vendor said it is finished: stop reading, release the connection.
             self.finished = true;
@@ -229,7 +264,7 @@ impl<D: StreamDecoder> SseChatStream<D> {
     }
 }
 
-impl<D: StreamDecoder> Stream for SseChatStream<D> {
+impl<D: StreamDecoder> Stream for FramedChatStream<D> {
     type Item = Result<StreamEvent>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -244,7 +279,7 @@ impl<D: StreamDecoder> Stream for SseChatStream<D> {
             if this.finished {
                 return Poll::Ready(None);
             }
-            match this.sse.next_event() {
+            match this.framer.next_frame() {
                 Ok(Some(event)) => {
                     if let Err(err) = this.decode(event) {
                         return this.fail(err);
@@ -260,14 +295,14 @@ impl<D: StreamDecoder> Stream for SseChatStream<D> {
             match ready!(Pin::new(body).poll_frame(cx)) {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
-                        this.sse.push(data);
+                        this.framer.push(data);
                     }
                 }
-                Some(Err(err)) => return this.fail(Error::Transport(err)),
+                Some(Err(err)) => return this.fail(Error::transport(err)),
                 None => {
                     this.body = None;
                     loop {
-                        match this.sse.finish() {
+                        match this.framer.finish() {
                             Ok(Some(event)) => {
                                 if let Err(err) = this.decode(event) {
                                     return this.fail(err);

@@ -1,0 +1,269 @@
+//! What layers note about a call, in types every layer can read.
+//!
+//! A layer leaves these in [`LlmResponse::extensions`](super::LlmResponse::extensions)
+//! (or, for [`Outcome`], derives it from the call's end); telemetry and audit
+//! read them without depending on the feature that wrote them.
+//!
+//! ```
+//! use tower_ai::types::{CacheStatus, Outcome, ServedBy, LlmResponse, Reply, ChatResponse};
+//! use tower_ai::Error;
+//!
+//! let mut response = LlmResponse::new(Reply::Complete(ChatResponse::text_reply("r", "m", "hi")));
+//! response.extensions.insert(CacheStatus::HitExact);
+//! assert_eq!(Outcome::of_response(&response), Outcome::Cached);
+//!
+//! let refused = Error::budget_exceeded("tenant:acme", "100 requests per minute", None);
+//! assert_eq!(Outcome::of_error(&refused), Outcome::BudgetExceeded);
+//! assert_eq!(Outcome::of_error(&refused).as_str(), "budget_exceeded");
+//! # let _ = ServedBy::new("p", "m");
+//! ```
+
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{Attempt, Error};
+
+use super::llm::LlmResponse;
+
+/// How a call ended, as telemetry and audit report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A reply came from a provider and was read to its end.
+    Ok,
+    /// A reply was served from a cache; no provider was called.
+    Cached,
+    /// A guardrail refused the request or the reply.
+    Blocked,
+    /// A budget refused the call.
+    BudgetExceeded,
+    /// The call failed, with an error of this [`kind`](Error::kind).
+    Failed {
+        /// The error's kind.
+        kind: &'static str,
+    },
+    /// The caller dropped the call or its stream before the end.
+    Cancelled,
+}
+
+impl Outcome {
+    /// The outcome of a call that failed with `error`.
+    pub fn of_error(error: &Error) -> Self {
+        match error {
+            Error::Blocked { .. } => Outcome::Blocked,
+            Error::BudgetExceeded { .. } => Outcome::BudgetExceeded,
+            other => Outcome::Failed { kind: other.kind() },
+        }
+    }
+
+    /// The outcome of a call whose reply was read to its end: [`Cached`](Self::Cached)
+    /// when a cache answered, else [`Ok`](Self::Ok).
+    pub fn of_response(response: &LlmResponse) -> Self {
+        match response.extensions.get::<CacheStatus>() {
+            Some(status) if status.is_hit() => Outcome::Cached,
+            _ => Outcome::Ok,
+        }
+    }
+
+    /// A short, stable name: `ok`, `cached`, `blocked`, `budget_exceeded`,
+    /// `cancelled`, or the error's kind for a failure.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Cached => "cached",
+            Outcome::Blocked => "blocked",
+            Outcome::BudgetExceeded => "budget_exceeded",
+            Outcome::Failed { kind } => kind,
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the caller received a whole reply.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::Cached)
+    }
+}
+
+/// What a cache did with a call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum CacheStatus {
+    /// Served from an entry with the same canonical key.
+    HitExact,
+    /// Served from a semantically similar entry.
+    HitSemantic {
+        /// The similarity of the prompt to the entry's (higher is closer).
+        score: f32,
+    },
+    /// Looked up, not found; the reply may be stored.
+    Miss,
+    /// Not looked up (the request asked not to be cached, or cannot be).
+    Bypass,
+}
+
+impl CacheStatus {
+    /// Whether the reply came from the cache.
+    pub fn is_hit(&self) -> bool {
+        matches!(self, CacheStatus::HitExact | CacheStatus::HitSemantic { .. })
+    }
+}
+
+/// The route a router took: the deployment that answered and the attempts
+/// that failed before it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RouteTaken {
+    /// The deployment that answered (the router's name for it).
+    pub deployment: String,
+    /// The concrete model it was asked for.
+    pub model: String,
+    /// Attempts that failed before, oldest first.
+    pub failed_attempts: Vec<Attempt>,
+}
+
+impl RouteTaken {
+    /// The route through `deployment` for `model`, with no failed attempt.
+    pub fn new(deployment: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            deployment: deployment.into(),
+            model: model.into(),
+            failed_attempts: Vec::new(),
+        }
+    }
+
+    /// How many attempts were made in all.
+    pub fn attempts(&self) -> usize {
+        self.failed_attempts.len() + 1
+    }
+}
+
+/// Where a guard looked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GuardStage {
+    /// The request, before the call.
+    Input,
+    /// The reply.
+    Output,
+}
+
+/// What a guard did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GuardAction {
+    /// Nothing to do.
+    Passed,
+    /// Let through, and noted.
+    Flagged,
+    /// Replaced this many findings with placeholders.
+    Redacted {
+        /// How many.
+        count: usize,
+    },
+    /// Refused.
+    Blocked,
+}
+
+/// One guard's verdict on one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GuardVerdict {
+    /// The guard's name.
+    pub guard: String,
+    /// Where it looked.
+    pub stage: GuardStage,
+    /// What it did.
+    pub action: GuardAction,
+}
+
+impl GuardVerdict {
+    /// A verdict.
+    pub fn new(guard: impl Into<String>, stage: GuardStage, action: GuardAction) -> Self {
+        Self {
+            guard: guard.into(),
+            stage,
+            action,
+        }
+    }
+}
+
+/// Every guard's verdict on a call, in the order they ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GuardVerdicts {
+    /// The verdicts.
+    pub verdicts: Vec<GuardVerdict>,
+}
+
+impl GuardVerdicts {
+    /// No verdict yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a verdict.
+    pub fn push(&mut self, verdict: GuardVerdict) {
+        self.verdicts.push(verdict);
+    }
+}
+
+/// An amount charged against a budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Charge {
+    /// Tokens, input and output.
+    pub tokens: u64,
+    /// Cost in US dollars, when the model's prices are known.
+    pub cost_usd: Option<f64>,
+    /// Requests (1 per call).
+    pub requests: u64,
+}
+
+impl Charge {
+    /// A charge of `tokens` tokens and one request.
+    pub fn new(tokens: u64, cost_usd: Option<f64>) -> Self {
+        Self {
+            tokens,
+            cost_usd,
+            requests: 1,
+        }
+    }
+}
+
+/// What a budget reserved for a call and, once the reply ended, what it
+/// settled to.
+///
+/// The reservation is known when the reply's head leaves the budget layer;
+/// the settlement only at the reply's end (a stream's usage comes last), so
+/// it is shared: layers further out read [`settled`](Self::settled) from their
+/// own end hook, which runs after the budget's.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct BudgetCharge {
+    /// The scopes charged (for example `tenant:acme`, `user:u-42`).
+    pub scopes: Vec<String>,
+    /// What was reserved before the call.
+    pub reserved: Charge,
+    settled: Arc<OnceLock<Charge>>,
+}
+
+impl BudgetCharge {
+    /// A reservation against these scopes.
+    pub fn new(scopes: Vec<String>, reserved: Charge) -> Self {
+        Self {
+            scopes,
+            reserved,
+            settled: Arc::default(),
+        }
+    }
+
+    /// Records what the call finally cost (once; later calls are ignored).
+    /// Every clone of this value sees it.
+    pub fn settle(&self, charge: Charge) {
+        let _ = self.settled.set(charge);
+    }
+
+    /// What the call finally cost, once settled.
+    pub fn settled(&self) -> Option<Charge> {
+        self.settled.get().copied()
+    }
+}
