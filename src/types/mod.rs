@@ -1,4 +1,5 @@
-//! Provider-neutral data: requests, replies, stream events, usage, embeddings.
+//! Provider-neutral data: requests, replies, stream events, usage, embeddings,
+//! and a canonical key per request.
 //!
 //! Every type here is serde-serialisable and carries what the supported
 //! vendors need, so a conversation started with one vendor can continue on
@@ -20,6 +21,7 @@
 //! ```
 
 mod embedding;
+mod key;
 mod llm;
 mod message;
 mod notes;
@@ -29,6 +31,7 @@ mod stream;
 mod usage;
 
 pub use embedding::{EmbeddingRequest, EmbeddingResponse};
+pub use key::RequestKey;
 pub use llm::{LlmRequest, LlmResponse, Operation, Principal, Reply, ReplyMode, RequestMeta, ServedBy};
 pub use message::{
     ContentPart, Image, ImageDetail, ImageSource, Message, Reasoning, Role, ToolCall, ToolResult,

@@ -1,0 +1,1024 @@
+//! A canonical key for a chat request, for caches and deduplication.
+
+use std::fmt::{self, Write as _};
+
+use serde_json::{Number, Value};
+use sha2::{Digest, Sha256};
+
+use super::request::ChatRequest;
+
+/// The tag every request key's hash input starts with. A change to the
+/// encoding gets a new tag, so keys of two formats never meet.
+const VERSION_TAG: &[u8] = b"tower-ai/request-key/v1";
+
+/// The tag every scoped key's hash input starts with.
+const SCOPE_TAG: &[u8] = b"tower-ai/request-key/v1/scope";
+
+/// A SHA-256 digest that names what a chat request asks for, whoever sends it
+/// and however its JSON was laid out.
+///
+/// ```
+/// use tower_ai::types::{ChatRequest, RequestKey};
+///
+/// let a = ChatRequest::new("gpt-4o-mini").system("Be brief.").user("Hello!").temperature(0.2);
+/// let b = ChatRequest::new("gpt-4o-mini").system("Be brief.").user("Hello!").temperature(0.2);
+/// assert_eq!(a.canonical_key(), RequestKey::of(&b));
+///
+/// // Anything that can change the reply changes the key.
+/// let c = b.clone().temperature(0.3);
+/// assert_ne!(a.canonical_key(), c.canonical_key());
+///
+/// // A cache keys its entries per tenant, so one tenant never gets another's.
+/// let key = a.canonical_key();
+/// assert_ne!(key.scoped("acme"), key.scoped("globex"));
+/// assert_eq!(key.to_hex().len(), 64);
+/// assert_eq!(key.to_string(), key.to_hex());
+/// ```
+///
+/// # What is hashed
+///
+/// The key is SHA-256 over a canonical encoding (below) of the request's
+/// serde JSON value: the model, every message with every part (texts,
+/// images, tool calls with their ids and argument text, tool results,
+/// reasoning with its signature), the participant names, the tools with
+/// their schemas, the tool choice, `parallel_tool_calls`, every generation
+/// parameter (`max_tokens`, `temperature`, `top_p`, `top_k`, `stop`, `seed`,
+/// the penalties), the response format, the reasoning settings and `extra`.
+///
+/// The reply mode is not hashed: a top-level `"stream"` key is dropped, so
+/// a streamed and a complete reply to the same request share a key. A
+/// `"stream"` inside `extra` is hashed like any other vendor field.
+///
+/// What the request does not carry is not hashed either: the tenant, the
+/// provider or route that answers, credentials. A cache shared between
+/// tenants, or in front of several providers, derives its key with
+/// [`RequestKey::scoped`].
+///
+/// # What is normalised, and what is not
+///
+/// Only what cannot reach a vendor differently is normalised:
+///
+/// - The order of keys in every JSON object, at every depth (the request's
+///   fields, tool schemas, response-format schemas, `extra` and anything in
+///   it), so whether serde_json's `preserve_order` feature is on, and in what
+///   order a map was filled, do not matter.
+/// - A field that serde skips is the same as its absence: a `None` option,
+///   an empty `tools`, `stop` or `extra`, a tool result whose `is_error` is
+///   `false`. Deserialising `"temperature": null` gives `None`, so it too is
+///   the same as no temperature.
+/// - An `f32` field hashes by its shortest decimal form, the one it is sent
+///   as: `0.1f32` hashes as `0.1`, whether serde_json widened it to the `f64`
+///   `0.10000000149011612` (its default) or kept its text (its
+///   `arbitrary_precision` feature), and whether the request came from a
+///   value or from JSON text. A consequence: an `f64` in `extra` that
+///   happens to equal an `f32` exactly, such as `0.10000000149011612`,
+///   hashes like that `f32`'s shortest decimal, here `0.1`.
+///
+/// Everything else is significant:
+///
+/// - Whitespace and Unicode form inside texts, names, ids and tool-call
+///   argument text: `"Hi"` and `"Hi "` differ, and so do precomposed and
+///   decomposed accents.
+/// - The order of messages, of parts in a message, of tools, of stop
+///   sequences, and of the items of every JSON array.
+/// - The kind of a number: `1` and `1.0` differ (JSON text tells them apart
+///   and some vendors' validators do too), and so do `0.0` and `-0.0`.
+/// - A present but empty setting and none at all: `Some(ReasoningConfig::default())`
+///   (sent as `{}`) differs from no reasoning settings.
+/// - Tool-call ids, which vendors make up per call, so a conversation that
+///   repeats a tool call with a new id gets a new key.
+///
+/// Non-finite floats have no JSON form: serde_json turns `NaN` and the
+/// infinities into `null`, so a `NaN` temperature hashes like an infinite
+/// one (but not like no temperature, which is absent).
+///
+/// # The encoding (version 1)
+///
+/// Lengths and counts are unsigned 64-bit big-endian. The hash input is the
+/// length and bytes of the tag `tower-ai/request-key/v1`, then the value:
+///
+/// | JSON value | bytes |
+/// |---|---|
+/// | `null` | `n` |
+/// | `false`, `true` | `f`, `t` |
+/// | an integer (fits `i64` or `u64`) | `i`, then the value as a 16-byte big-endian two's-complement integer |
+/// | any other number | `d`, length, then its shortest round-trip decimal in Rust's `{:e}` form (`1e0`, `1.5e-7`, `-0e0`), taken as an `f32` when the value is exactly one |
+/// | a number that is neither (serde_json's `arbitrary_precision` only: an integer past `u64`) | `x`, length, then its text |
+/// | a string | `s`, length, then its UTF-8 bytes |
+/// | an array | `a`, item count, then each item in order |
+/// | an object | `o`, entry count, then for each entry in byte order of the keys: the key's length and UTF-8 bytes, then its value |
+///
+/// Every variable-length piece is length-prefixed and every value tagged, so
+/// two different values never encode alike. A key stays the same across
+/// versions of this crate as long as the tag does and the request's serde
+/// form does for the fields used; a new optional field that serde skips when
+/// unset changes no existing key.
+///
+/// # Cost
+///
+/// Computing a key serialises the request to a JSON value once (a copy of
+/// its texts) and hashes it: linear in the request's size.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestKey([u8; 32]);
+
+impl RequestKey {
+    /// The key of `chat`. See the type's documentation for what it covers.
+    ///
+    /// Never panics: every request serialises to a JSON value (non-finite
+    /// floats become `null`).
+    #[must_use]
+    pub fn of(chat: &ChatRequest) -> RequestKey {
+        // A `ChatRequest` is plain derived data: string-keyed maps, structs
+        // and internally tagged enums whose newtype variants all hold
+        // structs, so serialising it to a `Value` has no error path
+        // (serde_json maps non-finite floats to `null` rather than failing).
+        let mut value = serde_json::to_value(chat)
+            .expect("a ChatRequest always serialises to a JSON value: its maps have string keys");
+        // The reply mode is not part of what is asked. Remove it by name from
+        // the JSON rather than from the struct, so this holds whether or not
+        // the request type carries it.
+        if let Value::Object(fields) = &mut value {
+            fields.remove("stream");
+        }
+        RequestKey::of_value(&value)
+    }
+
+    /// The key of a request's JSON value, after the reply mode was removed.
+    fn of_value(value: &Value) -> RequestKey {
+        let mut hasher = Sha256::new();
+        write_bytes(&mut hasher, VERSION_TAG);
+        encode(value, &mut hasher);
+        RequestKey(hasher.finalize().into())
+    }
+
+    /// A key for this request within one tenant or other scope.
+    ///
+    /// Keys of different scopes differ, so a cache keyed by them never
+    /// serves one tenant's entry to another. The scope is length-prefixed in
+    /// the hash input, after its own tag, so no choice of scope can produce
+    /// another scope's key or an unscoped one. Scopes compose:
+    /// `key.scoped("acme").scoped("eu")` is a key within `eu` within `acme`.
+    ///
+    /// ```
+    /// use tower_ai::types::ChatRequest;
+    ///
+    /// let key = ChatRequest::new("gpt-4o-mini").user("Hi").canonical_key();
+    /// assert_eq!(key.scoped("acme"), key.scoped("acme"));
+    /// assert_ne!(key.scoped("acme"), key.scoped("globex"));
+    /// assert_ne!(key.scoped("acme"), key);
+    /// ```
+    #[must_use]
+    pub fn scoped(&self, scope: &str) -> RequestKey {
+        let mut hasher = Sha256::new();
+        write_bytes(&mut hasher, SCOPE_TAG);
+        write_bytes(&mut hasher, scope.as_bytes());
+        hasher.update(self.0);
+        RequestKey(hasher.finalize().into())
+    }
+
+    /// The 32 bytes of the digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The digest as 64 lowercase hexadecimal digits (the same as `to_string()`).
+    pub fn to_hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(hex_digit(byte >> 4));
+            out.push(hex_digit(byte & 0x0f));
+        }
+        out
+    }
+}
+
+impl ChatRequest {
+    /// The request's canonical key: [`RequestKey::of`] this request.
+    #[must_use]
+    pub fn canonical_key(&self) -> RequestKey {
+        RequestKey::of(self)
+    }
+}
+
+/// Lowercase hexadecimal, like [`RequestKey::to_hex`].
+impl fmt::Display for RequestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            f.write_char(hex_digit(byte >> 4))?;
+            f.write_char(hex_digit(byte & 0x0f))?;
+        }
+        Ok(())
+    }
+}
+
+/// `RequestKey(` and the hexadecimal digest `)`.
+impl fmt::Debug for RequestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestKey({self})")
+    }
+}
+
+fn hex_digit(nibble: u8) -> char {
+    char::from(b"0123456789abcdef"[usize::from(nibble & 0x0f)])
+}
+
+/// Where the canonical encoding goes: a hasher, or bytes in tests.
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+#[cfg(test)]
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+fn write_len(out: &mut impl Sink, len: usize) {
+    // usize is at most 64 bits on every supported target.
+    out.put(&(len as u64).to_be_bytes());
+}
+
+fn write_bytes(out: &mut impl Sink, bytes: &[u8]) {
+    write_len(out, bytes.len());
+    out.put(bytes);
+}
+
+/// Writes the canonical encoding of `value` (see [`RequestKey`]).
+fn encode(value: &Value, out: &mut impl Sink) {
+    match value {
+        Value::Null => out.put(b"n"),
+        Value::Bool(false) => out.put(b"f"),
+        Value::Bool(true) => out.put(b"t"),
+        Value::Number(number) => encode_number(number, out),
+        Value::String(text) => {
+            out.put(b"s");
+            write_bytes(out, text.as_bytes());
+        }
+        Value::Array(items) => {
+            out.put(b"a");
+            write_len(out, items.len());
+            for item in items {
+                encode(item, out);
+            }
+        }
+        Value::Object(fields) => {
+            out.put(b"o");
+            write_len(out, fields.len());
+            // Sorted here whatever order the map iterates in: insertion order
+            // with serde_json's `preserve_order`, sorted without it.
+            let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            for (key, item) in entries {
+                write_bytes(out, key.as_bytes());
+                encode(item, out);
+            }
+        }
+    }
+}
+
+fn encode_number(number: &Number, out: &mut impl Sink) {
+    let integer = number
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| number.as_u64().map(i128::from));
+    if let Some(integer) = integer {
+        out.put(b"i");
+        out.put(&integer.to_be_bytes());
+    } else if let Some(float) = number.as_f64().filter(|_| number.is_f64()) {
+        out.put(b"d");
+        write_bytes(out, float_repr(float).as_bytes());
+    } else {
+        // Only with serde_json's `arbitrary_precision`: an integer too large
+        // for 64 bits. Its text is already canonical (serde_json keeps it as
+        // written, and it has no fraction or exponent).
+        out.put(b"x");
+        write_bytes(out, number.to_string().as_bytes());
+    }
+}
+
+/// The shortest decimal that reads back as `value`, in `{:e}` form; as an
+/// `f32` when `value` is exactly one, which is what serde_json makes of an
+/// `f32` field (it widens it to `f64`, or with `arbitrary_precision` keeps
+/// the `f32`'s shortest text, which reads back as the nearest `f64`; both
+/// give the same form here).
+fn float_repr(value: f64) -> String {
+    // `as` rounds to the nearest f32 (or to an infinity, which never equals
+    // a finite value), so the comparison is a test of exactness.
+    let narrow = value as f32;
+    if f64::from(narrow) == value {
+        format!("{narrow:e}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{json, Map, Value};
+
+    use super::{encode, float_repr, RequestKey, SCOPE_TAG, VERSION_TAG};
+    use crate::types::{
+        ChatRequest, ContentPart, Image, ImageDetail, ImageSource, Message, ReasoningConfig, ReasoningEffort,
+        ResponseFormat, Role, Tool, ToolCall, ToolChoice, ToolResult,
+    };
+
+    fn bytes_of(value: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(value, &mut out);
+        out
+    }
+
+    fn parse(json: &str) -> ChatRequest {
+        serde_json::from_str(json).expect("a valid ChatRequest")
+    }
+
+    fn sample() -> ChatRequest {
+        ChatRequest::new("gpt-4o-mini")
+            .system("Be brief.")
+            .user("What is the weather in Paris?")
+            .tool(Tool::function(
+                "get_weather",
+                "Current weather for a city",
+                json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+            ))
+            .tool_choice(ToolChoice::Auto)
+            .max_tokens(200)
+            .temperature(0.2)
+            .extra("user", json!("u-1"))
+    }
+
+    #[test]
+    fn the_same_request_gets_the_same_key() {
+        let key = sample().canonical_key();
+        assert_eq!(key, sample().canonical_key());
+        assert_eq!(key, RequestKey::of(&sample()));
+        assert_eq!(key.as_bytes().len(), 32);
+    }
+
+    /// Pins format v1: a change here means every stored key changes, which
+    /// needs a new version tag.
+    #[test]
+    fn version_1_key_is_pinned() {
+        // Checked against an independent implementation of the documented encoding.
+        let key = ChatRequest::new("gpt-4o-mini").user("Hello!").canonical_key();
+        assert_eq!(
+            key.to_hex(),
+            "858f9c39099fcda7ded246e1aeaff85c419fafc402d3a5cc994b55a67b42986c"
+        );
+        let key = ChatRequest::new("gpt-4o-mini")
+            .system("Be brief.")
+            .user("Hello!")
+            .max_tokens(200)
+            .temperature(0.2)
+            .seed(-3)
+            .extra("user", json!("u-1"))
+            .extra("n", json!([1, 1.5, null, true]))
+            .canonical_key();
+        assert_eq!(
+            key.to_hex(),
+            "787857abf794856546477127b3fb3babacba130372e05335efa2861e8a395a2f"
+        );
+        assert_eq!(
+            key.scoped("acme").to_hex(),
+            "da85ef36251f9c29cd143c1bd99fc741fa28a6e03bf390a76ff9687234fe667c"
+        );
+    }
+
+    #[test]
+    fn encoding_is_as_documented() {
+        let mut expected = Vec::new();
+        // {"b": [null, true, false], "a": "hé"}: object with two entries, "a" first.
+        expected.extend_from_slice(b"o");
+        expected.extend_from_slice(&2u64.to_be_bytes());
+        expected.extend_from_slice(&1u64.to_be_bytes());
+        expected.extend_from_slice(b"a");
+        expected.extend_from_slice(b"s");
+        expected.extend_from_slice(&3u64.to_be_bytes());
+        expected.extend_from_slice("hé".as_bytes());
+        expected.extend_from_slice(&1u64.to_be_bytes());
+        expected.extend_from_slice(b"b");
+        expected.extend_from_slice(b"a");
+        expected.extend_from_slice(&3u64.to_be_bytes());
+        expected.extend_from_slice(b"ntf");
+        assert_eq!(bytes_of(&json!({"b": [null, true, false], "a": "hé"})), expected);
+
+        let mut int = b"i".to_vec();
+        int.extend_from_slice(&(-7i128).to_be_bytes());
+        assert_eq!(bytes_of(&json!(-7)), int);
+        let mut big = b"i".to_vec();
+        big.extend_from_slice(&i128::from(u64::MAX).to_be_bytes());
+        assert_eq!(bytes_of(&json!(u64::MAX)), big);
+
+        let mut float = b"d".to_vec();
+        float.extend_from_slice(&6u64.to_be_bytes());
+        float.extend_from_slice(b"1.5e-7");
+        assert_eq!(bytes_of(&json!(1.5e-7)), float);
+    }
+
+    #[test]
+    fn the_hash_input_starts_with_the_version_tag() {
+        use sha2::{Digest, Sha256};
+        let request = ChatRequest::new("m").user("x");
+        let mut value = serde_json::to_value(&request).expect("serialises");
+        if let Value::Object(fields) = &mut value {
+            fields.remove("stream");
+        }
+        let mut input = (VERSION_TAG.len() as u64).to_be_bytes().to_vec();
+        input.extend_from_slice(VERSION_TAG);
+        input.extend_from_slice(&bytes_of(&value));
+        let digest: [u8; 32] = Sha256::digest(&input).into();
+        assert_eq!(request.canonical_key().as_bytes(), &digest);
+    }
+
+    #[test]
+    fn scoping_length_prefixes_the_scope() {
+        use sha2::{Digest, Sha256};
+        let key = sample().canonical_key();
+        let mut input = (SCOPE_TAG.len() as u64).to_be_bytes().to_vec();
+        input.extend_from_slice(SCOPE_TAG);
+        input.extend_from_slice(&4u64.to_be_bytes());
+        input.extend_from_slice(b"acme");
+        input.extend_from_slice(key.as_bytes());
+        let digest: [u8; 32] = Sha256::digest(&input).into();
+        assert_eq!(key.scoped("acme").as_bytes(), &digest);
+    }
+
+    #[test]
+    fn scopes_separate_tenants() {
+        let key = sample().canonical_key();
+        assert_ne!(key.scoped("acme"), key.scoped("globex"));
+        assert_eq!(key.scoped("acme"), key.scoped("acme"));
+        assert_ne!(key.scoped("acme"), key);
+        assert_ne!(key.scoped(""), key);
+        assert_ne!(key.scoped("acme").scoped("eu"), key.scoped("eu").scoped("acme"));
+        assert_ne!(key.scoped("acme").scoped("eu"), key.scoped("acmeeu"));
+    }
+
+    #[test]
+    fn field_order_in_json_text_does_not_matter() {
+        let a = parse(r#"{"model":"m","messages":[],"temperature":0.5,"extra":{"x":1,"y":{"p":1,"q":2}}}"#);
+        let b = parse(r#"{"extra":{"y":{"q":2,"p":1},"x":1},"temperature":0.5,"messages":[],"model":"m"}"#);
+        assert_eq!(a.canonical_key(), b.canonical_key());
+    }
+
+    #[test]
+    fn object_key_order_does_not_matter_in_the_encoding() {
+        let mut forward = Map::new();
+        let mut backward = Map::new();
+        for (k, v) in [("a", 1), ("b", 2), ("c", 3)] {
+            forward.insert(k.to_owned(), json!(v));
+        }
+        for (k, v) in [("c", 3), ("b", 2), ("a", 1)] {
+            backward.insert(k.to_owned(), json!(v));
+        }
+        assert_eq!(
+            bytes_of(&Value::Object(forward)),
+            bytes_of(&Value::Object(backward))
+        );
+    }
+
+    #[test]
+    fn absent_none_and_empty_are_the_same() {
+        let bare = ChatRequest::new("m").user("x");
+        let from_text = parse(
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}],
+                "tools":[],"stop":[],"extra":{},"temperature":null,"tool_choice":null}"#,
+        );
+        assert_eq!(bare.canonical_key(), from_text.canonical_key());
+
+        let built = ChatRequest::new("m").message(Message::tool_result("c1", "ok"));
+        let explicit = parse(
+            r#"{"model":"m","messages":[{"role":"tool","content":[{"type":"tool_result",
+                "tool_call_id":"c1","content":[{"type":"text","text":"ok"}],"is_error":false}]}]}"#,
+        );
+        assert_eq!(built.canonical_key(), explicit.canonical_key());
+    }
+
+    #[test]
+    fn empty_settings_are_not_the_same_as_none() {
+        let bare = ChatRequest::new("m").user("x");
+        let empty = bare.clone().reasoning(ReasoningConfig::default());
+        assert_ne!(bare.canonical_key(), empty.canonical_key());
+    }
+
+    #[test]
+    fn whitespace_in_texts_is_significant() {
+        let a = ChatRequest::new("m").user("Hello");
+        let b = ChatRequest::new("m").user("Hello ");
+        let c = ChatRequest::new("m").user("Hello\n");
+        assert_ne!(a.canonical_key(), b.canonical_key());
+        assert_ne!(b.canonical_key(), c.canonical_key());
+    }
+
+    #[test]
+    fn integers_and_floats_differ() {
+        let a = ChatRequest::new("m").extra("n", json!(1));
+        let b = ChatRequest::new("m").extra("n", json!(1.0));
+        assert_ne!(a.canonical_key(), b.canonical_key());
+        // An integer is an integer however serde_json stores it.
+        let c = ChatRequest::new("m").extra("n", json!(1u64));
+        let d = ChatRequest::new("m").extra("n", json!(1i64));
+        assert_eq!(c.canonical_key(), d.canonical_key());
+        // The sign of zero is kept.
+        let zero = ChatRequest::new("m").temperature(0.0);
+        let negative_zero = ChatRequest::new("m").temperature(-0.0);
+        assert_ne!(zero.canonical_key(), negative_zero.canonical_key());
+    }
+
+    #[test]
+    fn f32_fields_are_stable_across_number_representations() {
+        for t in [1.0f32, 0.1, 0.2, 0.7, 1.3, 1e-7, 3.4e38, -0.0] {
+            let request = ChatRequest::new("m").user("x").temperature(t).top_p(t);
+            let key = request.canonical_key();
+            // Through JSON text into a value: the f32 is read back as the f64
+            // nearest its shortest text, not widened.
+            let text = serde_json::to_string(&request).expect("serialises");
+            let mut value: Value = serde_json::from_str(&text).expect("parses");
+            if let Value::Object(fields) = &mut value {
+                fields.remove("stream");
+            }
+            assert_eq!(RequestKey::of_value(&value), key, "temperature {t}");
+            // Through JSON text into a request.
+            assert_eq!(parse(&text).canonical_key(), key, "temperature {t}");
+        }
+        assert_eq!(float_repr(f64::from(1.0f32)), "1e0");
+        assert_eq!(float_repr(f64::from(0.1f32)), "1e-1");
+        assert_eq!(float_repr(0.1), "1e-1");
+        assert_eq!(float_repr(0.1 + 0.2), "3.0000000000000004e-1");
+    }
+
+    #[test]
+    fn non_finite_floats_hash_as_null_without_panicking() {
+        let nan = ChatRequest::new("m").user("x").temperature(f32::NAN);
+        let inf = ChatRequest::new("m").user("x").temperature(f32::INFINITY);
+        let none = ChatRequest::new("m").user("x");
+        assert_eq!(nan.canonical_key(), inf.canonical_key());
+        assert_ne!(nan.canonical_key(), none.canonical_key());
+        let null = ChatRequest::new("m").user("x").extra("v", Value::Null);
+        let nan_extra = ChatRequest::new("m").user("x").extra("v", json!(f64::NAN));
+        assert_eq!(null.canonical_key(), nan_extra.canonical_key());
+    }
+
+    #[test]
+    fn the_reply_mode_is_not_hashed() {
+        let base = r#""model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]"#;
+        let absent = parse(&format!("{{{base}}}"));
+        let streamed = parse(&format!(r#"{{{base},"stream":true}}"#));
+        let complete = parse(&format!(r#"{{{base},"stream":false}}"#));
+        assert_eq!(absent.canonical_key(), streamed.canonical_key());
+        assert_eq!(absent.canonical_key(), complete.canonical_key());
+    }
+
+    #[test]
+    fn a_stream_field_in_extra_is_hashed() {
+        let bare = ChatRequest::new("m").user("x");
+        let extra = bare.clone().extra("stream", json!(true));
+        assert_ne!(bare.canonical_key(), extra.canonical_key());
+    }
+
+    #[test]
+    fn debug_and_display_show_hex() {
+        let key = sample().canonical_key();
+        let hex = key.to_hex();
+        assert_eq!(hex.len(), 64);
+        assert!(hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_eq!(key.to_string(), hex);
+        assert_eq!(format!("{key:?}"), format!("RequestKey({hex})"));
+        let bytes: String = key.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(bytes, hex);
+    }
+
+    // ---- property tests ----
+
+    fn arb_text() -> impl Strategy<Value = String> {
+        prop_oneof![4 => "[a-zA-Z0-9 .,!?\n]{0,12}", 1 => ".{0,6}"]
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            // Short decimals: serde_json's default parser reads them back exactly.
+            (-100_000i32..100_000).prop_map(|n| Value::from(f64::from(n) / 100.0)),
+            "[a-z ]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[a-f]{1,3}", inner), 0..4)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn arb_role() -> impl Strategy<Value = Role> {
+        prop_oneof![
+            Just(Role::System),
+            Just(Role::User),
+            Just(Role::Assistant),
+            Just(Role::Tool)
+        ]
+    }
+
+    fn arb_part() -> impl Strategy<Value = ContentPart> {
+        prop_oneof![
+            arb_text().prop_map(ContentPart::text),
+            (
+                "https://[a-z]{1,5}\\.test/[a-z]{1,5}\\.png",
+                prop::option::of(prop_oneof![
+                    Just(ImageDetail::Auto),
+                    Just(ImageDetail::Low),
+                    Just(ImageDetail::High)
+                ])
+            )
+                .prop_map(|(url, detail)| ContentPart::Image(Image {
+                    source: ImageSource::Url { url },
+                    detail,
+                })),
+            "[A-Za-z0-9+/]{0,12}".prop_map(|data| ContentPart::image_base64("image/png", data)),
+            ("[a-z0-9]{1,6}", "[a-z_]{1,8}", arb_json()).prop_map(|(id, name, args)| ContentPart::ToolCall(
+                ToolCall::new(id, name, args.to_string())
+            )),
+            (
+                "[a-z0-9]{1,6}",
+                prop::option::of("[a-z_]{1,8}"),
+                prop::collection::vec(arb_text(), 1..3),
+                any::<bool>()
+            )
+                .prop_map(|(id, name, texts, is_error)| ContentPart::ToolResult(ToolResult {
+                    tool_call_id: id,
+                    name,
+                    content: texts.into_iter().map(ContentPart::text).collect(),
+                    is_error,
+                })),
+            (
+                arb_text(),
+                prop::option::of("[a-zA-Z0-9]{4,8}"),
+                prop::option::of("[a-zA-Z0-9]{4,8}")
+            )
+                .prop_map(|(text, signature, redacted)| ContentPart::Reasoning(
+                    crate::types::Reasoning {
+                        text,
+                        signature,
+                        redacted,
+                    }
+                )),
+        ]
+    }
+
+    /// A message whose first part is text, so a test can change its text.
+    fn arb_message() -> impl Strategy<Value = Message> {
+        (
+            arb_role(),
+            arb_text(),
+            prop::collection::vec(arb_part(), 0..3),
+            prop::option::of("[a-z]{1,6}"),
+        )
+            .prop_map(|(role, text, parts, name)| {
+                let mut content = vec![ContentPart::text(text)];
+                content.extend(parts);
+                let mut message = Message::new(role, content);
+                message.name = name;
+                message
+            })
+    }
+
+    fn arb_tool() -> impl Strategy<Value = Tool> {
+        (
+            "[a-z_]{1,8}",
+            prop::option::of(arb_text()),
+            arb_json(),
+            prop::option::of(any::<bool>()),
+        )
+            .prop_map(|(name, description, parameters, strict)| Tool {
+                name,
+                description,
+                parameters,
+                strict,
+            })
+    }
+
+    fn arb_tool_choice() -> impl Strategy<Value = Option<ToolChoice>> {
+        prop::option::of(prop_oneof![
+            Just(ToolChoice::Auto),
+            Just(ToolChoice::None),
+            Just(ToolChoice::Required),
+            "[a-z_]{1,8}".prop_map(|name| ToolChoice::Tool { name }),
+        ])
+    }
+
+    fn arb_response_format() -> impl Strategy<Value = Option<ResponseFormat>> {
+        prop::option::of(prop_oneof![
+            Just(ResponseFormat::Text),
+            Just(ResponseFormat::JsonObject),
+            (
+                "[a-z_]{1,8}",
+                arb_json(),
+                prop::option::of(any::<bool>()),
+                prop::option::of(arb_text())
+            )
+                .prop_map(|(name, schema, strict, description)| ResponseFormat::JsonSchema {
+                    name,
+                    schema,
+                    strict,
+                    description,
+                }),
+        ])
+    }
+
+    fn arb_reasoning() -> impl Strategy<Value = Option<ReasoningConfig>> {
+        prop::option::of(
+            (
+                prop::option::of(prop_oneof![
+                    Just(ReasoningEffort::Minimal),
+                    Just(ReasoningEffort::Low),
+                    Just(ReasoningEffort::Medium),
+                    Just(ReasoningEffort::High),
+                ]),
+                prop::option::of(any::<u32>()),
+            )
+                .prop_map(|(effort, budget_tokens)| ReasoningConfig {
+                    effort,
+                    budget_tokens,
+                }),
+        )
+    }
+
+    fn arb_unit_float() -> impl Strategy<Value = Option<f32>> {
+        prop::option::of(0.0f32..2.0)
+    }
+
+    /// A request with at least one message, one tool and one `extra` field,
+    /// and every optional setting either set or not.
+    fn arb_request() -> impl Strategy<Value = ChatRequest> {
+        let conversation = (
+            "[a-z0-9.-]{1,12}",
+            prop::collection::vec(arb_message(), 1..4),
+            prop::collection::vec(arb_tool(), 1..3),
+            arb_tool_choice(),
+            prop::option::of(any::<bool>()),
+            arb_response_format(),
+            arb_reasoning(),
+            prop::collection::vec(("[a-z_]{1,6}", arb_json()), 1..4),
+        );
+        let sampling = (
+            prop::option::of(any::<u32>()),
+            arb_unit_float(),
+            arb_unit_float(),
+            prop::option::of(any::<u32>()),
+            prop::collection::vec(arb_text(), 0..3),
+            prop::option::of(any::<i64>()),
+            prop::option::of(-2.0f32..2.0),
+            prop::option::of(-2.0f32..2.0),
+        );
+        (conversation, sampling).prop_map(
+            |(
+                (model, messages, tools, tool_choice, parallel_tool_calls, response_format, reasoning, extra),
+                (max_tokens, temperature, top_p, top_k, stop, seed, frequency_penalty, presence_penalty),
+            )| {
+                let mut request = ChatRequest::new(model).messages(messages);
+                request.tools = tools;
+                request.tool_choice = tool_choice;
+                request.parallel_tool_calls = parallel_tool_calls;
+                request.response_format = response_format;
+                request.reasoning = reasoning;
+                request.extra = extra.into_iter().collect();
+                request.max_tokens = max_tokens;
+                request.temperature = temperature;
+                request.top_p = top_p;
+                request.top_k = top_k;
+                request.stop = stop;
+                request.seed = seed;
+                request.frequency_penalty = frequency_penalty;
+                request.presence_penalty = presence_penalty;
+                request
+            },
+        )
+    }
+
+    fn other_float(value: Option<f32>) -> Option<f32> {
+        Some(match value {
+            Some(v) if v != 0.5 => 0.5,
+            _ => 1.5,
+        })
+    }
+
+    fn bump(value: Option<u32>) -> Option<u32> {
+        Some(value.map_or(1, |n| n.wrapping_add(1)))
+    }
+
+    type Mutation = (&'static str, fn(&mut ChatRequest));
+
+    /// One change per output-relevant field; each always changes the request.
+    fn mutations() -> Vec<Mutation> {
+        vec![
+            ("model", |r| r.model.push('x')),
+            ("message text", |r| {
+                if let ContentPart::Text { text } = &mut r.messages[0].content[0] {
+                    text.push('!');
+                }
+            }),
+            ("message text whitespace", |r| {
+                if let ContentPart::Text { text } = &mut r.messages[0].content[0] {
+                    text.push(' ');
+                }
+            }),
+            ("role", |r| {
+                let role = &mut r.messages[0].role;
+                *role = match role {
+                    Role::System => Role::User,
+                    Role::User => Role::Assistant,
+                    Role::Assistant => Role::Tool,
+                    _ => Role::System,
+                };
+            }),
+            ("message name", |r| {
+                let name = &mut r.messages[0].name;
+                *name = match name.take() {
+                    Some(mut n) => {
+                        n.push('x');
+                        Some(n)
+                    }
+                    None => Some("n".into()),
+                };
+            }),
+            ("last part", |r| {
+                let last = r.messages.last_mut().and_then(|m| m.content.last_mut());
+                match last {
+                    Some(ContentPart::Text { text }) => text.push('x'),
+                    Some(ContentPart::Image(image)) => match &mut image.source {
+                        ImageSource::Url { url } => url.push('x'),
+                        ImageSource::Base64 { data, .. } => data.push('A'),
+                    },
+                    Some(ContentPart::ToolCall(call)) => call.arguments.push(' '),
+                    Some(ContentPart::ToolResult(result)) => result.is_error = !result.is_error,
+                    Some(ContentPart::Reasoning(reasoning)) => reasoning.text.push('x'),
+                    None => {}
+                }
+            }),
+            ("part added", |r| {
+                r.messages[0].content.insert(0, ContentPart::text("first"))
+            }),
+            ("parts reordered", |r| {
+                let parts = &mut r.messages[0].content;
+                if parts.len() >= 2 && parts[0] != parts[1] {
+                    parts.swap(0, 1);
+                } else {
+                    parts.push(ContentPart::text("last"));
+                }
+            }),
+            ("message added", |r| r.messages.push(Message::user("again"))),
+            ("tool schema", |r| {
+                let parameters = &mut r.tools[0].parameters;
+                *parameters = json!({"type": "object", "properties": {"wrapped": parameters.take()}});
+            }),
+            ("tool name", |r| r.tools[0].name.push('x')),
+            ("tool choice", |r| {
+                r.tool_choice = Some(match r.tool_choice {
+                    Some(ToolChoice::Auto) => ToolChoice::Required,
+                    _ => ToolChoice::Auto,
+                });
+            }),
+            ("parallel tool calls", |r| {
+                r.parallel_tool_calls = Some(!r.parallel_tool_calls.unwrap_or(true));
+            }),
+            ("max_tokens", |r| r.max_tokens = bump(r.max_tokens)),
+            ("temperature", |r| r.temperature = other_float(r.temperature)),
+            ("top_p", |r| r.top_p = other_float(r.top_p)),
+            ("top_k", |r| r.top_k = bump(r.top_k)),
+            ("stop", |r| r.stop.push("END".into())),
+            ("seed", |r| r.seed = Some(r.seed.map_or(1, |s| s.wrapping_add(1)))),
+            ("frequency_penalty", |r| {
+                r.frequency_penalty = other_float(r.frequency_penalty)
+            }),
+            ("presence_penalty", |r| {
+                r.presence_penalty = other_float(r.presence_penalty)
+            }),
+            ("response_format", |r| {
+                r.response_format = Some(match r.response_format {
+                    Some(ResponseFormat::JsonObject) => ResponseFormat::Text,
+                    _ => ResponseFormat::JsonObject,
+                });
+            }),
+            ("reasoning", |r| {
+                r.reasoning = Some(match r.reasoning.take() {
+                    Some(config) => ReasoningConfig {
+                        budget_tokens: bump(config.budget_tokens),
+                        ..config
+                    },
+                    None => ReasoningConfig::budget(1024),
+                });
+            }),
+            ("extra value", |r| {
+                if let Some((_, value)) = r.extra.iter_mut().next() {
+                    *value = json!([value.take()]);
+                }
+            }),
+            ("extra key", |r| {
+                r.extra.insert("zz_added".into(), json!(1));
+            }),
+        ]
+    }
+
+    fn set_stream(request: &ChatRequest, stream: Option<bool>) -> ChatRequest {
+        let mut value = serde_json::to_value(request).expect("serialises");
+        let fields = value.as_object_mut().expect("a request is an object");
+        match stream {
+            Some(flag) => fields.insert("stream".into(), Value::Bool(flag)),
+            None => fields.remove("stream"),
+        };
+        serde_json::from_value(value).expect("deserialises")
+    }
+
+    proptest! {
+        #[test]
+        fn equal_requests_hash_equal(request in arb_request()) {
+            let key = request.canonical_key();
+            prop_assert_eq!(request.clone().canonical_key(), key);
+
+            // The same extra fields, inserted in the opposite order.
+            let mut reordered = request.clone();
+            reordered.extra = request.extra.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
+            prop_assert_eq!(reordered.canonical_key(), key);
+
+            // Through JSON text, as a request and as a bare value.
+            let text = serde_json::to_string(&request).expect("serialises");
+            let back: ChatRequest = serde_json::from_str(&text).expect("parses");
+            prop_assert_eq!(back.canonical_key(), key);
+            let mut value: Value = serde_json::from_str(&text).expect("parses");
+            if let Value::Object(fields) = &mut value {
+                fields.remove("stream");
+            }
+            prop_assert_eq!(RequestKey::of_value(&value), key);
+        }
+
+        #[test]
+        fn any_output_relevant_change_changes_the_key(request in arb_request()) {
+            let key = request.canonical_key();
+            for (field, mutate) in mutations() {
+                let mut changed = request.clone();
+                mutate(&mut changed);
+                prop_assert_ne!(&changed, &request, "the {} mutation changed nothing", field);
+                prop_assert_ne!(changed.canonical_key(), key, "changing {} kept the key", field);
+            }
+        }
+
+        #[test]
+        fn the_stream_flag_never_changes_the_key(request in arb_request()) {
+            let key = request.canonical_key();
+            prop_assert_eq!(set_stream(&request, Some(true)).canonical_key(), key);
+            prop_assert_eq!(set_stream(&request, Some(false)).canonical_key(), key);
+            prop_assert_eq!(set_stream(&request, None).canonical_key(), key);
+        }
+
+        #[test]
+        fn scopes_never_meet(request in arb_request(), a in ".{0,8}", b in ".{0,8}") {
+            let key = request.canonical_key();
+            prop_assert_eq!(key.scoped(&a), key.scoped(&a));
+            prop_assert_ne!(key.scoped(&a), key);
+            if a != b {
+                prop_assert_ne!(key.scoped(&a), key.scoped(&b));
+            }
+        }
+
+        /// serde_json keeps an `f32` either widened to `f64` or as its shortest
+        /// text (`arbitrary_precision`), read back as the nearest `f64`; both
+        /// must encode alike.
+        #[test]
+        fn f32_values_encode_alike_in_both_number_representations(bits in any::<u32>()) {
+            let value = f32::from_bits(bits);
+            prop_assume!(value.is_finite());
+            let widened = f64::from(value);
+            let reread: f64 = value.to_string().parse().expect("a float's text parses");
+            prop_assert_eq!(float_repr(widened), float_repr(reread));
+            let back: f32 = float_repr(widened).parse().expect("the repr parses");
+            prop_assert_eq!(back.to_bits(), value.to_bits());
+        }
+
+        /// Distinct `f64`s that are not both near one `f32` keep distinct forms.
+        #[test]
+        fn f64_reprs_round_trip(value in any::<f64>()) {
+            prop_assume!(value.is_finite());
+            let repr = float_repr(value);
+            let back: f64 = repr.parse().expect("the repr parses");
+            let narrow = value as f32;
+            if f64::from(narrow) == value {
+                prop_assert_eq!(back as f32, narrow);
+            } else {
+                prop_assert_eq!(back.to_bits(), value.to_bits());
+            }
+        }
+    }
+}
