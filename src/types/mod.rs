@@ -2,7 +2,8 @@
 //!
 //! Every type here is serde-serialisable and carries what the supported
 //! vendors need, so a conversation started with one vendor can continue on
-//! another.
+//! another. [`ModelCatalog`] tells what a model costs and can do, from a
+//! built-in table of OpenAI and Anthropic models that applications can override.
 //!
 //! ```
 //! use tower_ai::types::{ChatRequest, ChatResponse, StreamAccumulator};
@@ -22,6 +23,8 @@
 mod embedding;
 mod llm;
 mod message;
+mod model;
+mod model_table;
 mod request;
 mod response;
 mod stream;
@@ -32,6 +35,7 @@ pub use llm::{LlmRequest, LlmResponse, Principal, Reply, RequestMeta, ServedBy};
 pub use message::{
     ContentPart, Image, ImageDetail, ImageSource, Message, Reasoning, Role, ToolCall, ToolResult,
 };
+pub use model::{BuiltinCatalog, Catalog, ModelCapabilities, ModelCatalog, ModelInfo, ModelKind, Prices};
 pub use request::{ChatRequest, ReasoningConfig, ReasoningEffort, ResponseFormat, Tool, ToolChoice};
 pub use response::{ChatResponse, FinishReason};
 pub use stream::{ChatStream, StreamAccumulator, StreamEvent};
