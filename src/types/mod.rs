@@ -3,7 +3,8 @@
 //!
 //! Every type here is serde-serialisable and carries what the supported
 //! vendors need, so a conversation started with one vendor can continue on
-//! another.
+//! another. [`ModelCatalog`] tells what a model costs and can do, from a
+//! built-in table of OpenAI and Anthropic models that applications can override.
 //!
 //! ```
 //! use tower_ai::types::{ChatRequest, ChatResponse, StreamAccumulator};
@@ -25,6 +26,8 @@ mod key;
 mod llm;
 mod message;
 mod notes;
+mod model;
+mod model_table;
 mod request;
 mod response;
 mod stream;
@@ -36,6 +39,7 @@ pub use llm::{LlmRequest, LlmResponse, Operation, Principal, Reply, ReplyMode, R
 pub use message::{
     ContentPart, Image, ImageDetail, ImageSource, Message, Reasoning, Role, ToolCall, ToolResult,
 };
+pub use model::{BuiltinCatalog, Catalog, ModelCapabilities, ModelCatalog, ModelInfo, ModelKind, Prices};
 pub use notes::{
     BudgetCharge, CacheStatus, Charge, GuardAction, GuardStage, GuardVerdict, GuardVerdicts, Outcome,
     RouteTaken,
