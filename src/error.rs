@@ -646,3 +646,117 @@ pub fn from_box_error(err: BoxError) -> Error {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn api() -> Box<ApiError> {
+        ApiError::new("p", "m").into()
+    }
+
+    #[test]
+    fn the_predicate_table_holds() {
+        // (error, retryable, fallback candidate), as the module docs' table says.
+        let io = || std::io::Error::other("reset");
+        let cases: Vec<(Error, bool, bool)> = vec![
+            (Error::RateLimited(api()), true, true),
+            (Error::Overloaded(api()), true, true),
+            (Error::Server(api()), true, true),
+            (Error::timeout(TimeoutKind::Idle, None), true, true),
+            (Error::transport(io()), true, true),
+            (Error::StreamTruncated { provider: "p".into() }, true, true),
+            (Error::ContextLengthExceeded(api()), false, true),
+            (Error::ContentFiltered(api()), false, true),
+            (Error::unsupported("p", "images"), false, true),
+            (Error::encode("p", "no"), false, true),
+            (Error::Authentication(api()), false, true),
+            (Error::decode("p", "bad"), false, true),
+            (Error::EventTooLarge { limit: 1 }, false, true),
+            (Error::ResponseTooLarge { limit: 1 }, false, true),
+            (Error::InvalidRequest(api()), false, false),
+            (Error::config("bad"), false, false),
+            (Error::blocked("g", "r"), false, false),
+            (Error::budget_exceeded("s", "l", None), false, false),
+            (Error::HoldLimitExceeded { limit: 1 }, false, false),
+            (Error::no_route("m"), false, false),
+            (Error::all_attempts_failed(vec![]), false, false),
+            (Error::other(io()), false, false),
+        ];
+        for (error, retryable, fallback) in cases {
+            assert_eq!(error.is_retryable(), retryable, "{error:?} retryable");
+            assert_eq!(error.is_fallback_candidate(), fallback, "{error:?} fallback");
+        }
+    }
+
+    #[test]
+    fn a_clone_keeps_the_source_chain() {
+        let parse = serde_json::from_str::<u32>("x").unwrap_err();
+        let message = parse.to_string();
+        let error = Error::decode_with("openai", "invalid chat completion", parse);
+        let copy = error.clone();
+        assert_eq!(
+            copy.to_string(),
+            "could not decode the openai response: invalid chat completion"
+        );
+        assert_eq!(copy.source().unwrap().to_string(), message);
+        let config = Error::config_with("bad header", std::io::Error::other("inner"));
+        assert_eq!(config.clone().source().unwrap().to_string(), "inner");
+    }
+
+    #[test]
+    fn all_attempts_failed_names_them_and_chains_to_the_last() {
+        let error = Error::all_attempts_failed(vec![
+            Attempt::new("east", Error::RateLimited(api())),
+            Attempt::new(
+                "west",
+                Error::timeout(TimeoutKind::Request, Some(Duration::from_secs(30))),
+            ),
+        ]);
+        assert_eq!(error.to_string(), "all attempts failed: 2 attempts (east, west)");
+        let attempts = error.source().unwrap();
+        let last = attempts.source().unwrap();
+        assert_eq!(last.to_string(), "timed out waiting for the reply (limit 30s)");
+    }
+
+    #[test]
+    fn a_budget_refusal_says_when_to_retry() {
+        let error = Error::budget_exceeded(
+            "tenant:acme",
+            "100 requests per minute",
+            Some(Duration::from_secs(7)),
+        );
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(
+            error.to_string(),
+            "budget exceeded for tenant:acme: 100 requests per minute"
+        );
+    }
+
+    #[test]
+    fn the_error_stays_small() {
+        // Small enough that a `Result` is cheap to move and clippy's
+        // `result_large_err` (128 bytes) never fires in applications.
+        assert!(
+            std::mem::size_of::<Error>() <= 72,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+
+    #[test]
+    fn tower_timeouts_become_request_timeouts() {
+        let boxed: BoxError = Box::new(tower::timeout::error::Elapsed::new());
+        assert!(matches!(
+            from_box_error(boxed),
+            Error::Timeout {
+                kind: TimeoutKind::Request,
+                ..
+            }
+        ));
+        let typed: BoxError = Box::new(Error::blocked("g", "r"));
+        assert_eq!(from_box_error(typed).kind(), "blocked");
+    }
+}

@@ -6,6 +6,7 @@ pub mod error;
 pub mod guide;
 pub mod observe;
 pub mod provider;
+pub mod store;
 #[cfg(feature = "telemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "telemetry")))]
 pub mod telemetry;

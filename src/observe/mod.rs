@@ -158,3 +158,6 @@ pub use self::hold::Holdback;
 pub use self::layer::{FilterLayer, Filtered};
 pub use self::peek::{peek_content, PeekStop, Peeked};
 pub use self::stream::FilteredStream;
+
+#[cfg(test)]
+mod tests;

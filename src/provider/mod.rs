@@ -160,3 +160,6 @@ impl Capabilities {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

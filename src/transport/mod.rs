@@ -9,6 +9,7 @@
 //! ```no_run
 //! use tower::ServiceBuilder;
 //! use tower_ai::provider::openai::OpenAi;
+//! use tower_ai::provider::HttpProviderBuilder;
 //! use tower_ai::transport::Transport;
 //!
 //! # fn main() -> Result<(), tower_ai::Error> {

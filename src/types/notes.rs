@@ -18,7 +18,7 @@
 //! # let _ = ServedBy::new("p", "m");
 //! ```
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Attempt, Error};
 
@@ -187,11 +187,26 @@ impl GuardVerdict {
 }
 
 /// Every guard's verdict on a call, in the order they ran.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
+///
+/// A shared handle: input verdicts are known before the call, output
+/// verdicts only at the reply's end (a stream is checked as it goes), after
+/// the response head left the guard. A guard inserts the handle into the
+/// response's extensions when the head passes, keeps a clone, and pushes its
+/// output verdict at the end; layers further out (audit) read
+/// [`verdicts`](Self::verdicts) from their own end hook, which runs after the
+/// guard's.
+///
+/// ```
+/// use tower_ai::types::{GuardAction, GuardStage, GuardVerdict, GuardVerdicts};
+///
+/// let verdicts = GuardVerdicts::new();
+/// let kept = verdicts.clone();
+/// kept.push(GuardVerdict::new("pii", GuardStage::Output, GuardAction::Redacted { count: 2 }));
+/// assert_eq!(verdicts.verdicts()[0].action, GuardAction::Redacted { count: 2 });
+/// ```
+#[derive(Debug, Clone, Default)]
 pub struct GuardVerdicts {
-    /// The verdicts.
-    pub verdicts: Vec<GuardVerdict>,
+    verdicts: Arc<Mutex<Vec<GuardVerdict>>>,
 }
 
 impl GuardVerdicts {
@@ -200,9 +215,24 @@ impl GuardVerdicts {
         Self::default()
     }
 
-    /// Adds a verdict.
-    pub fn push(&mut self, verdict: GuardVerdict) {
-        self.verdicts.push(verdict);
+    /// Adds a verdict; every clone of this handle sees it.
+    pub fn push(&self, verdict: GuardVerdict) {
+        self.lock().push(verdict);
+    }
+
+    /// The verdicts so far, in order.
+    pub fn verdicts(&self) -> Vec<GuardVerdict> {
+        self.lock().clone()
+    }
+
+    /// Whether some guard blocked the call.
+    pub fn any_blocked(&self) -> bool {
+        self.lock().iter().any(|v| v.action == GuardAction::Blocked)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<GuardVerdict>> {
+        // A panic while holding the lock cannot leave a Vec half-pushed.
+        self.verdicts.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -1,0 +1,184 @@
+//! Where state that outlives one call is kept: budget counters, cache
+//! entries, the audit stream.
+//!
+//! Each is a trait, so one process keeps its state in memory and several
+//! processes share it through Redis (feature `redis`), with the same layer
+//! code. The traits are shaped for atomicity: a budget reserves against
+//! every scope's limit in **one** operation (all or nothing), so concurrent
+//! calls, in one process or many, never overspend; an audit append is
+//! acknowledged only once it is durable in the store and in chain order.
+//!
+//! Implementations are given by the layers that use them (in memory) and
+//! by the `redis` feature; an application can write its own against another
+//! database.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower_ai::store::{Admission, CounterOp, Window};
+//!
+//! // What a budget asks of a counter store for one call: 1 200 tokens
+//! // against the tenant's daily limit and the user's hourly one, atomically.
+//! let ops = [
+//!     CounterOp::new("tokens:tenant:acme", 1_200, 1_000_000, Window::Fixed(Duration::from_secs(86_400))),
+//!     CounterOp::new("tokens:user:u-42", 1_200, 50_000, Window::Fixed(Duration::from_secs(3_600))),
+//! ];
+//! # let _ = ops;
+//! let refused = Admission::Refused { op: 1, current: 49_500, reset_after: Some(Duration::from_secs(600)) };
+//! assert!(!refused.is_admitted());
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::error::Result;
+
+/// The time window a counter counts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Window {
+    /// A fixed window of this length, aligned on the store's clock (so all
+    /// processes agree on when it resets).
+    Fixed(Duration),
+    /// No window: the counter never resets (a lifetime budget).
+    Unbounded,
+}
+
+/// One counter a call adds to, with the limit it must stay within.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CounterOp {
+    /// The counter's key, for example `tokens:tenant:acme`.
+    pub key: String,
+    /// How much to add.
+    pub amount: u64,
+    /// The most the counter may hold after the addition.
+    pub limit: u64,
+    /// The window the counter counts in.
+    pub window: Window,
+}
+
+impl CounterOp {
+    /// Adds `amount` to `key`, within `limit`, in `window`.
+    pub fn new(key: impl Into<String>, amount: u64, limit: u64, window: Window) -> Self {
+        Self {
+            key: key.into(),
+            amount,
+            limit,
+            window,
+        }
+    }
+}
+
+/// What a [`CounterStore`] answered to a reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Admission {
+    /// Every counter took its amount.
+    Admitted,
+    /// Nothing was added: the counter at index `op` would have passed its limit.
+    Refused {
+        /// The index of the first refusing operation.
+        op: usize,
+        /// That counter's value.
+        current: u64,
+        /// When its window resets, for a windowed counter.
+        reset_after: Option<Duration>,
+    },
+}
+
+impl Admission {
+    /// Whether the reservation was admitted.
+    pub fn is_admitted(&self) -> bool {
+        matches!(self, Admission::Admitted)
+    }
+}
+
+/// Counters for budgets and rate limits.
+///
+/// The one rule: [`reserve`](Self::reserve) checks and adds in one atomic
+/// step across all its operations. A check followed by a separate add lets
+/// concurrent calls overspend; this trait has no such pair.
+#[async_trait]
+pub trait CounterStore: Send + Sync + fmt::Debug + 'static {
+    /// Adds every operation's amount if, and only if, every counter stays
+    /// within its limit; otherwise adds nothing.
+    async fn reserve(&self, ops: &[CounterOp]) -> Result<Admission>;
+
+    /// Adjusts counters without a limit check, by a signed amount: the
+    /// settlement of a reservation to what the call really cost (negative
+    /// to give back what was over-reserved), or its release on failure.
+    /// A counter never goes below zero.
+    async fn adjust(&self, adjustments: &[(String, Window, i64)]) -> Result<()>;
+
+    /// A counter's value in its current window.
+    async fn get(&self, key: &str, window: Window) -> Result<u64>;
+}
+
+/// Entries of an exact cache: opaque bytes under a (tenant-scoped) key.
+///
+/// Keys are [`RequestKey`](crate::types::RequestKey)s already scoped to
+/// their tenant, so a store never needs to know about tenants to keep
+/// them apart.
+#[async_trait]
+pub trait CacheStore: Send + Sync + fmt::Debug + 'static {
+    /// The entry under `key`, if there is one and it has not expired.
+    async fn get(&self, key: &[u8; 32]) -> Result<Option<Bytes>>;
+
+    /// Stores `value` under `key` for at most `ttl` (or until evicted).
+    async fn put(&self, key: &[u8; 32], value: Bytes, ttl: Option<Duration>) -> Result<()>;
+
+    /// Removes the entry under `key`.
+    async fn remove(&self, key: &[u8; 32]) -> Result<()>;
+}
+
+/// A stored audit record with its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditEntry {
+    /// Its position in the stream, from 0, without gaps.
+    pub seq: u64,
+    /// The record, as the audit layer encoded it (its hash chains to the previous one).
+    pub record: Bytes,
+}
+
+impl AuditEntry {
+    /// An entry at `seq`.
+    pub fn new(seq: u64, record: Bytes) -> Self {
+        Self { seq, record }
+    }
+}
+
+/// What an append answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Appended {
+    /// The record is durable at this position.
+    At(u64),
+    /// Another writer appended first: the stream is now this long. The
+    /// writer re-chains its record to the new head and tries again.
+    Conflict {
+        /// The stream's length.
+        len: u64,
+    },
+}
+
+/// An append-only stream of audit records.
+///
+/// Appends are conditional on the stream's length, so writers in several
+/// processes keep one unbroken hash chain: each record names the hash of
+/// the one before it, and a store never accepts two records at one place.
+#[async_trait]
+pub trait AuditStore: Send + Sync + fmt::Debug + 'static {
+    /// Appends `record` at position `expected_len`, if the stream is that
+    /// long. An answer of [`Appended::At`] means the record is durable.
+    async fn append(&self, expected_len: u64, record: Bytes) -> Result<Appended>;
+
+    /// The last entry, if any.
+    async fn head(&self) -> Result<Option<AuditEntry>>;
+
+    /// Up to `limit` entries from position `from`, in order.
+    async fn read(&self, from: u64, limit: usize) -> Result<Vec<AuditEntry>>;
+}
