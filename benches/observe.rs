@@ -34,6 +34,19 @@ impl Observer for Content {
     }
 }
 
+/// An observer that reads only metadata: no text is accumulated for it.
+struct Metadata(usize);
+
+impl Observer for Metadata {
+    const NEEDS_CONTENT: bool = false;
+    fn on_event(&mut self, event: &StreamEvent) {
+        self.0 += usize::from(event.is_content());
+    }
+    fn on_end(self, end: End<'_>) {
+        black_box(end.usage().map(|u| u.output_tokens));
+    }
+}
+
 /// A filter that passes every event on through its queue.
 struct PassFilter;
 
@@ -118,6 +131,19 @@ fn stream_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
                 let mut stream = ChatStream::from_events(events.clone().into_iter().map(Ok));
                 for _ in 0..4 {
                     stream = observed(stream, Content(0));
+                }
+                stream
+            },
+            |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("four_metadata_observers", |b| {
+        b.to_async(runtime).iter_batched(
+            || {
+                let mut stream = ChatStream::from_events(events.clone().into_iter().map(Ok));
+                for _ in 0..4 {
+                    stream = observed(stream, Metadata(0));
                 }
                 stream
             },

@@ -48,15 +48,47 @@ impl<F: Filter> FilteredStream<F> {
         self.filter.is_none()
     }
 
+    /// Notes an event on its way to the caller.
     #[inline]
-    fn deliver(&mut self, event: StreamEvent) -> Poll<Option<Result<StreamEvent>>> {
+    fn note(&mut self, event: &StreamEvent) {
         if F::NEEDS_CONTENT || !event.is_content() {
-            self.acc.push(&event);
+            self.acc.push(event);
         }
         if matches!(event, StreamEvent::Finish { .. }) {
             self.finished = true;
         }
+    }
+
+    #[inline]
+    fn deliver(&mut self, event: StreamEvent) -> Poll<Option<Result<StreamEvent>>> {
+        self.note(&event);
         Poll::Ready(Some(Ok(event)))
+    }
+
+    /// The path of a filter that passes everything through (an observer):
+    /// no queue, and each item is returned as the inner stream gave it.
+    #[inline]
+    fn poll_watch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<StreamEvent>>> {
+        let (Some(filter), Some(inner)) = (self.filter.as_mut(), self.inner.as_mut()) else {
+            return Poll::Ready(None);
+        };
+        let poll = Pin::new(inner).poll_next(cx);
+        match &poll {
+            Poll::Pending => {}
+            Poll::Ready(Some(Ok(event))) => {
+                filter.watch_event(event);
+                self.note(event);
+            }
+            Poll::Ready(Some(Err(error))) => {
+                self.inner = None;
+                self.end(Some(error));
+            }
+            Poll::Ready(None) => {
+                self.inner = None;
+                self.end(None);
+            }
+        }
+        poll
     }
 
     fn end(&mut self, error: Option<&Error>) {
@@ -82,6 +114,9 @@ impl<F: Filter> Stream for FilteredStream<F> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if F::PASSES_THROUGH {
+            return this.poll_watch(cx);
+        }
         loop {
             if let Some(event) = this.out.pop() {
                 return this.deliver(event);
@@ -100,10 +135,6 @@ impl<F: Filter> Stream for FilteredStream<F> {
             match Pin::new(inner).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(event))) => {
-                    if F::PASSES_THROUGH {
-                        filter.watch_event(&event);
-                        return this.deliver(event);
-                    }
                     if let Err(error) = filter.on_event(event, &mut this.out) {
                         this.inner = None;
                         this.pending_error = Some(error);

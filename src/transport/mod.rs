@@ -59,15 +59,45 @@ trait DynTransport: Send + Sync {
 
 struct ServiceTransport<S>(S);
 
-impl<S, B> DynTransport for ServiceTransport<S>
-where
-    S: Service<http::Request<Bytes>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-    B: http_body::Body + Send + 'static,
-    B::Data: Buf + Send,
-    B::Error: Into<BoxError>,
+/// A tower service that can carry a provider's requests: it takes
+/// `http::Request<Bytes>` and answers `http::Response` with an [`HttpBody`],
+/// its errors convert into [`BoxError`], and it is cheap to clone and
+/// shareable across tasks. Implemented for every such service.
+pub trait HttpService:
+    Service<
+        http::Request<Bytes>,
+        Response = http::Response<Self::Body>,
+        Error: Into<BoxError>,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
 {
+    /// The body of its responses.
+    type Body: HttpBody;
+}
+
+impl<S, B> HttpService for S
+where
+    S: Service<http::Request<Bytes>, Response = http::Response<B>, Error: Into<BoxError>, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    B: HttpBody,
+{
+    type Body = B;
+}
+
+/// A response body a [`Transport`] can read: any `http_body::Body` whose
+/// chunks are `Buf`s and whose errors convert into [`BoxError`]. Implemented
+/// for every such body (reqwest's, hyper's, `http_body_util`'s).
+pub trait HttpBody: http_body::Body<Data: Buf + Send, Error: Into<BoxError>> + Send + 'static {}
+
+impl<B> HttpBody for B where B: http_body::Body<Data: Buf + Send, Error: Into<BoxError>> + Send + 'static {}
+
+impl<S: HttpService> DynTransport for ServiceTransport<S> {
     fn send(&self, request: http::Request<Bytes>) -> SendFuture {
         // Cloning and then driving the clone to readiness is the pattern tower
         // documents for services shared behind `&self`.
@@ -118,15 +148,7 @@ impl Transport {
     ///
     /// The service is cloned for each request, as tower recommends for shared
     /// services, so it should be cheap to clone (clients are).
-    pub fn new<S, B>(service: S) -> Self
-    where
-        S: Service<http::Request<Bytes>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
-        S::Error: Into<BoxError>,
-        S::Future: Send + 'static,
-        B: http_body::Body + Send + 'static,
-        B::Data: Buf + Send,
-        B::Error: Into<BoxError>,
-    {
+    pub fn new<S: HttpService>(service: S) -> Self {
         Self {
             inner: Arc::new(ServiceTransport(service)),
         }
