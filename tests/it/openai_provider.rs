@@ -1,6 +1,6 @@
 //! The OpenAI provider end to end: `ProviderService` over a fake OpenAI server on 127.0.0.1.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

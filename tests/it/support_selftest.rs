@@ -1,6 +1,6 @@
-//! Self-tests of the fake upstream server in `tests/support`.
+//! Self-tests of the fake upstream server in `tests/it/support`.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The application's own HTTP client, with its own tower-http layers, under a provider.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};

@@ -2,7 +2,7 @@
 //! typed error or a correct reply; never a panic, never a clean finish of a
 //! cut stream.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use tower_ai::provider::anthropic::Anthropic;

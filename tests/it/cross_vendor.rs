@@ -1,6 +1,6 @@
 //! One conversation, two vendors: tool calls made by one model continue on the other.
 
-mod support;
+use crate::support;
 
 use support::{FakeUpstream, Reply};
 use tower_ai::provider::anthropic::Anthropic;

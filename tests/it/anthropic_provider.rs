@@ -1,6 +1,6 @@
 //! The Anthropic provider end to end: `ProviderService` over a fake Anthropic server on 127.0.0.1.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
