@@ -1,16 +1,14 @@
 //! The Anthropic provider end to end: `ProviderService` over a fake Anthropic server on 127.0.0.1.
 
-use crate::support;
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use support::{FakeUpstream, Reply};
-use tower::{Service, ServiceExt};
 use tower_ai::provider::anthropic::Anthropic;
 use tower_ai::provider::{Provider, ProviderService};
-use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason, StreamEvent};
-use tower_ai::{Error, LlmRequest};
+use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason};
+use tower_ai::Error;
+
+use crate::support::{call, collect, complete, streamed, FakeUpstream, Reply};
 
 fn provider(up: &FakeUpstream) -> Anthropic {
     Anthropic::builder()
@@ -18,10 +16,6 @@ fn provider(up: &FakeUpstream) -> Anthropic {
         .base_url(up.base_url())
         .build()
         .unwrap()
-}
-
-async fn call(service: &mut ProviderService, chat: ChatRequest) -> Result<tower_ai::LlmResponse, Error> {
-    service.ready().await?.call(LlmRequest::new(chat)).await
 }
 
 fn hello() -> ChatRequest {
@@ -34,12 +28,7 @@ fn hello() -> ChatRequest {
 async fn complete_reply_with_the_system_prompt_hoisted() {
     let up = FakeUpstream::start().await;
     let mut service = ProviderService::new(provider(&up));
-    let reply = call(&mut service, hello())
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
+    let reply = complete(&mut service, hello()).await.unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");
     assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
     let usage = reply.usage.unwrap();
@@ -63,12 +52,7 @@ async fn complete_reply_with_the_system_prompt_hoisted() {
 async fn streamed_reply_with_usage() {
     let up = FakeUpstream::start().await;
     let mut service = ProviderService::new(provider(&up));
-    let reply = call(&mut service, hello().streaming(true))
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
+    let reply = complete(&mut service, hello().streaming(true)).await.unwrap();
     assert_eq!(reply.text(), "Hello! How can I help?");
     assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
     let usage = reply.usage.unwrap();
@@ -83,30 +67,20 @@ async fn tool_use_complete_and_streamed_with_cache_figures() {
     up.push(Reply::sse_fixture_chunked("anthropic/stream_tool_use.sse", 5));
     let mut service = ProviderService::new(provider(&up));
 
-    let complete = call(&mut service, hello())
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
-    assert_eq!(complete.finish_reason, Some(FinishReason::ToolCalls));
-    let calls = complete.tool_calls();
+    let whole = complete(&mut service, hello()).await.unwrap();
+    assert_eq!(whole.finish_reason, Some(FinishReason::ToolCalls));
+    let calls = whole.tool_calls();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].arguments_json().unwrap()["city"], "Paris");
     assert_eq!(calls[1].arguments_json().unwrap()["city"], "Tokyo");
-    let usage = complete.usage.unwrap();
+    let usage = whole.usage.unwrap();
     assert_eq!(usage.cache_read_tokens, 1024);
     assert_eq!(usage.input_tokens, 150 + 1024, "input counts cached tokens too");
 
-    let streamed = call(&mut service, hello().streaming(true))
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
-    assert_eq!(streamed.finish_reason, Some(FinishReason::ToolCalls));
-    let calls = streamed.tool_calls();
-    assert_eq!(calls.len(), 2, "{streamed:?}");
+    let stream = complete(&mut service, hello().streaming(true)).await.unwrap();
+    assert_eq!(stream.finish_reason, Some(FinishReason::ToolCalls));
+    let calls = stream.tool_calls();
+    assert_eq!(calls.len(), 2, "{stream:?}");
     assert!(calls.iter().all(|c| c.id.starts_with("toolu_")));
     for call in calls {
         assert!(call.arguments_json().unwrap().is_object());
@@ -118,13 +92,7 @@ async fn thinking_is_kept_with_its_signature() {
     let up = FakeUpstream::start().await;
     up.push(Reply::sse_fixture("anthropic/stream_thinking.sse"));
     let provider = provider(&up);
-    let reply = provider
-        .chat_stream(hello())
-        .await
-        .unwrap()
-        .collect_response()
-        .await
-        .unwrap();
+    let reply = streamed(&provider, hello()).await.unwrap();
     let reasoning = reply.reasoning();
     assert_eq!(reasoning.len(), 1);
     assert!(!reasoning[0].text.is_empty());
@@ -167,22 +135,10 @@ async fn an_error_event_mid_stream_is_a_typed_error_after_the_text_so_far() {
     let up = FakeUpstream::start().await;
     up.push(Reply::sse_fixture("anthropic/stream_error.sse"));
     let mut service = ProviderService::new(provider(&up));
-    let mut stream = call(&mut service, hello().streaming(true))
-        .await
-        .unwrap()
-        .into_stream();
-    let mut saw_text = false;
-    let mut error = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(StreamEvent::TextDelta { .. }) => saw_text = true,
-            Ok(StreamEvent::Finish { .. }) => panic!("an errored stream must not finish"),
-            Ok(_) => {}
-            Err(e) => error = Some(e),
-        }
-    }
-    assert!(saw_text);
-    assert!(matches!(error, Some(Error::Overloaded(_))), "{error:?}");
+    let got = collect(&mut service, hello().streaming(true)).await.unwrap();
+    assert_eq!(got.finishes(), 0, "an errored stream must not finish: {got:?}");
+    assert!(!got.text().is_empty());
+    assert!(matches!(got.error, Some(Error::Overloaded(_))), "{:?}", got.error);
 }
 
 #[tokio::test]
@@ -191,13 +147,7 @@ async fn a_cut_stream_and_a_dropped_connection_are_errors() {
     up.push(Reply::sse_fixture("anthropic/stream_text.sse").cut_after(4));
     up.push(Reply::MalformedJson);
     let provider = provider(&up);
-    let err = provider
-        .chat_stream(hello())
-        .await
-        .unwrap()
-        .collect_response()
-        .await
-        .unwrap_err();
+    let err = streamed(&provider, hello()).await.unwrap_err();
     assert!(matches!(err, Error::StreamTruncated { .. }), "{err:?}");
     let err = provider.chat(hello()).await.unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");

@@ -1,13 +1,10 @@
 //! The application's own HTTP client, with its own tower-http layers, under a provider.
 
-use crate::support;
-
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::FakeUpstream;
 use tower::ServiceBuilder;
 use tower_ai::provider::anthropic::Anthropic;
 use tower_ai::provider::openai::OpenAi;
@@ -15,6 +12,8 @@ use tower_ai::provider::Provider;
 use tower_ai::transport::Transport;
 use tower_ai::types::ChatRequest;
 use tower_http::set_header::SetRequestHeaderLayer;
+
+use crate::support::{streamed, FakeUpstream};
 
 fn my_client() -> Transport {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
@@ -49,14 +48,10 @@ async fn a_hyper_util_client_with_a_tower_http_layer_carries_the_requests() {
         .await
         .unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");
-    let streamed = anthropic
-        .chat_stream(ChatRequest::new("claude-sonnet-4-5").user("hi"))
-        .await
-        .unwrap()
-        .collect_response()
+    let reply = streamed(&anthropic, ChatRequest::new("claude-sonnet-4-5").user("hi"))
         .await
         .unwrap();
-    assert_eq!(streamed.text(), "Hello! How can I help?");
+    assert_eq!(reply.text(), "Hello! How can I help?");
 
     let seen = up.requests();
     assert_eq!(seen.len(), 2);

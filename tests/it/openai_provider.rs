@@ -1,16 +1,15 @@
 //! The OpenAI provider end to end: `ProviderService` over a fake OpenAI server on 127.0.0.1.
 
-use crate::support;
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use support::{FakeUpstream, Reply};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::{Provider, ProviderService};
 use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason, ResponseFormat, StreamEvent};
-use tower_ai::{Error, LlmRequest};
+use tower_ai::Error;
+
+use crate::support::{call, collect, complete, streamed, FakeUpstream, Reply};
 
 fn provider(up: &FakeUpstream) -> OpenAi {
     OpenAi::builder()
@@ -18,10 +17,6 @@ fn provider(up: &FakeUpstream) -> OpenAi {
         .base_url(format!("{}/v1", up.base_url()))
         .build()
         .unwrap()
-}
-
-async fn call(service: &mut ProviderService, chat: ChatRequest) -> Result<tower_ai::LlmResponse, Error> {
-    service.ready().await?.call(LlmRequest::new(chat)).await
 }
 
 fn hello() -> ChatRequest {
@@ -32,12 +27,7 @@ fn hello() -> ChatRequest {
 async fn complete_reply_with_usage() {
     let up = FakeUpstream::start().await;
     let mut service = ProviderService::new(provider(&up));
-    let reply = call(&mut service, hello())
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
+    let reply = complete(&mut service, hello()).await.unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");
     assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
     let usage = reply.usage.unwrap();
@@ -77,12 +67,7 @@ async fn a_stream_split_into_tiny_chunks_decodes_the_same() {
     }
     let mut service = ProviderService::new(provider(&up));
     for _ in 0..3 {
-        let reply = call(&mut service, hello().streaming(true))
-            .await
-            .unwrap()
-            .into_complete()
-            .await
-            .unwrap();
+        let reply = complete(&mut service, hello().streaming(true)).await.unwrap();
         let calls = reply.tool_calls();
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[0].arguments_json().unwrap()["city"], "Paris");
@@ -97,19 +82,9 @@ async fn parallel_tool_calls_complete_and_streamed() {
     up.push(Reply::sse_fixture("openai/stream_tool_calls.sse"));
     let mut service = ProviderService::new(provider(&up));
 
-    let complete = call(&mut service, hello())
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
-    let streamed = call(&mut service, hello().streaming(true))
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
-    for reply in [&complete, &streamed] {
+    let whole = complete(&mut service, hello()).await.unwrap();
+    let stream = complete(&mut service, hello().streaming(true)).await.unwrap();
+    for reply in [&whole, &stream] {
         assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
         let calls = reply.tool_calls();
         assert_eq!(calls.len(), 2, "{reply:?}");
@@ -120,7 +95,7 @@ async fn parallel_tool_calls_complete_and_streamed() {
         assert_eq!(calls[0].arguments_json().unwrap()["city"], "Paris");
         assert_eq!(calls[1].arguments_json().unwrap()["city"], "Tokyo");
     }
-    assert_eq!(complete.usage.unwrap().cache_read_tokens, 1024);
+    assert_eq!(whole.usage.unwrap().cache_read_tokens, 1024);
 }
 
 #[tokio::test]
@@ -130,12 +105,7 @@ async fn json_schema_output_is_requested_and_returned() {
     let mut service = ProviderService::new(provider(&up));
     let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
     let request = hello().response_format(ResponseFormat::json_schema("weather", schema.clone()));
-    let reply = call(&mut service, request)
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
+    let reply = complete(&mut service, request).await.unwrap();
     let value: serde_json::Value = serde_json::from_str(&reply.text()).unwrap();
     assert_eq!(value["city"], "Paris");
     let body = up.requests()[0].json();
@@ -228,24 +198,13 @@ async fn a_stream_cut_mid_way_ends_with_an_error_after_the_events_it_carried() {
     let up = FakeUpstream::start().await;
     up.push(Reply::sse_fixture("openai/stream_text.sse").cut_after(3));
     let mut service = ProviderService::new(provider(&up));
-    let mut stream = call(&mut service, hello().streaming(true))
-        .await
-        .unwrap()
-        .into_stream();
-    let mut text = String::new();
-    let mut last_error = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(StreamEvent::TextDelta { text: t }) => text.push_str(&t),
-            Ok(StreamEvent::Finish { .. }) => panic!("a cut stream must not finish"),
-            Ok(_) => {}
-            Err(e) => last_error = Some(e),
-        }
-    }
-    assert_eq!(text, "Hello!");
+    let got = collect(&mut service, hello().streaming(true)).await.unwrap();
+    assert_eq!(got.finishes(), 0, "a cut stream must not finish: {got:?}");
+    assert_eq!(got.text(), "Hello!");
     assert!(
-        matches!(last_error, Some(Error::StreamTruncated { .. })),
-        "{last_error:?}"
+        matches!(got.error, Some(Error::StreamTruncated { .. })),
+        "{:?}",
+        got.error
     );
 }
 
@@ -259,8 +218,7 @@ async fn an_oversized_stream_event_is_refused() {
         cut_after: None,
     });
     let provider = provider(&up).max_event_bytes(1024);
-    let stream = provider.chat_stream(hello()).await.unwrap();
-    let err = stream.collect_response().await.unwrap_err();
+    let err = streamed(&provider, hello()).await.unwrap_err();
     assert!(matches!(err, Error::EventTooLarge { limit: 1024 }), "{err:?}");
 }
 
@@ -274,25 +232,10 @@ async fn slow_chunks_arrive_and_a_timeout_layer_stops_a_slow_upstream() {
         .timeout(Duration::from_millis(300))
         .service(ProviderService::new(provider(&up)));
 
-    let reply = service
-        .ready()
-        .await
-        .unwrap()
-        .call(LlmRequest::new(hello().streaming(true)))
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
+    let reply = complete(&mut service, hello().streaming(true)).await.unwrap();
     assert_eq!(reply.text(), "Hello! How can I help?");
 
-    let err = service
-        .ready()
-        .await
-        .unwrap()
-        .call(LlmRequest::new(hello()))
-        .await
-        .unwrap_err();
+    let err = call(&mut service, hello()).await.unwrap_err();
     assert!(matches!(err, Error::Timeout), "{err:?}");
 }
 

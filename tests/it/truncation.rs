@@ -32,22 +32,13 @@ fn anthropic(body: Bytes) -> Anthropic {
 async fn every_cut_of<P: Provider>(file: &str, terminal: &str, provider: impl Fn(Bytes) -> P) {
     let whole = support::fixture_bytes(file);
     let request = ChatRequest::new("m").user("hi");
-    let complete = provider(whole.clone())
-        .chat_stream(request.clone())
-        .await
-        .unwrap()
-        .collect_response()
+    let complete = support::streamed(&provider(whole.clone()), request.clone())
         .await
         .unwrap();
     for cut in 0..whole.len() {
         let prefix = whole.slice(..cut);
         let finished = String::from_utf8_lossy(&prefix).contains(terminal);
-        let result = provider(prefix)
-            .chat_stream(request.clone())
-            .await
-            .unwrap()
-            .collect_response()
-            .await;
+        let result = support::streamed(&provider(prefix), request.clone()).await;
         match result {
             Ok(reply) => {
                 assert!(

@@ -5,6 +5,8 @@
 //!
 //! The server serves recorded fixtures from `tests/it/fixtures/` by default and can
 //! be scripted with [`FakeUpstream::push`]. Every request is recorded.
+//!
+//! `calls` holds the helpers that call a service or a provider and read its reply.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::VecDeque;
@@ -23,6 +25,12 @@ use bytes::Bytes;
 use futures_util::stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::sync::{oneshot, Notify};
+
+mod calls;
+
+// Examples and benches include this module too and use none of these.
+#[allow(unused_imports)]
+pub use calls::{call, collect, complete, streamed, Collected};
 
 // ---------------------------------------------------------------------------
 // Fixtures
