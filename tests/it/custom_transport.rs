@@ -6,13 +6,12 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::ServiceBuilder;
-use tower_ai::provider::anthropic::Anthropic;
-use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::Provider;
 use tower_ai::transport::Transport;
 use tower_ai::types::ChatRequest;
 use tower_http::set_header::SetRequestHeaderLayer;
 
+use crate::conformance::{anthropic, openai, Endpoint};
 use crate::support::{streamed, FakeUpstream};
 
 fn my_client() -> Transport {
@@ -30,18 +29,14 @@ fn my_client() -> Transport {
 #[tokio::test]
 async fn a_hyper_util_client_with_a_tower_http_layer_carries_the_requests() {
     let up = FakeUpstream::start().await;
-    let openai = OpenAi::builder()
-        .api_key("sk-test")
-        .base_url(format!("{}/v1", up.base_url()))
-        .transport(my_client())
-        .build()
-        .unwrap();
-    let anthropic = Anthropic::builder()
-        .api_key("sk-ant-test")
-        .base_url(up.base_url())
-        .transport(my_client())
-        .build()
-        .unwrap();
+    let openai = openai::provider(Endpoint {
+        base_url: up.base_url(),
+        transport: Some(my_client()),
+    });
+    let anthropic = anthropic::provider(Endpoint {
+        base_url: up.base_url(),
+        transport: Some(my_client()),
+    });
 
     let reply = openai
         .chat(ChatRequest::new("gpt-4o-mini").user("hi"))
@@ -67,12 +62,10 @@ async fn a_refused_connection_is_a_retryable_transport_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let openai = OpenAi::builder()
-        .api_key("sk-test")
-        .base_url(format!("http://127.0.0.1:{port}/v1"))
-        .transport(my_client())
-        .build()
-        .unwrap();
+    let openai = openai::provider(Endpoint {
+        base_url: format!("http://127.0.0.1:{port}"),
+        transport: Some(my_client()),
+    });
     let err = openai.chat(ChatRequest::new("m").user("hi")).await.unwrap_err();
     assert!(matches!(err, tower_ai::Error::Transport(_)), "{err:?}");
     assert!(err.is_retryable());

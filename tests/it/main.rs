@@ -2,7 +2,8 @@
 //!
 //! Each module is one area; a module that needs crate features is compiled only
 //! when they are on. `support` holds the fake upstream server and the shared
-//! helpers; `fixtures/` the recorded wire bodies (see each folder's `SOURCES.md`).
+//! helpers; `conformance` the checks every vendor passes, and each vendor's run
+//! of them; `fixtures/` the recorded wire bodies (see each folder's `SOURCES.md`).
 
 mod support;
 
@@ -12,6 +13,8 @@ mod anthropic_provider;
 mod codec_anthropic;
 #[cfg(feature = "openai")]
 mod codec_openai;
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+mod conformance;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
 mod cross_vendor;
 #[cfg(all(feature = "openai", feature = "anthropic"))]
