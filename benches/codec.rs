@@ -4,7 +4,7 @@
 //! cargo bench --bench codec
 //! ```
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::collections::VecDeque;

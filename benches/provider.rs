@@ -5,7 +5,7 @@
 //! cargo bench --bench provider
 //! ```
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -5,7 +5,7 @@
 //! cargo run --example custom_transport
 //! ```
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::time::Duration;

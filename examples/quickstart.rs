@@ -13,7 +13,7 @@
 //! To talk to the real OpenAI API instead, set `OPENAI_API_KEY` and run with
 //! `-- --live`.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::io::{IsTerminal, Write};

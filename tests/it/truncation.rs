@@ -2,86 +2,28 @@
 //! typed error or a correct reply; never a panic, never a clean finish of a
 //! cut stream.
 
-mod support;
-
 use bytes::Bytes;
 use tower_ai::provider::anthropic::Anthropic;
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::Provider;
 use tower_ai::types::ChatRequest;
-use tower_ai::Error;
+
+use crate::conformance::{anthropic as anthropic_vendor, every_cut_of, openai as openai_vendor, Endpoint};
+use crate::support;
 
 fn openai(body: Bytes) -> OpenAi {
-    OpenAi::builder()
-        .api_key("sk-test")
-        .transport(support::canned(200, &[], body, usize::MAX))
-        .build()
-        .unwrap()
+    openai_vendor::provider(Endpoint::canned(200, &[], body))
 }
 
 fn anthropic(body: Bytes) -> Anthropic {
-    Anthropic::builder()
-        .api_key("sk-ant-test")
-        .transport(support::canned(200, &[], body, usize::MAX))
-        .build()
-        .unwrap()
+    anthropic_vendor::provider(Endpoint::canned(200, &[], body))
 }
 
-/// Streams every prefix of `file` and checks that exactly the prefixes that
-/// hold the vendor's terminal line finish; every other one ends in an error.
-async fn every_cut_of<P: Provider>(file: &str, terminal: &str, provider: impl Fn(Bytes) -> P) {
-    let whole = support::fixture_bytes(file);
-    let request = ChatRequest::new("m").user("hi");
-    let complete = provider(whole.clone())
-        .chat_stream(request.clone())
-        .await
-        .unwrap()
-        .collect_response()
-        .await
-        .unwrap();
-    for cut in 0..whole.len() {
-        let prefix = whole.slice(..cut);
-        let finished = String::from_utf8_lossy(&prefix).contains(terminal);
-        let result = provider(prefix)
-            .chat_stream(request.clone())
-            .await
-            .unwrap()
-            .collect_response()
-            .await;
-        match result {
-            Ok(reply) => {
-                assert!(
-                    finished,
-                    "{file} cut at {cut} of {} finished cleanly",
-                    whole.len()
-                );
-                assert_eq!(reply, complete, "{file} cut at {cut}");
-            }
-            Err(err) => {
-                assert!(
-                    !finished,
-                    "{file} cut at {cut} failed after its terminal event: {err:?}"
-                );
-                assert!(
-                    matches!(err, Error::StreamTruncated { .. } | Error::Decode { .. }),
-                    "{file} cut at {cut}: {err:?}"
-                );
-            }
-        }
-    }
-}
-
+// Every cut of each vendor's text and tool-call streams is a conformance check
+// (`conformance::*::every_byte_cut_of_the_streams`); the thinking stream is Anthropic's own.
 #[tokio::test]
-async fn every_cut_of_an_openai_stream_is_an_error_until_done() {
-    every_cut_of("openai/stream_text.sse", "data: [DONE]\n", openai).await;
-    every_cut_of("openai/stream_tool_calls.sse", "data: [DONE]\n", openai).await;
-}
-
-#[tokio::test]
-async fn every_cut_of_an_anthropic_stream_is_an_error_until_message_stop() {
-    let terminal = "data: {\"type\":\"message_stop\"}\n";
-    every_cut_of("anthropic/stream_text.sse", terminal, anthropic).await;
-    every_cut_of("anthropic/stream_tool_use.sse", terminal, anthropic).await;
+async fn every_cut_of_an_anthropic_thinking_stream_is_an_error_until_message_stop() {
+    let terminal = anthropic_vendor::VENDOR.terminal;
     every_cut_of("anthropic/stream_thinking.sse", terminal, anthropic).await;
 }
 

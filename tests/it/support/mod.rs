@@ -1,10 +1,12 @@
 //! A fake upstream LLM HTTP server for tests, examples and benchmarks.
 //!
-//! Include it from an integration test with `mod support;`, or from an example
-//! or bench with `#[path = "../tests/support/mod.rs"] mod support;`.
+//! The integration tests (`tests/it/main.rs`) hold it as `mod support;`; an example
+//! or bench includes it with `#[path = "../tests/it/support/mod.rs"] mod support;`.
 //!
-//! The server serves recorded fixtures from `tests/fixtures/` by default and can
+//! The server serves recorded fixtures from `tests/it/fixtures/` by default and can
 //! be scripted with [`FakeUpstream::push`]. Every request is recorded.
+//!
+//! `calls` holds the helpers that call a service or a provider and read its reply.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::VecDeque;
@@ -24,13 +26,19 @@ use futures_util::stream;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::sync::{oneshot, Notify};
 
+mod calls;
+
+// Examples and benches include this module too and use none of these.
+#[allow(unused_imports)]
+pub use calls::{call, collect, complete, streamed, Collected};
+
 // ---------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------
 
-const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures");
 
-/// Reads `tests/fixtures/{rel_path}` (panics with a helpful message if it is missing).
+/// Reads `tests/it/fixtures/{rel_path}` (panics with a helpful message if it is missing).
 pub fn fixture_bytes(rel_path: &str) -> Bytes {
     let path = format!("{FIXTURE_DIR}/{}", rel_path.trim_start_matches('/'));
     match std::fs::read(&path) {
@@ -199,7 +207,7 @@ impl Reply {
         }
     }
 
-    /// A `Status` reply whose body is read from `tests/fixtures/{rel_path}`.
+    /// A `Status` reply whose body is read from `tests/it/fixtures/{rel_path}`.
     pub fn fixture(status: u16, rel_path: &str) -> Reply {
         Reply::Status {
             status,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{ServiceBuilder, ServiceExt};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
 use tower_ai::types::{ChatRequest, FinishReason, StreamEvent, Usage};
@@ -16,6 +16,8 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
+
+use crate::support::{call, complete};
 
 type Fields = BTreeMap<String, String>;
 
@@ -174,16 +176,10 @@ fn streamed_events() -> Vec<StreamEvent> {
 #[test]
 fn a_complete_call_records_its_span_and_metrics() {
     let (spans, metrics) = run(|_, _| async {
-        let service = ServiceBuilder::new().telemetry().service(ProviderService::new(
+        let mut service = ServiceBuilder::new().telemetry().service(ProviderService::new(
             MockProvider::new().with_text_reply("Hi there"),
         ));
-        let reply = service
-            .oneshot(request(false))
-            .await
-            .unwrap()
-            .into_complete()
-            .await
-            .unwrap();
+        let reply = complete(&mut service, request(false)).await.unwrap();
         assert_eq!(reply.text(), "Hi there");
     });
 
@@ -242,7 +238,7 @@ fn a_stream_is_recorded_at_its_real_end_with_time_to_first_chunk() {
         let mut service = ServiceBuilder::new()
             .telemetry()
             .service(ProviderService::new(mock));
-        let response = service.ready().await.unwrap().call(request(true)).await.unwrap();
+        let response = call(&mut service, request(true)).await.unwrap();
 
         // The response head is here, the stream is not: nothing is recorded yet.
         assert!(live_spans.closed().is_empty());
@@ -326,11 +322,10 @@ fn a_stream_failing_mid_way_records_an_error_not_a_success() {
                 provider: "mock".into(),
             },
         ));
-        let service = ServiceBuilder::new()
+        let mut service = ServiceBuilder::new()
             .telemetry()
             .service(ProviderService::new(mock));
-        let response = service.oneshot(request(true)).await.unwrap();
-        assert!(response.into_complete().await.is_err());
+        assert!(complete(&mut service, request(true)).await.is_err());
     });
     assert_eq!(spans[0]["tower_ai.outcome"], "error");
     assert_eq!(spans[0]["error.type"], "stream_truncated");

@@ -1,6 +1,4 @@
-//! Self-tests of the fake upstream server in `tests/support`.
-
-mod support;
+//! Self-tests of `tests/it/support`: the fake upstream server and the call helpers.
 
 use std::time::Duration;
 
@@ -9,7 +7,14 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use support::{fixture_bytes, openai_stream_of, FakeUpstream, Reply};
+use tower_ai::provider::mock::{MockProvider, MockReply};
+use tower_ai::provider::{Provider, ProviderService};
+use tower_ai::types::{ChatRequest, StreamEvent};
+use tower_ai::Error;
+
+use crate::support::{
+    collect, complete, fixture_bytes, openai_stream_of, streamed, Collected, FakeUpstream, Reply,
+};
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 type Response = http::Response<hyper::body::Incoming>;
@@ -380,4 +385,38 @@ fn openai_stream_of_shape() {
         assert_eq!(json["object"], "chat.completion.chunk");
     }
     assert_eq!(&chunks[6][..], b"data: [DONE]\n\n");
+}
+
+#[tokio::test]
+async fn the_call_helpers_read_complete_and_streamed_replies() {
+    let mock = MockProvider::new().with_text_reply("Hi there");
+    let mut service = ProviderService::new(mock.clone());
+    let request = ChatRequest::new("m").user("hi");
+
+    let whole = complete(&mut service, request.clone()).await.unwrap();
+    assert_eq!(whole.text(), "Hi there");
+    let got = collect(&mut service, request.clone().streaming(true))
+        .await
+        .unwrap();
+    assert!(got.error.is_none(), "{got:?}");
+    assert_eq!((got.starts(), got.finishes()), (1, 1));
+    assert_eq!(got.text(), "Hi there");
+    assert_eq!(got.fold().text(), "Hi there");
+    assert_eq!(streamed(&mock, request).await.unwrap().text(), "Hi there");
+}
+
+#[tokio::test]
+async fn collected_keeps_the_events_and_the_error_that_ended_the_stream() {
+    let truncated = Error::StreamTruncated {
+        provider: "mock".into(),
+    };
+    let mock = MockProvider::new().push(
+        MockReply::stream(vec![StreamEvent::text("par"), StreamEvent::text("tial")]).then_fail(truncated),
+    );
+    let stream = mock.chat_stream(ChatRequest::new("m").user("x")).await.unwrap();
+    let got = Collected::read(stream).await;
+    assert_eq!(got.count(|e| matches!(e, StreamEvent::TextDelta { .. })), 2);
+    assert_eq!(got.text(), "partial");
+    assert_eq!(got.fold().text(), "partial");
+    assert!(matches!(got.into_reply(), Err(Error::StreamTruncated { .. })));
 }

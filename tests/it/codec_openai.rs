@@ -1,7 +1,7 @@
-//! The OpenAI codec against the recorded wire fixtures in `tests/fixtures/openai/`,
+//! The OpenAI codec against the recorded wire fixtures in `tests/it/fixtures/openai/`,
 //! without a socket: request encoding, reply and stream decoding, error mapping.
 
-mod support;
+use crate::support;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -23,19 +23,30 @@ use tower_ai::Error;
 
 const KEY: &str = "sk-test-9f8e7d6c5b4a";
 
-const CHAT_COMPLETION: &[u8] = include_bytes!("fixtures/openai/chat_completion.json");
-const CHAT_TOOL_CALLS: &[u8] = include_bytes!("fixtures/openai/chat_completion_tool_calls.json");
-const CHAT_JSON: &[u8] = include_bytes!("fixtures/openai/chat_completion_json.json");
-const CHAT_REASONING: &[u8] = include_bytes!("fixtures/openai/chat_completion_reasoning.json");
-const CHAT_CONTENT_FILTER: &[u8] = include_bytes!("fixtures/openai/chat_completion_content_filter.json");
-const EMBEDDINGS: &[u8] = include_bytes!("fixtures/openai/embeddings.json");
-const STREAM_TEXT: &[u8] = include_bytes!("fixtures/openai/stream_text.sse");
-const STREAM_TOOL_CALLS: &[u8] = include_bytes!("fixtures/openai/stream_tool_calls.sse");
-const ERROR_AUTH: &[u8] = include_bytes!("fixtures/openai/error_auth.json");
-const ERROR_CONTENT_FILTER: &[u8] = include_bytes!("fixtures/openai/error_content_filter.json");
-const ERROR_CONTEXT_LENGTH: &[u8] = include_bytes!("fixtures/openai/error_context_length.json");
-const ERROR_RATE_LIMIT: &[u8] = include_bytes!("fixtures/openai/error_rate_limit.json");
-const ERROR_SERVER: &[u8] = include_bytes!("fixtures/openai/error_server.json");
+/// The bytes of `tests/it/fixtures/openai/{name}`, read at compile time.
+macro_rules! fixture {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/fixtures/openai/",
+            $name
+        ))
+    };
+}
+
+const CHAT_COMPLETION: &[u8] = fixture!("chat_completion.json");
+const CHAT_TOOL_CALLS: &[u8] = fixture!("chat_completion_tool_calls.json");
+const CHAT_JSON: &[u8] = fixture!("chat_completion_json.json");
+const CHAT_REASONING: &[u8] = fixture!("chat_completion_reasoning.json");
+const CHAT_CONTENT_FILTER: &[u8] = fixture!("chat_completion_content_filter.json");
+const EMBEDDINGS: &[u8] = fixture!("embeddings.json");
+const STREAM_TEXT: &[u8] = fixture!("stream_text.sse");
+const STREAM_TOOL_CALLS: &[u8] = fixture!("stream_tool_calls.sse");
+const ERROR_AUTH: &[u8] = fixture!("error_auth.json");
+const ERROR_CONTENT_FILTER: &[u8] = fixture!("error_content_filter.json");
+const ERROR_CONTEXT_LENGTH: &[u8] = fixture!("error_context_length.json");
+const ERROR_RATE_LIMIT: &[u8] = fixture!("error_rate_limit.json");
+const ERROR_SERVER: &[u8] = fixture!("error_server.json");
 
 fn openai() -> OpenAiCodec {
     OpenAi::builder()

@@ -2,47 +2,40 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::{Provider, ProviderService};
 use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason, StreamEvent, UsageSource};
-use tower_ai::{Error, LlmRequest};
+use tower_ai::Error;
+
+use crate::support::{call, Collected};
 
 #[tokio::test]
 async fn the_service_answers_complete_or_streamed_as_the_request_says() {
     let mock = MockProvider::new().with_text_reply("Hello there, friend.");
     let mut service = ProviderService::new(mock.clone());
 
-    let complete = service
-        .ready()
-        .await
-        .unwrap()
-        .call(LlmRequest::new(ChatRequest::new("m").user("hi")))
+    let whole = call(&mut service, ChatRequest::new("m").user("hi"))
         .await
         .unwrap();
-    assert!(!complete.is_stream());
-    let reply = complete.into_complete().await.unwrap();
+    assert!(!whole.is_stream());
+    let reply = whole.into_complete().await.unwrap();
     assert_eq!(reply.text(), "Hello there, friend.");
     assert_eq!(reply.model, "m");
     assert_eq!(reply.usage.unwrap().source, UsageSource::Estimated);
 
-    let streamed = service
-        .ready()
-        .await
-        .unwrap()
-        .call(LlmRequest::new(ChatRequest::new("m").user("hi").streaming(true)))
+    let streamed = call(&mut service, ChatRequest::new("m").user("hi").streaming(true))
         .await
         .unwrap();
     assert!(streamed.is_stream());
-    let events: Vec<_> = streamed.into_stream().collect().await;
-    assert!(events.iter().all(Result::is_ok));
-    assert!(matches!(events.first(), Some(Ok(StreamEvent::Start { .. }))));
+    let got = Collected::read(streamed.into_stream()).await;
+    assert!(got.error.is_none(), "{got:?}");
+    assert!(matches!(got.events.first(), Some(StreamEvent::Start { .. })));
     assert!(matches!(
-        events.last(),
-        Some(Ok(StreamEvent::Finish {
+        got.events.last(),
+        Some(StreamEvent::Finish {
             reason: FinishReason::Stop
-        }))
+        })
     ));
     assert_eq!(mock.requests().len(), 2);
 }
@@ -59,18 +52,10 @@ async fn scripted_failures_and_mid_stream_errors_reach_the_caller() {
     let err = mock.chat(ChatRequest::new("m").user("x")).await.unwrap_err();
     assert!(matches!(err, Error::Timeout));
 
-    let mut stream = mock.chat_stream(ChatRequest::new("m").user("x")).await.unwrap();
-    let mut text = String::new();
-    let mut failed = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(StreamEvent::TextDelta { text: t }) => text.push_str(&t),
-            Ok(_) => {}
-            Err(e) => failed = Some(e),
-        }
-    }
-    assert_eq!(text, "partial");
-    assert!(matches!(failed, Some(Error::StreamTruncated { .. })));
+    let stream = mock.chat_stream(ChatRequest::new("m").user("x")).await.unwrap();
+    let got = Collected::read(stream).await;
+    assert_eq!(got.text(), "partial");
+    assert!(matches!(got.error, Some(Error::StreamTruncated { .. })));
 }
 
 #[tokio::test]
@@ -80,11 +65,7 @@ async fn tower_layers_stack_on_the_provider_service() {
         .map_err(tower_ai::error::from_box_error)
         .timeout(Duration::from_millis(20))
         .service(ProviderService::new(mock));
-    let err = service
-        .ready()
-        .await
-        .unwrap()
-        .call(LlmRequest::new(ChatRequest::new("m").user("x")))
+    let err = call(&mut service, ChatRequest::new("m").user("x"))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout), "{err:?}");

@@ -1,12 +1,12 @@
 //! One conversation, two vendors: tool calls made by one model continue on the other.
 
-mod support;
-
-use support::{FakeUpstream, Reply};
 use tower_ai::provider::anthropic::Anthropic;
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::Provider;
 use tower_ai::types::{ChatRequest, Message, Tool};
+
+use crate::conformance::{anthropic, openai, Endpoint};
+use crate::support::{FakeUpstream, Reply};
 
 fn weather_tool() -> Tool {
     Tool::function(
@@ -17,17 +17,10 @@ fn weather_tool() -> Tool {
 }
 
 fn providers(up: &FakeUpstream) -> (OpenAi, Anthropic) {
-    let openai = OpenAi::builder()
-        .api_key("sk-test")
-        .base_url(format!("{}/v1", up.base_url()))
-        .build()
-        .unwrap();
-    let anthropic = Anthropic::builder()
-        .api_key("sk-ant-test")
-        .base_url(up.base_url())
-        .build()
-        .unwrap();
-    (openai, anthropic)
+    (
+        openai::provider(Endpoint::upstream(up)),
+        anthropic::provider(Endpoint::upstream(up)),
+    )
 }
 
 #[tokio::test]

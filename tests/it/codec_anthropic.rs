@@ -1,6 +1,6 @@
-//! The Anthropic codec against the recorded wire fixtures in `tests/fixtures/anthropic/`.
+//! The Anthropic codec against the recorded wire fixtures in `tests/it/fixtures/anthropic/`.
 
-mod support;
+use crate::support;
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -32,8 +32,7 @@ fn codec() -> AnthropicCodec {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/anthropic/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    support::fixture_bytes(&format!("anthropic/{name}")).to_vec()
 }
 
 fn encode_with(codec: &AnthropicCodec, request: &ChatRequest) -> Value {

@@ -1,20 +1,18 @@
 //! The application's own HTTP client, with its own tower-http layers, under a provider.
 
-mod support;
-
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use support::FakeUpstream;
 use tower::ServiceBuilder;
-use tower_ai::provider::anthropic::Anthropic;
-use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::Provider;
 use tower_ai::transport::Transport;
 use tower_ai::types::ChatRequest;
 use tower_http::set_header::SetRequestHeaderLayer;
+
+use crate::conformance::{anthropic, openai, Endpoint};
+use crate::support::{streamed, FakeUpstream};
 
 fn my_client() -> Transport {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
@@ -31,32 +29,24 @@ fn my_client() -> Transport {
 #[tokio::test]
 async fn a_hyper_util_client_with_a_tower_http_layer_carries_the_requests() {
     let up = FakeUpstream::start().await;
-    let openai = OpenAi::builder()
-        .api_key("sk-test")
-        .base_url(format!("{}/v1", up.base_url()))
-        .transport(my_client())
-        .build()
-        .unwrap();
-    let anthropic = Anthropic::builder()
-        .api_key("sk-ant-test")
-        .base_url(up.base_url())
-        .transport(my_client())
-        .build()
-        .unwrap();
+    let openai = openai::provider(Endpoint {
+        base_url: up.base_url(),
+        transport: Some(my_client()),
+    });
+    let anthropic = anthropic::provider(Endpoint {
+        base_url: up.base_url(),
+        transport: Some(my_client()),
+    });
 
     let reply = openai
         .chat(ChatRequest::new("gpt-4o-mini").user("hi"))
         .await
         .unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");
-    let streamed = anthropic
-        .chat_stream(ChatRequest::new("claude-sonnet-4-5").user("hi"))
-        .await
-        .unwrap()
-        .collect_response()
+    let reply = streamed(&anthropic, ChatRequest::new("claude-sonnet-4-5").user("hi"))
         .await
         .unwrap();
-    assert_eq!(streamed.text(), "Hello! How can I help?");
+    assert_eq!(reply.text(), "Hello! How can I help?");
 
     let seen = up.requests();
     assert_eq!(seen.len(), 2);
@@ -72,12 +62,10 @@ async fn a_refused_connection_is_a_retryable_transport_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let openai = OpenAi::builder()
-        .api_key("sk-test")
-        .base_url(format!("http://127.0.0.1:{port}/v1"))
-        .transport(my_client())
-        .build()
-        .unwrap();
+    let openai = openai::provider(Endpoint {
+        base_url: format!("http://127.0.0.1:{port}"),
+        transport: Some(my_client()),
+    });
     let err = openai.chat(ChatRequest::new("m").user("hi")).await.unwrap_err();
     assert!(matches!(err, tower_ai::Error::Transport(_)), "{err:?}");
     assert!(err.is_retryable());

@@ -1,0 +1,31 @@
+//! The integration tests, as one test binary (`cargo test --test it`).
+//!
+//! Each module is one area; a module that needs crate features is compiled only
+//! when they are on. `support` holds the fake upstream server and the shared
+//! helpers; `conformance` the checks every vendor passes, and each vendor's run
+//! of them; `fixtures/` the recorded wire bodies (see each folder's `SOURCES.md`).
+
+mod support;
+
+#[cfg(all(feature = "reqwest", feature = "anthropic"))]
+mod anthropic_provider;
+#[cfg(feature = "anthropic")]
+mod codec_anthropic;
+#[cfg(feature = "openai")]
+mod codec_openai;
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+mod conformance;
+#[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
+mod cross_vendor;
+#[cfg(all(feature = "openai", feature = "anthropic"))]
+mod custom_transport;
+mod mock_provider;
+mod observe;
+#[cfg(all(feature = "reqwest", feature = "openai"))]
+mod openai_provider;
+mod support_selftest;
+#[cfg(feature = "telemetry")]
+mod telemetry;
+#[cfg(all(feature = "openai", feature = "anthropic"))]
+mod truncation;
+mod types;

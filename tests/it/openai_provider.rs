@@ -1,0 +1,185 @@
+//! The OpenAI provider end to end, beyond the conformance kit (`conformance::openai`):
+//! the OpenAI request shape, Azure and the compatible presets, and the features
+//! only OpenAI has here. `ProviderService` over a fake OpenAI server on 127.0.0.1.
+
+use std::time::Duration;
+
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_ai::provider::openai::OpenAi;
+use tower_ai::provider::{Provider, ProviderService};
+use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason, ResponseFormat};
+use tower_ai::Error;
+
+use crate::conformance::openai::{self, API_KEY};
+use crate::conformance::Endpoint;
+use crate::support::{call, complete, streamed, FakeUpstream, Reply};
+
+fn provider(up: &FakeUpstream) -> OpenAi {
+    openai::provider(Endpoint::upstream(up))
+}
+
+fn hello() -> ChatRequest {
+    ChatRequest::new("gpt-4o-mini").system("Be brief.").user("Hello")
+}
+
+#[tokio::test]
+async fn requests_have_the_openai_shape() {
+    let up = FakeUpstream::start().await;
+    let mut service = ProviderService::new(provider(&up));
+    complete(&mut service, hello()).await.unwrap();
+    complete(&mut service, hello().streaming(true)).await.unwrap();
+
+    let seen = up.requests();
+    assert_eq!(seen[0].path(), "/v1/chat/completions");
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {API_KEY}").as_str())
+    );
+    let body = seen[0].json();
+    assert_eq!(body["model"], "gpt-4o-mini");
+    assert_eq!(body["messages"][0]["role"], "system");
+    assert_eq!(body["messages"][1]["content"], "Hello");
+    assert!(body.get("stream_options").is_none(), "{body}");
+
+    // A stream asks for usage, which OpenAI only sends when asked.
+    let body = seen[1].json();
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["stream_options"]["include_usage"], true);
+}
+
+#[tokio::test]
+async fn parallel_tool_calls_keep_their_ids_and_cached_tokens() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::fixture(200, "openai/chat_completion_tool_calls.json"));
+    up.push(Reply::sse_fixture("openai/stream_tool_calls.sse"));
+    let mut service = ProviderService::new(provider(&up));
+
+    let whole = complete(&mut service, hello()).await.unwrap();
+    let stream = complete(&mut service, hello().streaming(true)).await.unwrap();
+    for reply in [&whole, &stream] {
+        assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
+        assert!(reply.tool_calls().iter().all(|c| c.id.starts_with("call_")));
+    }
+    assert_eq!(whole.usage.unwrap().cache_read_tokens, 1024);
+}
+
+#[tokio::test]
+async fn json_schema_output_is_requested_and_returned() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::fixture(200, "openai/chat_completion_json.json"));
+    let mut service = ProviderService::new(provider(&up));
+    let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
+    let request = hello().response_format(ResponseFormat::json_schema("weather", schema.clone()));
+    let reply = complete(&mut service, request).await.unwrap();
+    let value: serde_json::Value = serde_json::from_str(&reply.text()).unwrap();
+    assert_eq!(value["city"], "Paris");
+    let body = up.requests()[0].json();
+    assert_eq!(body["response_format"]["type"], "json_schema");
+    assert_eq!(body["response_format"]["json_schema"]["schema"], schema);
+}
+
+#[tokio::test]
+async fn embeddings_over_the_service() {
+    let up = FakeUpstream::start().await;
+    let mut service = ProviderService::new(provider(&up)).embeddings();
+    let response = service
+        .ready()
+        .await
+        .unwrap()
+        .call(EmbeddingRequest::new("text-embedding-3-small", ["a", "b"]))
+        .await
+        .unwrap();
+    assert_eq!(response.embeddings.len(), 2);
+    assert_eq!(response.embeddings[0].len(), 8);
+    assert_eq!(response.usage.unwrap().input_tokens, 8);
+    let seen = &up.requests()[0];
+    assert_eq!(seen.path(), "/v1/embeddings");
+    assert_eq!(seen.json()["input"], serde_json::json!(["a", "b"]));
+}
+
+#[tokio::test]
+async fn a_filtered_prompt_is_a_content_filtered_error() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::fixture(400, "openai/error_content_filter.json"));
+    let mut service = ProviderService::new(provider(&up));
+    let err = call(&mut service, hello()).await.unwrap_err();
+    assert!(matches!(err, Error::ContentFiltered(_)), "{err:?}");
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_503_without_a_json_body_is_retryable() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::json(503, "upstream unavailable"));
+    let mut service = ProviderService::new(provider(&up));
+    let err = call(&mut service, hello()).await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
+}
+
+#[tokio::test]
+async fn an_oversized_stream_event_is_refused() {
+    let up = FakeUpstream::start().await;
+    let big = format!("data: {{\"x\":\"{}\"}}\n\n", "a".repeat(10_000));
+    up.push(Reply::Sse {
+        chunks: vec![big.into()],
+        delay: Duration::ZERO,
+        cut_after: None,
+    });
+    let provider = provider(&up).max_event_bytes(1024);
+    let err = streamed(&provider, hello()).await.unwrap_err();
+    assert!(matches!(err, Error::EventTooLarge { limit: 1024 }), "{err:?}");
+}
+
+#[tokio::test]
+async fn slow_chunks_arrive_and_a_timeout_layer_stops_a_slow_upstream() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::sse_fixture("openai/stream_text.sse").with_delay(Duration::from_millis(5)));
+    up.push(Reply::fixture(200, "openai/chat_completion.json").with_delay(Duration::from_secs(5)));
+    let mut service = ServiceBuilder::new()
+        .map_err(tower_ai::error::from_box_error)
+        .timeout(Duration::from_millis(300))
+        .service(ProviderService::new(provider(&up)));
+
+    let reply = complete(&mut service, hello().streaming(true)).await.unwrap();
+    assert_eq!(reply.text(), "Hello! How can I help?");
+
+    let err = call(&mut service, hello()).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+}
+
+#[tokio::test]
+async fn azure_uses_its_deployment_url_and_api_key_header() {
+    let up = FakeUpstream::start().await;
+    let provider = OpenAi::azure()
+        .endpoint(up.base_url())
+        .deployment("my-gpt4o")
+        .api_version("2024-10-21")
+        .api_key("azure-secret")
+        .build()
+        .unwrap();
+    assert_eq!(provider.name(), "azure_openai");
+    let reply = provider.chat(hello()).await.unwrap();
+    assert_eq!(reply.text(), "Hello! How can I help you today?");
+    let seen = &up.requests()[0];
+    assert_eq!(seen.path(), "/openai/deployments/my-gpt4o/chat/completions");
+    assert!(seen.path_and_query.contains("api-version=2024-10-21"));
+    assert_eq!(seen.header("api-key"), Some("azure-secret"));
+    assert_eq!(seen.header("authorization"), None);
+    assert!(!format!("{provider:?}").contains("azure-secret"));
+}
+
+#[tokio::test]
+async fn compatible_server_presets_point_at_the_right_place() {
+    let up = FakeUpstream::start().await;
+    let ollama = tower_ai::provider::openai::OpenAiBuilder::ollama()
+        .base_url(format!("{}/v1", up.base_url()))
+        .build()
+        .unwrap();
+    ollama
+        .chat(ChatRequest::new("llama3.2").user("hi"))
+        .await
+        .unwrap();
+    assert_eq!(up.requests()[0].header("authorization"), None);
+    assert_eq!(ollama.name(), "ollama");
+}
