@@ -74,7 +74,7 @@ impl<C: Codec> HttpProvider<C> {
         Self {
             codec: Arc::new(codec),
             transport,
-            signer: Arc::new(StaticKey::header(http::header::AUTHORIZATION, "Bearer ", None)),
+            signer: Arc::new(StaticKey::none()),
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }

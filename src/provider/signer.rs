@@ -5,7 +5,7 @@ use std::fmt;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
-use http::HeaderName;
+use http::{HeaderName, HeaderValue};
 
 use super::ApiKey;
 use crate::error::Result;
@@ -93,7 +93,7 @@ pub trait Signer: Send + Sync + fmt::Debug + 'static {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> tower_ai::Result<()> {
-/// let signer = StaticKey::bearer(ApiKey::new("sk-app"));
+/// let signer = StaticKey::bearer(ApiKey::new("sk-app"))?;
 /// let mut ctx = RequestMeta::new();
 /// ctx.credential = Some(ApiKey::new("sk-tenant"));
 /// let mut request = http::Request::new(bytes::Bytes::new());
@@ -109,20 +109,43 @@ pub struct StaticKey {
     header: HeaderName,
     prefix: &'static str,
     key: Option<ApiKey>,
+    /// The header value, made once (and marked sensitive).
+    value: Option<HeaderValue>,
 }
 
 impl StaticKey {
     /// `Authorization: Bearer {key}`.
-    pub fn bearer(key: impl Into<ApiKey>) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config) when the key cannot be a header value.
+    pub fn bearer(key: impl Into<ApiKey>) -> Result<Self> {
         Self::header(AUTHORIZATION, "Bearer ", Some(key.into()))
     }
 
     /// `{name}: {prefix}{key}`; without a key, only a per-call credential is sent.
-    pub fn header(name: HeaderName, prefix: &'static str, key: Option<ApiKey>) -> Self {
-        Self {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config) when the key cannot be a header value.
+    pub fn header(name: HeaderName, prefix: &'static str, key: Option<ApiKey>) -> Result<Self> {
+        let value = key.as_ref().map(|k| k.header_value(prefix)).transpose()?;
+        Ok(Self {
             header: name,
             prefix,
             key,
+            value,
+        })
+    }
+
+    /// The signer that sends no key of its own, only a call's
+    /// [`credential`](RequestMeta::credential), as a bearer token.
+    pub fn none() -> Self {
+        Self {
+            header: AUTHORIZATION,
+            prefix: "Bearer ",
+            key: None,
+            value: None,
         }
     }
 
@@ -149,8 +172,11 @@ impl fmt::Debug for StaticKey {
 #[async_trait]
 impl Signer for StaticKey {
     async fn sign(&self, request: &mut http::Request<Bytes>, ctx: &RequestMeta) -> Result<()> {
-        if let Some(key) = ctx.credential.as_ref().or(self.key.as_ref()) {
-            let value = key.header_value(self.prefix)?;
+        let value = match &ctx.credential {
+            Some(key) => Some(key.header_value(self.prefix)?),
+            None => self.value.clone(),
+        };
+        if let Some(value) = value {
             request.headers_mut().insert(self.header.clone(), value);
         }
         Ok(())

@@ -98,7 +98,7 @@ fn echo_provider(seen: &Seen) -> HttpProvider<Echo> {
             http_body_util::Full::new(body),
         )))
     }));
-    HttpProvider::new(Echo, transport).signer(StaticKey::bearer(ApiKey::new("sk-app")))
+    HttpProvider::new(Echo, transport).signer(StaticKey::bearer(ApiKey::new("sk-app")).unwrap())
 }
 
 #[tokio::test]

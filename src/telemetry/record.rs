@@ -97,10 +97,7 @@ impl Recorder {
             .first_chunk
             .filter(|_| self.streamed)
             .map(|t| t.duration_since(self.started).as_secs_f64());
-        let error_type = match outcome {
-            Outcome::Ok | Outcome::Cached => None,
-            other => Some(other.as_str()),
-        };
+        let error_type = outcome.error_type();
 
         let span = &self.span;
         let response_model = reply.as_ref().map(|r| r.model).filter(|m| !m.is_empty());
@@ -176,7 +173,10 @@ impl Recorder {
                 labels.pop();
             }
         }
-        labels.push(metrics::Label::new("outcome", outcome.as_str()));
+        labels.push(metrics::Label::new(
+            "outcome",
+            error_type.unwrap_or(outcome.as_str()),
+        ));
         metrics::counter!("gen_ai.client.requests", labels).increment(1);
     }
 }

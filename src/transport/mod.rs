@@ -80,8 +80,12 @@ pub trait HttpService:
 
 impl<S, B> HttpService for S
 where
-    S: Service<http::Request<Bytes>, Response = http::Response<B>, Error: Into<BoxError>, Future: Send + 'static>
-        + Clone
+    S: Service<
+            http::Request<Bytes>,
+            Response = http::Response<B>,
+            Error: Into<BoxError>,
+            Future: Send + 'static,
+        > + Clone
         + Send
         + Sync
         + 'static,

@@ -65,15 +65,28 @@ impl Outcome {
     }
 
     /// A short, stable name: `ok`, `cached`, `blocked`, `budget_exceeded`,
-    /// `cancelled`, or the error's kind for a failure.
+    /// `error` or `cancelled`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Cached => "cached",
             Outcome::Blocked => "blocked",
             Outcome::BudgetExceeded => "budget_exceeded",
-            Outcome::Failed { kind } => kind,
+            Outcome::Failed { .. } => "error",
             Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// What went wrong, for a call that did not succeed: the error's
+    /// [`kind`](Error::kind) (`blocked` and `budget_exceeded` included), or
+    /// `cancelled`. `None` for a success.
+    pub fn error_type(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Ok | Outcome::Cached => None,
+            Outcome::Blocked => Some("blocked"),
+            Outcome::BudgetExceeded => Some("budget_exceeded"),
+            Outcome::Failed { kind } => Some(kind),
+            Outcome::Cancelled => Some("cancelled"),
         }
     }
 

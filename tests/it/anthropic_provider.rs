@@ -6,10 +6,12 @@ use tower_ai::provider::anthropic::Anthropic;
 use tower_ai::provider::{Provider, ProviderService};
 use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason};
 use tower_ai::Error;
+use tower_ai::LlmRequest;
 
 use crate::conformance::anthropic::{self, API_KEY};
 use crate::conformance::Endpoint;
 use crate::support::{collect, complete, streamed, FakeUpstream, Reply};
+use tower_ai::types::RequestMeta;
 
 fn provider(up: &FakeUpstream) -> Anthropic {
     anthropic::provider(Endpoint::upstream(up))
@@ -26,7 +28,7 @@ async fn requests_have_the_messages_shape_with_the_system_prompt_hoisted() {
     let up = FakeUpstream::start().await;
     let mut service = ProviderService::new(provider(&up));
     complete(&mut service, hello()).await.unwrap();
-    complete(&mut service, hello().streaming(true)).await.unwrap();
+    complete(&mut service, LlmRequest::stream(hello())).await.unwrap();
 
     let seen = up.requests();
     assert_eq!(seen[0].path(), "/v1/messages");
@@ -56,10 +58,10 @@ async fn tool_use_keeps_its_ids_and_counts_cached_input_tokens() {
     assert_eq!(usage.cache_read_tokens, 1024);
     assert_eq!(usage.input_tokens, 150 + 1024, "input counts cached tokens too");
 
-    let stream = complete(&mut service, hello().streaming(true)).await.unwrap();
+    let stream = complete(&mut service, LlmRequest::stream(hello())).await.unwrap();
     for reply in [&whole, &stream] {
         assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
-        assert!(reply.tool_calls().iter().all(|c| c.id.starts_with("toolu_")));
+        assert!(reply.tool_calls().all(|c| c.id.starts_with("toolu_")));
         assert_eq!(reply.text(), "I'll check both cities.");
     }
 }
@@ -70,7 +72,7 @@ async fn thinking_is_kept_with_its_signature() {
     up.push(Reply::sse_fixture("anthropic/stream_thinking.sse"));
     let provider = provider(&up);
     let reply = streamed(&provider, hello()).await.unwrap();
-    let reasoning = reply.reasoning();
+    let reasoning: Vec<_> = reply.reasoning().collect();
     assert_eq!(reasoning.len(), 1);
     assert!(!reasoning[0].text.is_empty());
     assert!(reasoning[0].signature.as_deref().is_some_and(|s| !s.is_empty()));
@@ -82,7 +84,7 @@ async fn an_error_event_mid_stream_is_a_typed_error_after_the_text_so_far() {
     let up = FakeUpstream::start().await;
     up.push(Reply::sse_fixture("anthropic/stream_error.sse"));
     let mut service = ProviderService::new(provider(&up));
-    let got = collect(&mut service, hello().streaming(true)).await.unwrap();
+    let got = collect(&mut service, LlmRequest::stream(hello())).await.unwrap();
     assert_eq!(got.finishes(), 0, "an errored stream must not finish: {got:?}");
     assert!(!got.text().is_empty());
     assert!(matches!(got.error, Some(Error::Overloaded(_))), "{:?}", got.error);
@@ -92,7 +94,7 @@ async fn an_error_event_mid_stream_is_a_typed_error_after_the_text_so_far() {
 async fn embeddings_are_unsupported_with_a_typed_error() {
     let up = FakeUpstream::start().await;
     let err = provider(&up)
-        .embed(EmbeddingRequest::new("x", ["a"]))
+        .embed(&EmbeddingRequest::new("x", ["a"]), &RequestMeta::new())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");

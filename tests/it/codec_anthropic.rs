@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::Full;
 use serde_json::{json, Value};
 use tower_ai::provider::anthropic::{Anthropic, AnthropicCodec, DEFAULT_MAX_TOKENS};
+use tower_ai::provider::HttpProviderBuilder;
 use tower_ai::provider::{Codec, Provider, StreamDecoder};
 use tower_ai::transport::{SseDecoder, Transport};
 use tower_ai::types::{
@@ -18,6 +19,7 @@ use tower_ai::types::{
     ReasoningEffort, ResponseFormat, Role, StreamAccumulator, StreamEvent, Tool, ToolCall, ToolChoice,
     ToolResult,
 };
+use tower_ai::types::{ReplyMode, RequestMeta};
 use tower_ai::Error;
 
 const KEY: &str = "sk-ant-test-0123456789";
@@ -36,7 +38,9 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn encode_with(codec: &AnthropicCodec, request: &ChatRequest) -> Value {
-    let http = codec.encode_chat(request, false).expect("encode");
+    let http = codec
+        .encode_chat(request, ReplyMode::Complete, &RequestMeta::new())
+        .expect("encode");
     serde_json::from_slice(http.body()).expect("the body is JSON")
 }
 
@@ -240,7 +244,7 @@ fn stream_tool_use() {
 
     let reply = accumulate(&run.events);
     assert_eq!(reply.text(), "I'll check both cities.");
-    let calls = reply.tool_calls();
+    let calls: Vec<_> = reply.tool_calls().collect();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].arguments_json().unwrap(), json!({"city": "Paris"}));
     assert_eq!(calls[1].arguments_json().unwrap(), json!({"city": "Tokyo"}));
@@ -256,7 +260,7 @@ fn stream_thinking() {
     assert!(run.error.is_none());
     assert!(run.done);
     let reply = accumulate(&run.events);
-    let reasoning = reply.reasoning();
+    let reasoning: Vec<_> = reply.reasoning().collect();
     assert_eq!(reasoning.len(), 1);
     assert!(reasoning[0].text.starts_with("Let me solve this step by step:"));
     assert!(reasoning[0].text.ends_with("10,800 + 1,350 + 81 = 12,231"));
@@ -332,8 +336,11 @@ fn stream_redacted_thinking_and_unnamed_events() {
     assert!(run.error.is_none(), "{:?}", run.error);
     assert!(run.done);
     let reply = accumulate(&run.events);
-    assert_eq!(reply.reasoning()[0].redacted.as_deref(), Some("EmwKAhgBEgy"));
-    let call = reply.tool_calls()[0].clone();
+    assert_eq!(
+        reply.reasoning().collect::<Vec<_>>()[0].redacted.as_deref(),
+        Some("EmwKAhgBEgy")
+    );
+    let call = reply.tool_calls().collect::<Vec<_>>()[0].clone();
     assert_eq!((call.id.as_str(), call.name.as_str()), ("toolu_x", "noop"));
     assert_eq!(call.arguments_json().unwrap(), json!({}));
     assert_eq!(
@@ -410,7 +417,7 @@ fn decode_message() {
 fn decode_message_tool_use() {
     let reply = codec().decode_chat(&fixture("message_tool_use.json")).unwrap();
     assert_eq!(reply.text(), "I'll check both cities.");
-    let calls = reply.tool_calls();
+    let calls: Vec<_> = reply.tool_calls().collect();
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].id, "toolu_01A09q90qw90lq917835lq9a");
     assert_eq!(calls[0].name, "get_weather");
@@ -429,7 +436,7 @@ fn decode_message_tool_use() {
 #[test]
 fn decode_message_thinking() {
     let reply = codec().decode_chat(&fixture("message_thinking.json")).unwrap();
-    let reasoning = reply.reasoning();
+    let reasoning: Vec<_> = reply.reasoning().collect();
     assert_eq!(reasoning.len(), 1);
     assert!(reasoning[0].text.starts_with("The user asks for 27 * 453."));
     assert!(reasoning[0]
@@ -471,8 +478,11 @@ fn decode_stop_reasons_and_unknown_blocks() {
         let reply = codec.decode_chat(body.to_string().as_bytes()).unwrap();
         assert_eq!(reply.finish_reason, Some(expected));
         assert_eq!(reply.text(), "ok");
-        assert_eq!(reply.reasoning()[0].redacted.as_deref(), Some("opaque"));
-        assert_eq!(reply.tool_calls()[0].arguments, "{}");
+        assert_eq!(
+            reply.reasoning().collect::<Vec<_>>()[0].redacted.as_deref(),
+            Some("opaque")
+        );
+        assert_eq!(reply.tool_calls().collect::<Vec<_>>()[0].arguments, "{}");
         assert_eq!(reply.message.content.len(), 3);
     }
 }
@@ -595,7 +605,10 @@ fn error_overloaded() {
     assert!(matches!(err, Error::Overloaded(_)), "{err:?}");
     assert!(err.is_retryable());
     assert_eq!(err.retry_after(), Some(Duration::from_millis(1500)));
-    assert_eq!(err.api().unwrap().status, Some(529));
+    assert_eq!(
+        err.api().unwrap().status,
+        Some(http::StatusCode::from_u16(529).unwrap())
+    );
     assert_eq!(
         err.api().unwrap().request_id.as_deref(),
         Some("req_011CSHpQ7mVz2aXk9BfT4cLw")
@@ -698,7 +711,7 @@ fn error_mapping_by_type_and_status() {
             String::from_utf8_lossy(&body)
         );
         let api = err.api().unwrap();
-        assert_eq!(api.status, Some(status.as_u16()));
+        assert_eq!(api.status, Some(status));
         assert!(!api.message.is_empty());
     }
 
@@ -723,19 +736,24 @@ fn error_mapping_by_type_and_status() {
 // Requests
 // ---------------------------------------------------------------------------
 
-#[test]
-fn request_line_and_headers() {
-    let codec = Anthropic::builder()
+#[tokio::test]
+async fn request_line_and_headers() {
+    let provider = Anthropic::builder()
         .api_key(KEY)
         .base_url("https://proxy.example.com/anthropic/")
         .version("2099-01-01")
         .beta("a-beta-2025-01-01")
         .beta("b-beta-2025-02-02")
-        .beta("a-beta-2025-01-01")
-        .build_codec()
+        .build()
         .unwrap();
-    let http = codec
-        .encode_chat(&ChatRequest::new(MODEL).user("hi"), false)
+    // What goes on the wire: encoded by the codec, signed by the provider.
+    let http = provider
+        .prepare_chat(
+            &ChatRequest::new(MODEL).user("hi"),
+            ReplyMode::Complete,
+            &RequestMeta::new(),
+        )
+        .await
         .unwrap();
     assert_eq!(http.method(), http::Method::POST);
     assert_eq!(http.uri(), "https://proxy.example.com/anthropic/v1/messages");
@@ -748,7 +766,11 @@ fn request_line_and_headers() {
     assert!(h.get("authorization").is_none());
 
     let http = self::codec()
-        .encode_chat(&ChatRequest::new(MODEL).user("hi"), false)
+        .encode_chat(
+            &ChatRequest::new(MODEL).user("hi"),
+            ReplyMode::Complete,
+            &RequestMeta::new(),
+        )
         .unwrap();
     assert_eq!(http.uri(), "https://api.anthropic.com/v1/messages");
     assert_eq!(http.headers()["anthropic-version"], "2023-06-01");
@@ -803,8 +825,10 @@ fn system_message_with_an_image_is_refused() {
             vec![ContentPart::image_url("https://x/y.png")],
         ))
         .user("Hi");
-    let err = codec().encode_chat(&request, false).unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    let err = codec()
+        .encode_chat(&request, ReplyMode::Complete, &RequestMeta::new())
+        .unwrap_err();
+    assert!(matches!(err, Error::Encode { .. }), "{err:?}");
 }
 
 #[test]
@@ -937,13 +961,19 @@ fn invalid_tool_arguments_are_refused() {
                 arguments,
             ))],
         ));
-        let err = codec().encode_chat(&request, false).unwrap_err();
-        let Error::InvalidRequest(api) = &err else {
+        let err = codec()
+            .encode_chat(&request, ReplyMode::Complete, &RequestMeta::new())
+            .unwrap_err();
+        // Refused locally, not disguised as an upstream 400: another vendor may accept it.
+        let Error::Encode {
+            provider, message, ..
+        } = &err
+        else {
             panic!("{arguments}: {err:?}");
         };
-        assert_eq!(api.code.as_deref(), Some("invalid_tool_arguments"));
-        assert_eq!(api.status, None);
-        assert!(api.message.contains("t1"), "{}", api.message);
+        assert_eq!(provider, "anthropic");
+        assert!(message.contains("t1"), "{message}");
+        assert!(err.is_fallback_candidate() && !err.is_retryable());
     }
 }
 
@@ -974,8 +1004,11 @@ fn images() {
 fn thinking_round_trip_keeps_signatures() {
     let codec = codec();
     let reply = codec.decode_chat(&fixture("message_thinking.json")).unwrap();
-    let signature = reply.reasoning()[0].signature.clone().unwrap();
-    let thought = reply.reasoning()[0].text.clone();
+    let signature = reply.reasoning().collect::<Vec<_>>()[0]
+        .signature
+        .clone()
+        .unwrap();
+    let thought = reply.reasoning().collect::<Vec<_>>()[0].text.clone();
 
     let mut assistant = reply.message.clone();
     assistant.content.push(ContentPart::Reasoning(Reasoning {
@@ -1048,11 +1081,12 @@ fn thinking_budget_and_max_tokens() {
     let err = codec()
         .encode_chat(
             &base().max_tokens(1000).reasoning(ReasoningConfig::budget(2000)),
-            false,
+            ReplyMode::Complete,
+            &RequestMeta::new(),
         )
         .unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidRequest(api) if api.code.as_deref() == Some("thinking_budget")),
+        matches!(&err, Error::Encode { message, .. } if message.contains("thinking")),
         "{err:?}"
     );
 
@@ -1201,7 +1235,9 @@ fn structured_output() {
     let request = ChatRequest::new(MODEL)
         .user("hi")
         .response_format(ResponseFormat::JsonObject);
-    let err = codec().encode_chat(&request, false).unwrap_err();
+    let err = codec()
+        .encode_chat(&request, ReplyMode::Complete, &RequestMeta::new())
+        .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
     assert!(!codec().capabilities().json_mode);
     assert!(codec().capabilities().json_schema);
@@ -1212,9 +1248,21 @@ fn structured_output() {
 fn stream_flag() {
     let codec = codec();
     let request = ChatRequest::new(MODEL).user("hi");
-    let body: Value = serde_json::from_slice(codec.encode_chat(&request, true).unwrap().body()).unwrap();
+    let body: Value = serde_json::from_slice(
+        codec
+            .encode_chat(&request, ReplyMode::Stream, &RequestMeta::new())
+            .unwrap()
+            .body(),
+    )
+    .unwrap();
     assert_eq!(body["stream"], true);
-    let body: Value = serde_json::from_slice(codec.encode_chat(&request, false).unwrap().body()).unwrap();
+    let body: Value = serde_json::from_slice(
+        codec
+            .encode_chat(&request, ReplyMode::Complete, &RequestMeta::new())
+            .unwrap()
+            .body(),
+    )
+    .unwrap();
     assert!(body.get("stream").is_none());
 }
 
@@ -1226,7 +1274,9 @@ fn extra_fields_win() {
         .extra("max_tokens", json!(555))
         .extra("metadata", json!({"user_id": "u-42"}))
         .extra("service_tier", json!("auto"));
-    let http = codec().encode_chat(&request, false).unwrap();
+    let http = codec()
+        .encode_chat(&request, ReplyMode::Complete, &RequestMeta::new())
+        .unwrap();
     let text = std::str::from_utf8(http.body()).unwrap();
     assert_eq!(text.matches("\"max_tokens\"").count(), 1, "{text}");
     let body: Value = serde_json::from_str(text).unwrap();
@@ -1262,7 +1312,11 @@ fn debug_never_shows_the_key() {
     assert!(shown.contains("AnthropicCodec"));
     let http = provider
         .codec()
-        .encode_chat(&ChatRequest::new(MODEL).user("hi"), false)
+        .encode_chat(
+            &ChatRequest::new(MODEL).user("hi"),
+            ReplyMode::Complete,
+            &RequestMeta::new(),
+        )
         .unwrap();
     assert!(!format!("{http:?}").contains(KEY));
 }
@@ -1286,14 +1340,18 @@ fn builder_checks_its_settings() {
             .api_key(KEY)
             .default_max_tokens(0)
             .build_codec(),
-        Anthropic::builder().api_key("bad\nkey").build_codec(),
     ];
+    // The key is checked by `build`, which makes the signer that sends it.
+    assert!(matches!(
+        Anthropic::builder().api_key("bad\nkey").build(),
+        Err(Error::Config { .. })
+    ));
     for result in bad {
-        assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
+        assert!(matches!(result, Err(Error::Config { .. })), "{result:?}");
     }
     if std::env::var_os("ANTHROPIC_API_KEY").is_none() {
         let err = Anthropic::builder().build().unwrap_err();
-        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert!(matches!(err, Error::Config { .. }), "{err:?}");
     }
 }
 
@@ -1330,27 +1388,29 @@ async fn provider_chat_and_stream_over_a_transport() {
     let request = ChatRequest::new(MODEL).user("Weather?");
 
     let reply = provider(support::canned(200, &[], fixture("message_tool_use.json"), 64))
-        .chat(request.clone())
+        .chat(&request.clone(), &RequestMeta::new())
         .await
         .unwrap();
-    assert_eq!(reply.tool_calls().len(), 2);
+    assert_eq!(reply.tool_calls().count(), 2);
 
     for chunk in [1, 7, 4096] {
         let stream = provider(support::canned(200, &[], fixture("stream_tool_use.sse"), chunk))
-            .chat_stream(request.clone())
+            .chat_stream(&request.clone(), &RequestMeta::new())
             .await
             .unwrap();
         let streamed = stream.collect_response().await.unwrap();
         assert_eq!(streamed.text(), "I'll check both cities.");
         assert_eq!(
-            streamed.tool_calls()[1].arguments_json().unwrap(),
+            streamed.tool_calls().collect::<Vec<_>>()[1]
+                .arguments_json()
+                .unwrap(),
             json!({"city": "Tokyo"})
         );
         assert_eq!(streamed.usage.unwrap().output_tokens, 89);
     }
 
     let err = provider(support::canned(200, &[], fixture("stream_error.sse"), 13))
-        .chat_stream(request.clone())
+        .chat_stream(&request.clone(), &RequestMeta::new())
         .await
         .unwrap()
         .collect_response()
@@ -1361,7 +1421,7 @@ async fn provider_chat_and_stream_over_a_transport() {
     let mut cut = fixture("stream_text.sse");
     cut.truncate(cut.len() - 40);
     let err = provider(support::canned(200, &[], cut, 10))
-        .chat_stream(request.clone())
+        .chat_stream(&request.clone(), &RequestMeta::new())
         .await
         .unwrap()
         .collect_response()
@@ -1378,14 +1438,17 @@ async fn provider_chat_and_stream_over_a_transport() {
         fixture("error_rate_limit.json"),
         50,
     ))
-    .chat(request.clone())
+    .chat(&request.clone(), &RequestMeta::new())
     .await
     .unwrap_err();
     assert!(matches!(err, Error::RateLimited(_)), "{err:?}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
 
     let err = provider(support::canned(200, &[], Vec::new(), 1))
-        .embed(tower_ai::types::EmbeddingRequest::new("m", ["x"]))
+        .embed(
+            &tower_ai::types::EmbeddingRequest::new("m", ["x"]),
+            &RequestMeta::new(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
@@ -1407,7 +1470,10 @@ async fn provider_sends_the_encoded_request() {
         }
     }));
     let reply = provider(transport)
-        .chat(ChatRequest::new(MODEL).system("sys").user("hi"))
+        .chat(
+            &ChatRequest::new(MODEL).system("sys").user("hi"),
+            &RequestMeta::new(),
+        )
         .await
         .unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");

@@ -9,9 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{json, Value};
+use tower_ai::provider::openai::OpenAiSettings;
 use tower_ai::provider::openai::{
     MaxTokensField, OpenAi, OpenAiBuilder, OpenAiCodec, SystemRole, AZURE_DEFAULT_API_VERSION,
 };
+use tower_ai::provider::HttpProviderBuilder;
 use tower_ai::provider::{Codec, Provider, StreamDecoder};
 use tower_ai::transport::SseDecoder;
 use tower_ai::types::{
@@ -19,6 +21,7 @@ use tower_ai::types::{
     ReasoningConfig, ReasoningEffort, ResponseFormat, Role, StreamAccumulator, StreamEvent, Tool, ToolCall,
     ToolChoice, ToolResult, Usage,
 };
+use tower_ai::types::{ReplyMode, RequestMeta};
 use tower_ai::Error;
 
 const KEY: &str = "sk-test-9f8e7d6c5b4a";
@@ -70,7 +73,19 @@ fn body_of(request: &http::Request<Bytes>) -> Value {
 }
 
 fn encode(codec: &OpenAiCodec, request: &ChatRequest, stream: bool) -> Value {
-    body_of(&codec.encode_chat(request, stream).expect("encodes"))
+    body_of(
+        &codec
+            .encode_chat(
+                request,
+                if stream {
+                    ReplyMode::Stream
+                } else {
+                    ReplyMode::Complete
+                },
+                &RequestMeta::new(),
+            )
+            .expect("encodes"),
+    )
 }
 
 fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -175,7 +190,7 @@ fn decodes_parallel_tool_calls_and_cached_tokens() {
     let reply = openai().decode_chat(CHAT_TOOL_CALLS).unwrap();
     assert_eq!(reply.text(), "");
     assert_eq!(
-        reply.tool_calls(),
+        reply.tool_calls().collect::<Vec<_>>(),
         vec![
             &ToolCall::new(
                 "call_Q7mZp2Lx9VbN4cTy8RkW1sHd",
@@ -190,7 +205,9 @@ fn decodes_parallel_tool_calls_and_cached_tokens() {
         ]
     );
     assert_eq!(
-        reply.tool_calls()[1].arguments_json().unwrap(),
+        reply.tool_calls().collect::<Vec<_>>()[1]
+            .arguments_json()
+            .unwrap(),
         json!({"city": "Tokyo"})
     );
     assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
@@ -213,7 +230,10 @@ fn decodes_reasoning_tokens() {
     let reply = openai().decode_chat(CHAT_REASONING).unwrap();
     assert_eq!(reply.model, "o3-mini-2025-01-31");
     assert!(reply.text().starts_with("17 is prime"));
-    assert!(reply.reasoning().is_empty(), "OpenAI does not show its reasoning");
+    assert!(
+        reply.reasoning().next().is_none(),
+        "OpenAI does not show its reasoning"
+    );
     assert_eq!(reply.usage, Some(Usage::new(24, 230).with_reasoning(192)));
 }
 
@@ -273,7 +293,7 @@ fn tolerates_what_compatible_servers_send() {
     let reply = openai().decode_chat(body.to_string().as_bytes()).unwrap();
     assert_eq!(reply.id, "");
     assert_eq!(
-        reply.reasoning(),
+        reply.reasoning().collect::<Vec<_>>(),
         vec![&Reasoning {
             text: "Think first.".into(),
             ..Reasoning::default()
@@ -281,7 +301,7 @@ fn tolerates_what_compatible_servers_send() {
     );
     assert_eq!(reply.text(), "Hello");
     assert_eq!(
-        reply.tool_calls(),
+        reply.tool_calls().collect::<Vec<_>>(),
         vec![
             &ToolCall::new("call_0", "f", r#"{"a":1}"#),
             &ToolCall::new("call_1", "g", "")
@@ -301,7 +321,7 @@ fn tolerates_what_compatible_servers_send() {
     let reply = openai().decode_chat(body.to_string().as_bytes()).unwrap();
     assert_eq!(reply.usage, None);
     assert_eq!(
-        reply.tool_calls(),
+        reply.tool_calls().collect::<Vec<_>>(),
         vec![&ToolCall::new("call_0", "f", "{\"x\":1}")]
     );
     assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
@@ -431,7 +451,7 @@ fn decodes_the_tool_call_stream() {
     );
     let reply = accumulate(&events);
     assert_eq!(
-        reply.tool_calls(),
+        reply.tool_calls().collect::<Vec<_>>(),
         vec![
             &ToolCall::new(
                 "call_Q7mZp2Lx9VbN4cTy8RkW1sHd",
@@ -543,10 +563,10 @@ fn decodes_compatible_server_streams() {
         }
     );
     let reply = accumulate(&events);
-    assert_eq!(reply.reasoning()[0].text, "Hmm...");
+    assert_eq!(reply.reasoning().collect::<Vec<_>>()[0].text, "Hmm...");
     assert_eq!(reply.text(), "No.");
     assert_eq!(
-        reply.tool_calls(),
+        reply.tool_calls().collect::<Vec<_>>(),
         vec![
             &ToolCall::new("a", "f", "{}"),
             &ToolCall::new("b", "g", r#"{"k":true}"#)
@@ -658,7 +678,7 @@ fn rate_limits_carry_the_delay_from_the_headers() {
         panic!("{err:?}")
     };
     assert_eq!(api.provider, "openai");
-    assert_eq!(api.status, Some(429));
+    assert_eq!(api.status, Some(http::StatusCode::from_u16(429).unwrap()));
     assert_eq!(api.code.as_deref(), Some("rate_limit_exceeded"));
     assert_eq!(api.request_id.as_deref(), Some("req_abc123"));
     assert!(api.message.starts_with("Rate limit reached for gpt-4o-mini"));
@@ -718,7 +738,7 @@ fn an_exhausted_quota_is_not_retryable() {
     let Error::InvalidRequest(api) = &err else {
         panic!("{err:?}")
     };
-    assert_eq!(api.status, Some(429));
+    assert_eq!(api.status, Some(http::StatusCode::from_u16(429).unwrap()));
     assert_eq!(api.code.as_deref(), Some("insufficient_quota"));
     assert!(!err.is_retryable());
     assert_eq!(err.retry_after(), None);
@@ -741,7 +761,7 @@ fn maps_each_error_fixture_to_its_variant() {
 
     let err = codec.decode_error(StatusCode::BAD_REQUEST, &none, ERROR_CONTEXT_LENGTH);
     assert!(
-        matches!(&err, Error::ContextLengthExceeded(api) if api.status == Some(400)),
+        matches!(&err, Error::ContextLengthExceeded(api) if api.status.map(|s| s.as_u16()) == Some(400)),
         "{err:?}"
     );
 
@@ -941,14 +961,15 @@ fn encodes_a_whole_conversation() {
     request.frequency_penalty = Some(0.25);
     request.presence_penalty = Some(-0.5);
     request.top_k = Some(40);
-    let http = codec.encode_chat(&request, false).unwrap();
+    let http = codec
+        .encode_chat(&request, ReplyMode::Complete, &RequestMeta::new())
+        .unwrap();
 
     assert_eq!(http.method(), Method::POST);
     assert_eq!(http.uri(), "https://api.openai.com/v1/chat/completions");
     assert_eq!(http.headers()["content-type"], "application/json");
-    let auth = &http.headers()["authorization"];
-    assert_eq!(auth, &format!("Bearer {KEY}"));
-    assert!(auth.is_sensitive());
+    // The codec holds no credentials: the provider's signer adds them.
+    assert!(http.headers().get("authorization").is_none());
 
     let body = body_of(&http);
     assert_eq!(
@@ -1067,9 +1088,7 @@ fn encodes_the_stream_flag_and_usage_request() {
     let body = encode(&openai(), &request, true);
     assert_eq!(body["stream"], true);
     assert_eq!(body["stream_options"], json!({"include_usage": true}));
-
-    // The argument decides, not the request's own flag.
-    let body = encode(&openai(), &request.clone().streaming(true), false);
+    let body = encode(&openai(), &request, false);
     assert!(body.get("stream").is_none());
 
     let quiet = OpenAiBuilder::compatible("http://127.0.0.1:9/v1")
@@ -1121,7 +1140,9 @@ fn extra_fields_are_merged_last_and_win() {
         .extra("temperature", json!(0.9))
         .extra("top_k", json!(40))
         .extra("user", json!("u-1"));
-    let http = openai().encode_chat(&request, false).unwrap();
+    let http = openai()
+        .encode_chat(&request, ReplyMode::Complete, &RequestMeta::new())
+        .unwrap();
     let text = std::str::from_utf8(http.body()).unwrap();
     assert_eq!(
         text.matches("\"temperature\"").count(),
@@ -1176,10 +1197,10 @@ fn encodes_embeddings() {
     let http = codec
         .encode_embeddings(
             &EmbeddingRequest::new("text-embedding-3-small", ["first", "second"]).dimensions(8),
+            &RequestMeta::new(),
         )
         .unwrap();
     assert_eq!(http.uri(), "https://api.openai.com/v1/embeddings");
-    assert_eq!(http.headers()["authorization"], &format!("Bearer {KEY}"));
     assert_eq!(
         body_of(&http),
         json!({"model": "text-embedding-3-small", "input": ["first", "second"], "dimensions": 8, "encoding_format": "float"})
@@ -1219,7 +1240,11 @@ fn decodes_embeddings_in_input_order() {
 fn azure_sends_the_api_key_header_and_the_api_version() {
     let codec = azure();
     let http = codec
-        .encode_chat(&ChatRequest::new("").user("hi").max_tokens(5), true)
+        .encode_chat(
+            &ChatRequest::new("").user("hi").max_tokens(5),
+            ReplyMode::Stream,
+            &RequestMeta::new(),
+        )
         .unwrap();
     assert_eq!(
         http.uri(),
@@ -1228,9 +1253,6 @@ fn azure_sends_the_api_key_header_and_the_api_version() {
         )
     );
     assert_eq!(AZURE_DEFAULT_API_VERSION, "2024-10-21");
-    assert_eq!(http.headers()["api-key"], KEY);
-    assert!(http.headers()["api-key"].is_sensitive());
-    assert!(http.headers().get("authorization").is_none());
     let body = body_of(&http);
     assert!(body.get("model").is_none(), "the deployment picks the model");
     assert_eq!(body["max_completion_tokens"], 5);
@@ -1238,7 +1260,7 @@ fn azure_sends_the_api_key_header_and_the_api_version() {
     assert_eq!(codec.name(), "azure_openai");
 
     let http = codec
-        .encode_embeddings(&EmbeddingRequest::new("", ["x"]))
+        .encode_embeddings(&EmbeddingRequest::new("", ["x"]), &RequestMeta::new())
         .unwrap();
     assert_eq!(
         http.uri(),
@@ -1265,10 +1287,12 @@ fn azure_variants() {
         "https://r.openai.azure.com/openai/deployments/embed/embeddings?api-version=2025-04-01-preview"
     );
     let http = codec
-        .encode_chat(&ChatRequest::new("gpt-4o").user("hi"), false)
+        .encode_chat(
+            &ChatRequest::new("gpt-4o").user("hi"),
+            ReplyMode::Complete,
+            &RequestMeta::new(),
+        )
         .unwrap();
-    assert_eq!(http.headers()["authorization"], "Bearer eyJ0eXAi");
-    assert!(http.headers().get("api-key").is_none());
     assert_eq!(body_of(&http)["model"], "gpt-4o");
 
     // Without a deployment: the v1 API, the model names the deployment.
@@ -1294,7 +1318,7 @@ fn azure_variants() {
             .api_key("k"),
         OpenAi::azure().endpoint("not a url").deployment("d").api_key("k"),
     ] {
-        assert!(matches!(builder.build_codec(), Err(Error::Config(_))));
+        assert!(matches!(builder.build_codec(), Err(Error::Config { .. })));
     }
 }
 
@@ -1357,7 +1381,11 @@ fn presets_point_at_their_servers() {
     let http = OpenAiBuilder::ollama()
         .build_codec()
         .unwrap()
-        .encode_chat(&ChatRequest::new("llama3.2").user("hi"), false)
+        .encode_chat(
+            &ChatRequest::new("llama3.2").user("hi"),
+            ReplyMode::Complete,
+            &RequestMeta::new(),
+        )
         .unwrap();
     assert!(http.headers().get("authorization").is_none());
     // The name can be changed; OpenAI's own headers can be added.
@@ -1372,7 +1400,11 @@ fn presets_point_at_their_servers() {
         .unwrap();
     assert_eq!(codec.name(), "openai_eu");
     let http = codec
-        .encode_chat(&ChatRequest::new("m").user("hi"), false)
+        .encode_chat(
+            &ChatRequest::new("m").user("hi"),
+            ReplyMode::Complete,
+            &RequestMeta::new(),
+        )
         .unwrap();
     assert_eq!(http.headers()["openai-organization"], "org-1");
     assert_eq!(http.headers()["openai-project"], "proj-1");
@@ -1393,14 +1425,14 @@ fn builder_mistakes_are_config_errors() {
         OpenAi::builder().api_key(KEY).header("x-ok", "bad\nvalue"),
         OpenAi::builder().api_key("bad\nkey"),
     ] {
-        match builder.build_codec() {
-            Err(Error::Config(message)) => assert!(!message.contains(KEY), "{message}"),
+        match builder.build() {
+            Err(Error::Config { message, .. }) => assert!(!message.contains(KEY), "{message}"),
             other => panic!("expected a config error, got {other:?}"),
         }
     }
     assert!(matches!(
         OpenAi::builder().api_key_env(unset).build(),
-        Err(Error::Config(_))
+        Err(Error::Config { .. })
     ));
     // A required key can be waived.
     assert!(OpenAi::builder()
@@ -1435,14 +1467,64 @@ fn debug_never_shows_the_key() {
         format!(
             "{:?}",
             codec
-                .encode_chat(&ChatRequest::new("m").user("hi"), false)
+                .encode_chat(
+                    &ChatRequest::new("m").user("hi"),
+                    ReplyMode::Complete,
+                    &RequestMeta::new()
+                )
                 .unwrap()
         ),
     ] {
         assert!(!text.contains(KEY), "{text}");
         assert!(!text.contains("9f8e7d"), "{text}");
     }
-    assert!(format!("{codec:?}").contains("Bearer ***"));
+    assert!(format!("{provider:?}").contains("ApiKey(***)"));
+}
+
+#[tokio::test]
+async fn azure_signs_with_the_api_key_header_or_an_entra_token() {
+    let request = ChatRequest::new("gpt-4o").user("hi");
+    let key = OpenAi::azure()
+        .endpoint("https://r.openai.azure.com")
+        .deployment("chat")
+        .api_key(KEY)
+        .build()
+        .unwrap();
+    let http = key
+        .prepare_chat(&request, ReplyMode::Complete, &RequestMeta::new())
+        .await
+        .unwrap();
+    assert_eq!(http.headers()["api-key"], KEY);
+    assert!(http.headers()["api-key"].is_sensitive());
+    assert!(http.headers().get("authorization").is_none());
+
+    let entra = OpenAi::azure()
+        .endpoint("https://r.openai.azure.com")
+        .deployment("chat")
+        .entra_token("eyJ0eXAi")
+        .build()
+        .unwrap();
+    let http = entra
+        .prepare_chat(&request, ReplyMode::Complete, &RequestMeta::new())
+        .await
+        .unwrap();
+    assert_eq!(http.headers()["authorization"], "Bearer eyJ0eXAi");
+    assert!(http.headers()["authorization"].is_sensitive());
+    assert!(http.headers().get("api-key").is_none());
+}
+
+#[tokio::test]
+async fn openai_signs_with_a_bearer_key_and_sends_the_request_id() {
+    let provider = OpenAi::builder().api_key(KEY).build().unwrap();
+    let ctx = RequestMeta::new();
+    let http = provider
+        .prepare_chat(&ChatRequest::new("m").user("hi"), ReplyMode::Complete, &ctx)
+        .await
+        .unwrap();
+    let auth = &http.headers()["authorization"];
+    assert_eq!(auth, &format!("Bearer {KEY}"));
+    assert!(auth.is_sensitive());
+    assert_eq!(http.headers()["x-request-id"], ctx.id.as_str());
 }
 
 // ---------------------------------------------------------------------------
@@ -1462,7 +1544,7 @@ fn provider(body: &'static [u8], status: u16) -> OpenAi {
 async fn the_provider_streams_and_completes_from_fixtures() {
     let request = ChatRequest::new("gpt-4o-mini").user("Hi");
     let reply = provider(STREAM_TEXT, 200)
-        .chat_stream(request.clone())
+        .chat_stream(&request.clone(), &RequestMeta::new())
         .await
         .unwrap()
         .collect_response()
@@ -1472,19 +1554,22 @@ async fn the_provider_streams_and_completes_from_fixtures() {
     assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
 
     let reply = provider(CHAT_TOOL_CALLS, 200)
-        .chat(request.clone())
+        .chat(&request.clone(), &RequestMeta::new())
         .await
         .unwrap();
-    assert_eq!(reply.tool_calls().len(), 2);
+    assert_eq!(reply.tool_calls().count(), 2);
 
     let err = provider(ERROR_RATE_LIMIT, 429)
-        .chat(request.clone())
+        .chat(&request.clone(), &RequestMeta::new())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::RateLimited(_)), "{err:?}");
 
     let embeddings = provider(EMBEDDINGS, 200)
-        .embed(EmbeddingRequest::new("text-embedding-3-small", ["a", "b"]))
+        .embed(
+            &EmbeddingRequest::new("text-embedding-3-small", ["a", "b"]),
+            &RequestMeta::new(),
+        )
         .await
         .unwrap();
     assert_eq!(embeddings.embeddings.len(), 2);
@@ -1497,7 +1582,7 @@ async fn a_cut_stream_ends_with_an_error() {
         .position(|w| w == b"data: [DONE]")
         .unwrap();
     let err = provider(&STREAM_TEXT[..cut], 200)
-        .chat_stream(ChatRequest::new("m").user("Hi"))
+        .chat_stream(&ChatRequest::new("m").user("Hi"), &RequestMeta::new())
         .await
         .unwrap()
         .collect_response()

@@ -7,6 +7,7 @@ use tower_ai::types::{ChatRequest, Message, Tool};
 
 use crate::conformance::{anthropic, openai, Endpoint};
 use crate::support::{FakeUpstream, Reply};
+use tower_ai::types::RequestMeta;
 
 fn weather_tool() -> Tool {
     Tool::function(
@@ -33,7 +34,7 @@ async fn openai_tool_calls_continue_on_anthropic() {
         .system("You report the weather.")
         .user("Weather in Paris and Tokyo?")
         .tool(weather_tool());
-    let reply = openai.chat(request.clone()).await.unwrap();
+    let reply = openai.chat(&request.clone(), &RequestMeta::new()).await.unwrap();
     let calls: Vec<_> = reply.tool_calls().into_iter().cloned().collect();
     assert_eq!(calls.len(), 2);
 
@@ -42,7 +43,7 @@ async fn openai_tool_calls_continue_on_anthropic() {
         next = next.message(Message::tool_result(call.id.clone(), answer));
     }
     next.model = "claude-sonnet-4-5".into();
-    let answer = anthropic.chat(next).await.unwrap();
+    let answer = anthropic.chat(&next, &RequestMeta::new()).await.unwrap();
     assert_eq!(answer.text(), "Hello! How can I help you today?");
 
     let body = up.requests()[1].json();
@@ -85,7 +86,10 @@ async fn anthropic_tool_use_continues_on_openai() {
     let request = ChatRequest::new("claude-sonnet-4-5")
         .user("Weather in Paris and Tokyo?")
         .tool(weather_tool());
-    let reply = anthropic.chat(request.clone()).await.unwrap();
+    let reply = anthropic
+        .chat(&request.clone(), &RequestMeta::new())
+        .await
+        .unwrap();
     let calls: Vec<_> = reply.tool_calls().into_iter().cloned().collect();
     assert_eq!(calls.len(), 2);
 
@@ -94,7 +98,7 @@ async fn anthropic_tool_use_continues_on_openai() {
         next = next.message(Message::tool_result(call.id.clone(), "mild"));
     }
     next.model = "gpt-4o-mini".into();
-    openai.chat(next).await.unwrap();
+    openai.chat(&next, &RequestMeta::new()).await.unwrap();
 
     let body = up.requests()[1].json();
     let messages = body["messages"].as_array().unwrap();
@@ -120,12 +124,18 @@ async fn anthropic_thinking_is_left_out_for_openai_and_kept_for_anthropic() {
     up.push(Reply::fixture(200, "anthropic/message_thinking.json"));
     let (openai, anthropic) = providers(&up);
     let request = ChatRequest::new("claude-sonnet-4-5").user("Think, then answer.");
-    let reply = anthropic.chat(request.clone()).await.unwrap();
-    let signature = reply.reasoning()[0].signature.clone().unwrap();
+    let reply = anthropic
+        .chat(&request.clone(), &RequestMeta::new())
+        .await
+        .unwrap();
+    let signature = reply.reasoning().collect::<Vec<_>>()[0]
+        .signature
+        .clone()
+        .unwrap();
     let next = request.message(reply.message.clone()).user("And now?");
 
-    anthropic.chat(next.clone()).await.unwrap();
-    openai.chat(next).await.unwrap();
+    anthropic.chat(&next.clone(), &RequestMeta::new()).await.unwrap();
+    openai.chat(&next, &RequestMeta::new()).await.unwrap();
 
     let to_anthropic = up.requests()[1].json();
     let thinking = &to_anthropic["messages"][1]["content"][0];

@@ -13,6 +13,7 @@ use tower_http::set_header::SetRequestHeaderLayer;
 
 use crate::conformance::{anthropic, openai, Endpoint};
 use crate::support::{streamed, FakeUpstream};
+use tower_ai::types::RequestMeta;
 
 fn my_client() -> Transport {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
@@ -39,7 +40,7 @@ async fn a_hyper_util_client_with_a_tower_http_layer_carries_the_requests() {
     });
 
     let reply = openai
-        .chat(ChatRequest::new("gpt-4o-mini").user("hi"))
+        .chat(&ChatRequest::new("gpt-4o-mini").user("hi"), &RequestMeta::new())
         .await
         .unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");
@@ -66,7 +67,10 @@ async fn a_refused_connection_is_a_retryable_transport_error() {
         base_url: format!("http://127.0.0.1:{port}"),
         transport: Some(my_client()),
     });
-    let err = openai.chat(ChatRequest::new("m").user("hi")).await.unwrap_err();
+    let err = openai
+        .chat(&ChatRequest::new("m").user("hi"), &RequestMeta::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, tower_ai::Error::Transport(_)), "{err:?}");
     assert!(err.is_retryable());
 }

@@ -3,12 +3,15 @@
 use std::time::Duration;
 
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_ai::error::TimeoutKind;
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::{Provider, ProviderService};
 use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason, StreamEvent, UsageSource};
 use tower_ai::Error;
+use tower_ai::LlmRequest;
 
 use crate::support::{call, Collected};
+use tower_ai::types::RequestMeta;
 
 #[tokio::test]
 async fn the_service_answers_complete_or_streamed_as_the_request_says() {
@@ -24,7 +27,7 @@ async fn the_service_answers_complete_or_streamed_as_the_request_says() {
     assert_eq!(reply.model, "m");
     assert_eq!(reply.usage.unwrap().source, UsageSource::Estimated);
 
-    let streamed = call(&mut service, ChatRequest::new("m").user("hi").streaming(true))
+    let streamed = call(&mut service, LlmRequest::stream(ChatRequest::new("m").user("hi")))
         .await
         .unwrap();
     assert!(streamed.is_stream());
@@ -42,17 +45,25 @@ async fn the_service_answers_complete_or_streamed_as_the_request_says() {
 
 #[tokio::test]
 async fn scripted_failures_and_mid_stream_errors_reach_the_caller() {
-    let mock = MockProvider::new().push(MockReply::error(Error::Timeout)).push(
-        MockReply::stream(vec![StreamEvent::text("par"), StreamEvent::text("tial")]).then_fail(
-            Error::StreamTruncated {
-                provider: "mock".into(),
-            },
-        ),
-    );
-    let err = mock.chat(ChatRequest::new("m").user("x")).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout));
+    let mock = MockProvider::new()
+        .push(MockReply::error(Error::timeout(TimeoutKind::Request, None)))
+        .push(
+            MockReply::stream(vec![StreamEvent::text("par"), StreamEvent::text("tial")]).then_fail(
+                Error::StreamTruncated {
+                    provider: "mock".into(),
+                },
+            ),
+        );
+    let err = mock
+        .chat(&ChatRequest::new("m").user("x"), &RequestMeta::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }));
 
-    let stream = mock.chat_stream(ChatRequest::new("m").user("x")).await.unwrap();
+    let stream = mock
+        .chat_stream(&ChatRequest::new("m").user("x"), &RequestMeta::new())
+        .await
+        .unwrap();
     let got = Collected::read(stream).await;
     assert_eq!(got.text(), "partial");
     assert!(matches!(got.error, Some(Error::StreamTruncated { .. })));
@@ -68,23 +79,35 @@ async fn tower_layers_stack_on_the_provider_service() {
     let err = call(&mut service, ChatRequest::new("m").user("x"))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn tool_call_replies_and_embeddings() {
     let mock = MockProvider::new().push(MockReply::tool_call("lookup", serde_json::json!({"q": "rust"})));
-    let reply = mock.chat(ChatRequest::new("m").user("find rust")).await.unwrap();
+    let reply = mock
+        .chat(&ChatRequest::new("m").user("find rust"), &RequestMeta::new())
+        .await
+        .unwrap();
     assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
-    assert_eq!(reply.tool_calls()[0].arguments_json().unwrap()["q"], "rust");
+    assert_eq!(
+        reply.tool_calls().collect::<Vec<_>>()[0]
+            .arguments_json()
+            .unwrap()["q"],
+        "rust"
+    );
 
-    let mut service = ProviderService::new(mock.clone()).embeddings();
+    let mut service = ProviderService::new(mock.clone());
     let embeddings = service
         .ready()
         .await
         .unwrap()
-        .call(EmbeddingRequest::new("e", ["a", "b", "a"]).dimensions(16))
+        .call(LlmRequest::embeddings(
+            EmbeddingRequest::new("e", ["a", "b", "a"]).dimensions(16),
+        ))
         .await
+        .unwrap()
+        .into_embeddings()
         .unwrap();
     assert_eq!(embeddings.embeddings.len(), 3);
     assert_eq!(embeddings.embeddings[0].len(), 16);

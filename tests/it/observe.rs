@@ -1,9 +1,9 @@
-//! ObservedStream: each hook runs exactly once, at the right moment.
+//! FilteredStream with observers: each hook runs exactly once, at the right moment.
 
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use tower_ai::observe::{observe, ObservedStream, Observer, StreamEnd};
+use tower_ai::observe::{observe, End, FilteredStream, Observer};
 use tower_ai::types::{ChatResponse, ChatStream, FinishReason, LlmResponse, Reply, StreamEvent, Usage};
 use tower_ai::Error;
 
@@ -29,17 +29,19 @@ impl Observer for Recording {
     fn on_event(&mut self, event: &StreamEvent) {
         self.log().events.push(event.clone());
     }
-    fn on_end(self, end: StreamEnd<'_>) {
+    fn on_end(self, end: End<'_>) {
         match end {
-            StreamEnd::Finished(reply) => self.log().finished.push(reply.clone()),
-            StreamEnd::Failed { error, partial } => {
-                self.log().failed.push((error.kind().into(), partial.clone()))
-            }
+            End::Finished(reply) => self.log().finished.push(reply.clone()),
+            End::Failed { error, partial } => self.log().failed.push((error.kind().into(), partial.clone())),
             _ => unreachable!(),
         }
     }
-    fn on_cancel(self, partial: &ChatResponse) {
-        self.log().cancelled.push(partial.clone());
+    fn on_cancel(self, partial: Option<&ChatResponse>) {
+        self.log().cancelled.push(
+            partial
+                .cloned()
+                .unwrap_or_else(|| ChatResponse::text_reply("", "", "")),
+        );
     }
 }
 
@@ -58,8 +60,8 @@ struct Summary(Arc<Mutex<Option<ChatResponse>>>);
 
 impl Observer for Summary {
     const NEEDS_CONTENT: bool = false;
-    fn on_end(self, end: StreamEnd<'_>) {
-        *self.0.lock().unwrap() = Some(end.reply().clone());
+    fn on_end(self, end: End<'_>) {
+        *self.0.lock().unwrap() = end.reply().cloned();
     }
 }
 
@@ -97,7 +99,7 @@ fn stream_of(items: Vec<Result<StreamEvent, Error>>) -> ChatStream {
 #[tokio::test]
 async fn a_finished_stream_calls_the_end_hook_once_with_fragments_merged() {
     let rec = Recording::default();
-    let stream = ObservedStream::new(stream_of(events().into_iter().map(Ok).collect()), rec.clone());
+    let stream = FilteredStream::new(stream_of(events().into_iter().map(Ok).collect()), rec.clone());
     let items: Vec<_> = stream.collect().await;
     assert_eq!(items.len(), 7, "items pass through unchanged");
 
@@ -107,7 +109,7 @@ async fn a_finished_stream_calls_the_end_hook_once_with_fragments_merged() {
     assert!(log.failed.is_empty() && log.cancelled.is_empty());
     let reply = &log.finished[0];
     assert_eq!(reply.text(), "Let me look.");
-    let calls = reply.tool_calls();
+    let calls: Vec<_> = reply.tool_calls().collect();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].arguments, "{\"q\":\"rust\"}");
     assert_eq!(reply.usage.unwrap().output_tokens, 12);
@@ -121,7 +123,7 @@ async fn a_mid_stream_error_calls_the_end_hook_once_as_failed() {
         Ok(StreamEvent::text("tial")),
         Err(Error::StreamTruncated { provider: "p".into() }),
     ];
-    let mut stream = ObservedStream::new(stream_of(items), rec.clone());
+    let mut stream = FilteredStream::new(stream_of(items), rec.clone());
     while stream.next().await.is_some() {}
     // Polling after the end does not call a hook again.
     assert!(stream.next().await.is_none());
@@ -137,7 +139,7 @@ async fn a_mid_stream_error_calls_the_end_hook_once_as_failed() {
 #[tokio::test]
 async fn an_early_drop_calls_the_cancel_hook_once_with_what_arrived() {
     let rec = Recording::default();
-    let mut stream = ObservedStream::new(stream_of(events().into_iter().map(Ok).collect()), rec.clone());
+    let mut stream = FilteredStream::new(stream_of(events().into_iter().map(Ok).collect()), rec.clone());
     stream.next().await.unwrap().unwrap();
     stream.next().await.unwrap().unwrap();
     assert_eq!(rec.log().dropped, 0, "the observer lives as long as the stream");
@@ -179,7 +181,7 @@ async fn a_complete_reply_and_the_same_reply_streamed_end_the_same() {
 #[tokio::test]
 async fn an_observer_that_needs_no_content_still_sees_the_metadata() {
     let summary = Summary::default();
-    let stream = ObservedStream::new(stream_of(events().into_iter().map(Ok).collect()), summary.clone());
+    let stream = FilteredStream::new(stream_of(events().into_iter().map(Ok).collect()), summary.clone());
     let _: Vec<_> = stream.collect().await;
     let reply = summary.0.lock().unwrap().clone().unwrap();
     assert_eq!(reply.id, "r-1");

@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_ai::provider::openai::OpenAi;
+use tower_ai::provider::HttpProviderBuilder;
 use tower_ai::provider::{Provider, ProviderService};
 use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason, ResponseFormat};
 use tower_ai::Error;
+use tower_ai::LlmRequest;
 
 use crate::conformance::openai::{self, API_KEY};
 use crate::conformance::Endpoint;
 use crate::support::{call, complete, streamed, FakeUpstream, Reply};
+use tower_ai::types::RequestMeta;
 
 fn provider(up: &FakeUpstream) -> OpenAi {
     openai::provider(Endpoint::upstream(up))
@@ -27,7 +30,7 @@ async fn requests_have_the_openai_shape() {
     let up = FakeUpstream::start().await;
     let mut service = ProviderService::new(provider(&up));
     complete(&mut service, hello()).await.unwrap();
-    complete(&mut service, hello().streaming(true)).await.unwrap();
+    complete(&mut service, LlmRequest::stream(hello())).await.unwrap();
 
     let seen = up.requests();
     assert_eq!(seen[0].path(), "/v1/chat/completions");
@@ -55,10 +58,10 @@ async fn parallel_tool_calls_keep_their_ids_and_cached_tokens() {
     let mut service = ProviderService::new(provider(&up));
 
     let whole = complete(&mut service, hello()).await.unwrap();
-    let stream = complete(&mut service, hello().streaming(true)).await.unwrap();
+    let stream = complete(&mut service, LlmRequest::stream(hello())).await.unwrap();
     for reply in [&whole, &stream] {
         assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
-        assert!(reply.tool_calls().iter().all(|c| c.id.starts_with("call_")));
+        assert!(reply.tool_calls().all(|c| c.id.starts_with("call_")));
     }
     assert_eq!(whole.usage.unwrap().cache_read_tokens, 1024);
 }
@@ -81,13 +84,18 @@ async fn json_schema_output_is_requested_and_returned() {
 #[tokio::test]
 async fn embeddings_over_the_service() {
     let up = FakeUpstream::start().await;
-    let mut service = ProviderService::new(provider(&up)).embeddings();
+    let mut service = ProviderService::new(provider(&up));
     let response = service
         .ready()
         .await
         .unwrap()
-        .call(EmbeddingRequest::new("text-embedding-3-small", ["a", "b"]))
+        .call(LlmRequest::embeddings(EmbeddingRequest::new(
+            "text-embedding-3-small",
+            ["a", "b"],
+        )))
         .await
+        .unwrap()
+        .into_embeddings()
         .unwrap();
     assert_eq!(response.embeddings.len(), 2);
     assert_eq!(response.embeddings[0].len(), 8);
@@ -141,11 +149,11 @@ async fn slow_chunks_arrive_and_a_timeout_layer_stops_a_slow_upstream() {
         .timeout(Duration::from_millis(300))
         .service(ProviderService::new(provider(&up)));
 
-    let reply = complete(&mut service, hello().streaming(true)).await.unwrap();
+    let reply = complete(&mut service, LlmRequest::stream(hello())).await.unwrap();
     assert_eq!(reply.text(), "Hello! How can I help?");
 
     let err = call(&mut service, hello()).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -159,7 +167,7 @@ async fn azure_uses_its_deployment_url_and_api_key_header() {
         .build()
         .unwrap();
     assert_eq!(provider.name(), "azure_openai");
-    let reply = provider.chat(hello()).await.unwrap();
+    let reply = provider.chat(&hello(), &RequestMeta::new()).await.unwrap();
     assert_eq!(reply.text(), "Hello! How can I help you today?");
     let seen = &up.requests()[0];
     assert_eq!(seen.path(), "/openai/deployments/my-gpt4o/chat/completions");
@@ -177,7 +185,7 @@ async fn compatible_server_presets_point_at_the_right_place() {
         .build()
         .unwrap();
     ollama
-        .chat(ChatRequest::new("llama3.2").user("hi"))
+        .chat(&ChatRequest::new("llama3.2").user("hi"), &RequestMeta::new())
         .await
         .unwrap();
     assert_eq!(up.requests()[0].header("authorization"), None);

@@ -11,10 +11,12 @@ use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::{Provider, ProviderService};
 use tower_ai::types::{ChatRequest, StreamEvent};
 use tower_ai::Error;
+use tower_ai::LlmRequest;
 
 use crate::support::{
     collect, complete, fixture_bytes, openai_stream_of, streamed, Collected, FakeUpstream, Reply,
 };
+use tower_ai::types::RequestMeta;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 type Response = http::Response<hyper::body::Incoming>;
@@ -395,7 +397,7 @@ async fn the_call_helpers_read_complete_and_streamed_replies() {
 
     let whole = complete(&mut service, request.clone()).await.unwrap();
     assert_eq!(whole.text(), "Hi there");
-    let got = collect(&mut service, request.clone().streaming(true))
+    let got = collect(&mut service, LlmRequest::stream(request.clone()))
         .await
         .unwrap();
     assert!(got.error.is_none(), "{got:?}");
@@ -413,7 +415,10 @@ async fn collected_keeps_the_events_and_the_error_that_ended_the_stream() {
     let mock = MockProvider::new().push(
         MockReply::stream(vec![StreamEvent::text("par"), StreamEvent::text("tial")]).then_fail(truncated),
     );
-    let stream = mock.chat_stream(ChatRequest::new("m").user("x")).await.unwrap();
+    let stream = mock
+        .chat_stream(&ChatRequest::new("m").user("x"), &RequestMeta::new())
+        .await
+        .unwrap();
     let got = Collected::read(stream).await;
     assert_eq!(got.count(|e| matches!(e, StreamEvent::TextDelta { .. })), 2);
     assert_eq!(got.text(), "partial");

@@ -11,6 +11,7 @@ use tower::{ServiceBuilder, ServiceExt};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
 use tower_ai::types::{ChatRequest, FinishReason, StreamEvent, Usage};
+use tower_ai::ReplyMode;
 use tower_ai::{ApiError, Error, LlmRequest, Principal, ServiceBuilderExt};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -149,13 +150,14 @@ impl Metrics {
 }
 
 fn request(stream: bool) -> LlmRequest {
-    LlmRequest::new(
-        ChatRequest::new("gpt-test")
-            .user("Hello there")
-            .max_tokens(64)
-            .streaming(stream),
-    )
-    .with_principal(Principal::new().tenant("acme"))
+    let mode = if stream {
+        ReplyMode::Stream
+    } else {
+        ReplyMode::Complete
+    };
+    LlmRequest::new(ChatRequest::new("gpt-test").user("Hello there").max_tokens(64))
+        .with_mode(mode)
+        .with_principal(Principal::new().tenant("acme"))
 }
 
 fn streamed_events() -> Vec<StreamEvent> {
@@ -185,7 +187,7 @@ fn a_complete_call_records_its_span_and_metrics() {
 
     assert_eq!(spans.len(), 1);
     let span = &spans[0];
-    assert_eq!(span["span.name"], "chat");
+    assert_eq!(span["span.name"], "gen_ai");
     assert_eq!(span["otel.name"], "chat gpt-test");
     assert_eq!(span["gen_ai.operation.name"], "chat");
     assert_eq!(span["gen_ai.provider.name"], "mock");
@@ -286,7 +288,11 @@ fn a_stream_is_recorded_at_its_real_end_with_time_to_first_chunk() {
 #[test]
 fn a_failed_call_records_the_error_kind() {
     let (spans, metrics) = run(|_, _| async {
-        let error = Error::RateLimited(ApiError::new("openai", "slow down").with_status(429).into());
+        let error = Error::RateLimited(
+            ApiError::new("openai", "slow down")
+                .with_status(http::StatusCode::TOO_MANY_REQUESTS)
+                .into(),
+        );
         let mock = MockProvider::new().push(MockReply::error(error));
         let service = ServiceBuilder::new()
             .telemetry()

@@ -10,6 +10,7 @@ use tower_ai::types::ChatRequest;
 
 use crate::conformance::{anthropic as anthropic_vendor, every_cut_of, openai as openai_vendor, Endpoint};
 use crate::support;
+use tower_ai::types::RequestMeta;
 
 fn openai(body: Bytes) -> OpenAi {
     openai_vendor::provider(Endpoint::canned(200, &[], body))
@@ -55,7 +56,7 @@ async fn damaged_complete_replies_never_panic() {
         "openai/chat_completion_reasoning.json",
     ] {
         for body in damaged(&support::fixture_bytes(file)) {
-            let _ = openai(body).chat(request.clone()).await;
+            let _ = openai(body).chat(&request.clone(), &RequestMeta::new()).await;
         }
     }
     for file in [
@@ -64,7 +65,7 @@ async fn damaged_complete_replies_never_panic() {
         "anthropic/message_thinking.json",
     ] {
         for body in damaged(&support::fixture_bytes(file)) {
-            let _ = anthropic(body).chat(request.clone()).await;
+            let _ = anthropic(body).chat(&request.clone(), &RequestMeta::new()).await;
         }
     }
 }
@@ -74,14 +75,20 @@ async fn damaged_streams_never_panic() {
     let request = ChatRequest::new("m").user("hi");
     for file in ["openai/stream_tool_calls.sse", "openai/stream_text.sse"] {
         for body in damaged(&support::fixture_bytes(file)) {
-            if let Ok(stream) = openai(body).chat_stream(request.clone()).await {
+            if let Ok(stream) = openai(body)
+                .chat_stream(&request.clone(), &RequestMeta::new())
+                .await
+            {
                 let _ = stream.collect_response().await;
             }
         }
     }
     for file in ["anthropic/stream_tool_use.sse", "anthropic/stream_thinking.sse"] {
         for body in damaged(&support::fixture_bytes(file)) {
-            if let Ok(stream) = anthropic(body).chat_stream(request.clone()).await {
+            if let Ok(stream) = anthropic(body)
+                .chat_stream(&request.clone(), &RequestMeta::new())
+                .await
+            {
                 let _ = stream.collect_response().await;
             }
         }

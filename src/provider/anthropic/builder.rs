@@ -111,7 +111,7 @@ impl AnthropicBuilder {
             })?,
         };
         self.http
-            .build(codec, StaticKey::header(X_API_KEY, "", Some(api_key)))
+            .build(codec, StaticKey::header(X_API_KEY, "", Some(api_key))?)
     }
 }
 

@@ -186,7 +186,7 @@ impl AzureBuilder {
     /// The signer: an Entra token as a bearer token, else the key in `api-key`.
     fn key_signer(&self) -> Result<StaticKey> {
         if let Some(token) = &self.entra_token {
-            return Ok(StaticKey::header(AUTHORIZATION, "Bearer ", Some(token.clone())));
+            return StaticKey::header(AUTHORIZATION, "Bearer ", Some(token.clone()));
         }
         let key = self
             .api_key
@@ -197,11 +197,7 @@ impl AzureBuilder {
                     "Azure OpenAI needs an API key; set AZURE_OPENAI_API_KEY, or call `.api_key(...)` or `.entra_token(...)`",
                 )
             })?;
-        Ok(StaticKey::header(
-            HeaderName::from_static("api-key"),
-            "",
-            Some(key),
-        ))
+        StaticKey::header(HeaderName::from_static("api-key"), "", Some(key))
     }
 
     /// The provider.

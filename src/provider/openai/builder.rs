@@ -412,7 +412,7 @@ impl OpenAiBuilder {
                 self.options.http.name()
             )));
         }
-        Ok(StaticKey::header(http::header::AUTHORIZATION, "Bearer ", key))
+        StaticKey::header(http::header::AUTHORIZATION, "Bearer ", key)
     }
 
     /// The provider.

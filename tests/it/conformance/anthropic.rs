@@ -1,6 +1,7 @@
 //! Anthropic through the conformance kit.
 
 use tower_ai::provider::anthropic::Anthropic;
+use tower_ai::provider::HttpProviderBuilder;
 
 use super::{conformance_tests, Call, Endpoint, Errors, Vendor};
 

@@ -22,8 +22,10 @@ use tower_ai::provider::{Provider, ProviderService};
 use tower_ai::transport::Transport;
 use tower_ai::types::{ChatRequest, ChatResponse, FinishReason, StreamEvent};
 use tower_ai::Error;
+use tower_ai::{LlmRequest, ReplyMode};
 
 use crate::support::{self, call, collect, complete, FakeUpstream, Reply};
+use tower_ai::types::RequestMeta;
 
 #[cfg(feature = "anthropic")]
 pub(crate) mod anthropic;
@@ -198,8 +200,8 @@ impl<P: Provider> Vendor<P> {
         ChatRequest::new(self.model).system("Be brief.").user("Hello")
     }
 
-    fn stream_request(&self) -> ChatRequest {
-        self.request().streaming(true)
+    fn stream_request(&self) -> LlmRequest {
+        LlmRequest::stream(self.request())
     }
 
     /// Panics if the API key, or its last six characters, shows in `value`'s `Debug`.
@@ -305,7 +307,7 @@ pub(crate) async fn tool_calls<P: Provider>(v: &Vendor<P>) {
 
     for reply in [&whole, &streamed] {
         assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls), "{reply:?}");
-        let calls = reply.tool_calls();
+        let calls: Vec<_> = reply.tool_calls().collect();
         assert_eq!(calls.len(), v.calls.len(), "{reply:?}");
         let ids: HashSet<&str> = calls.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids.len(), calls.len(), "tool call ids are distinct: {calls:?}");
@@ -363,7 +365,12 @@ pub(crate) async fn http_errors_are_typed<P: Provider>(v: &Vendor<P>) {
             } else {
                 reply
             });
-            let request = v.request().streaming(stream);
+            let mode = if stream {
+                ReplyMode::Stream
+            } else {
+                ReplyMode::Complete
+            };
+            let request = LlmRequest::new(v.request()).with_mode(mode);
             let err = match call(&mut service, request).await {
                 Err(err) => err,
                 Ok(response) => response.into_complete().await.unwrap_err(),
@@ -501,11 +508,12 @@ pub(crate) async fn the_api_key_never_shows<P: Provider>(v: &Vendor<P>) {
     bodies.extend(e.overloaded.iter().copied());
     for (status, file) in bodies {
         let provider = (v.provider)(Endpoint::canned(status, &[], support::fixture_bytes(file)));
-        let err = provider.chat(v.request()).await.unwrap_err();
-        v.assert_hidden(&err);
-        let err = support::streamed(&provider, v.stream_request())
+        let err = provider
+            .chat(&v.request(), &RequestMeta::new())
             .await
             .unwrap_err();
+        v.assert_hidden(&err);
+        let err = support::streamed(&provider, v.request()).await.unwrap_err();
         v.assert_hidden(&err);
     }
 }

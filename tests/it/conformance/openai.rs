@@ -1,6 +1,7 @@
 //! OpenAI through the conformance kit.
 
 use tower_ai::provider::openai::OpenAi;
+use tower_ai::provider::HttpProviderBuilder;
 
 use super::{conformance_tests, Call, Endpoint, Errors, Vendor};
 

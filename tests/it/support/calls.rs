@@ -8,6 +8,7 @@
 use futures_util::StreamExt;
 use tower::{Service, ServiceExt};
 use tower_ai::provider::Provider;
+use tower_ai::types::RequestMeta;
 use tower_ai::types::{ChatRequest, ChatResponse, ChatStream, StreamAccumulator, StreamEvent};
 use tower_ai::{Error, LlmRequest, LlmResponse};
 
@@ -37,12 +38,16 @@ where
     Ok(Collected::read(call(service, request).await?.into_stream()).await)
 }
 
-/// `provider.chat_stream(request)`, read to its end and folded into one reply.
+/// `provider.chat_stream(&request, &RequestMeta::new())`, read to its end and folded into one reply.
 pub async fn streamed<P: Provider + ?Sized>(
     provider: &P,
     request: ChatRequest,
 ) -> Result<ChatResponse, Error> {
-    provider.chat_stream(request).await?.collect_response().await
+    provider
+        .chat_stream(&request, &RequestMeta::new())
+        .await?
+        .collect_response()
+        .await
 }
 
 /// What a stream yielded: its events in order, and the error that ended it, if any.
