@@ -25,24 +25,29 @@
 //!
 //! # The span
 //!
-//! One span named `chat` per call (its `otel.name` is `chat {model}`, its
-//! `otel.kind` is `client`), at the `INFO` level, with these fields:
+//! One span named `gen_ai` per call, chat or embeddings (its `otel.name` is
+//! `{operation} {model}`, for example `chat gpt-4o-mini`, its `otel.kind` is
+//! `client`), at the `INFO` level, with these fields:
 //!
 //! | field | when |
 //! |---|---|
-//! | `gen_ai.operation.name` (`chat`), `gen_ai.request.model` | at the start |
+//! | `gen_ai.operation.name` (`chat` or `embeddings`), `gen_ai.request.model` | at the start |
 //! | `gen_ai.request.max_tokens`, `gen_ai.request.temperature`, `gen_ai.request.top_p` | at the start, when set |
 //! | `tower_ai.request_id`, `tower_ai.tenant`, `tower_ai.stream` | at the start |
 //! | `gen_ai.provider.name` | once the provider answered (or from the error) |
 //! | `gen_ai.response.id`, `gen_ai.response.model`, `gen_ai.response.finish_reasons` | at the end |
 //! | `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`, `gen_ai.usage.cache_read.input_tokens`, `gen_ai.usage.cache_creation.input_tokens` | at the end, when reported |
-//! | `error.type` | on failure: the error's [`kind`](crate::Error::kind), or `cancelled` |
-//! | `tower_ai.outcome` | `ok`, `error` or `cancelled` |
+//! | `error.type` | on failure: the error's [`kind`](crate::Error::kind) (`blocked`, `budget_exceeded`, ...), or `cancelled` |
+//! | `tower_ai.outcome` | the call's [`Outcome`](crate::types::Outcome): `ok`, `cached`, `blocked`, `budget_exceeded`, `error` or `cancelled` |
 //! | `tower_ai.duration_s`, `tower_ai.time_to_first_chunk_s` | at the end; the latter for streams that produced content |
 //!
-//! For a streamed reply, "the end" is the real end of the stream (its last
-//! event, an error, or the caller dropping it), not the arrival of the
-//! response head. A stream dropped before its end is recorded as cancelled.
+//! The recorder is a plain [`Observer`](crate::observe::Observer) on the
+//! call's [`Lifecycle`](crate::observe::Lifecycle): "the end" is the real end
+//! of a stream (its last event, an error, or the caller dropping it), not the
+//! arrival of the response head; a call that fails before the head is
+//! recorded as failed, and one dropped before it as cancelled. A reply that
+//! a cache answered (its response carries a hit
+//! [`CacheStatus`](crate::types::CacheStatus)) is recorded as `cached`.
 //!
 //! # The metrics
 //!
@@ -54,7 +59,7 @@
 //! | `gen_ai.client.operation.duration` (seconds) | histogram | `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model`, `error.type` on failure |
 //! | `gen_ai.client.operation.time_to_first_chunk` (seconds) | histogram | as above; streams only |
 //! | `gen_ai.client.token.usage` (tokens) | histogram | as above, plus `gen_ai.token.type`: `input`, `output`, `cache_read`, `cache_creation` |
-//! | `gen_ai.client.requests` | counter | as above, plus `outcome`: `ok`, `cancelled` or the error's kind |
+//! | `gen_ai.client.requests` | counter | as above, plus `outcome`: `ok`, `cached`, `cancelled` or the error's kind |
 
 mod layer;
 mod record;

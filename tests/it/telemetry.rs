@@ -10,9 +10,9 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
-use tower_ai::types::{ChatRequest, FinishReason, StreamEvent, Usage};
+use tower_ai::types::{CacheStatus, ChatRequest, ChatResponse, EmbeddingRequest, FinishReason, StreamEvent, Usage};
 use tower_ai::ReplyMode;
-use tower_ai::{ApiError, Error, LlmRequest, Principal, ServiceBuilderExt};
+use tower_ai::{ApiError, Error, LlmRequest, LlmResponse, Principal, Reply, ServiceBuilderExt};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -393,4 +393,62 @@ fn metrics_can_be_turned_off() {
     });
     assert_eq!(spans.len(), 1);
     assert!(metrics.0.is_empty(), "{metrics:?}");
+}
+
+#[test]
+fn an_embeddings_call_is_recorded_as_embeddings_with_its_usage() {
+    let (spans, metrics) = run(|_, _| async {
+        let service = ServiceBuilder::new()
+            .telemetry()
+            .service(ProviderService::new(MockProvider::new()));
+        let request = LlmRequest::embeddings(EmbeddingRequest::new("embed-test", ["one text", "two"]));
+        let vectors = service.oneshot(request).await.unwrap().into_embeddings().unwrap();
+        assert_eq!(vectors.embeddings.len(), 2);
+    });
+    let span = &spans[0];
+    assert_eq!(span["gen_ai.operation.name"], "embeddings");
+    assert_eq!(span["otel.name"], "embeddings embed-test");
+    assert_eq!(span["gen_ai.usage.input_tokens"], "3");
+    assert_eq!(span["tower_ai.outcome"], "ok");
+    assert_eq!(
+        metrics.histogram(
+            "gen_ai.client.token.usage",
+            &[("gen_ai.operation.name", "embeddings"), ("gen_ai.token.type", "input")]
+        ),
+        vec![3.0]
+    );
+}
+
+#[test]
+fn a_reply_from_a_cache_is_recorded_as_cached() {
+    let (spans, metrics) = run(|_, _| async {
+        // A stand-in for a cache layer: it answers and says so.
+        let cache = tower::service_fn(|_: LlmRequest| async {
+            let mut response = LlmResponse::new(Reply::Complete(ChatResponse::text_reply("r", "m", "hit")));
+            response.extensions.insert(CacheStatus::HitExact);
+            Ok::<_, Error>(response)
+        });
+        let service = ServiceBuilder::new().telemetry().service(cache);
+        service.oneshot(request(false)).await.unwrap();
+    });
+    assert_eq!(spans[0]["tower_ai.outcome"], "cached");
+    assert!(!spans[0].contains_key("error.type"));
+    assert_eq!(metrics.counter("gen_ai.client.requests", &[("outcome", "cached")]), 1);
+}
+
+#[test]
+fn a_budget_refusal_is_recorded_as_such() {
+    let (spans, metrics) = run(|_, _| async {
+        let refusing = tower::service_fn(|_: LlmRequest| async {
+            Err::<LlmResponse, _>(Error::budget_exceeded("tenant:acme", "10 calls", None))
+        });
+        let service = ServiceBuilder::new().telemetry().service(refusing);
+        assert!(service.oneshot(request(false)).await.is_err());
+    });
+    assert_eq!(spans[0]["tower_ai.outcome"], "budget_exceeded");
+    assert_eq!(spans[0]["error.type"], "budget_exceeded");
+    assert_eq!(
+        metrics.counter("gen_ai.client.requests", &[("outcome", "budget_exceeded")]),
+        1
+    );
 }
