@@ -35,7 +35,7 @@ async fn openai_tool_calls_continue_on_anthropic() {
         .user("Weather in Paris and Tokyo?")
         .tool(weather_tool());
     let reply = openai.chat(&request.clone(), &RequestMeta::new()).await.unwrap();
-    let calls: Vec<_> = reply.tool_calls().into_iter().cloned().collect();
+    let calls: Vec<_> = reply.tool_calls().cloned().collect();
     assert_eq!(calls.len(), 2);
 
     let mut next = request.message(reply.message.clone());
@@ -90,7 +90,7 @@ async fn anthropic_tool_use_continues_on_openai() {
         .chat(&request.clone(), &RequestMeta::new())
         .await
         .unwrap();
-    let calls: Vec<_> = reply.tool_calls().into_iter().cloned().collect();
+    let calls: Vec<_> = reply.tool_calls().cloned().collect();
     assert_eq!(calls.len(), 2);
 
     let mut next = request.message(reply.message.clone());
