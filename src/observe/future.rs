@@ -141,13 +141,25 @@ pub fn attach<F: Filter>(mut response: LlmResponse, mut filter: F) -> Result<Llm
     Ok(LlmResponse { reply, extensions })
 }
 
-/// Attaches an observer to a response: [`attach`] for filters that cannot fail.
-pub fn observe<O: Observer>(response: LlmResponse, observer: O) -> LlmResponse {
-    match attach(response, observer) {
-        Ok(response) => response,
-        // An observer's hooks return nothing, so `attach` has nothing to fail with.
-        Err(_) => unreachable!("an observer cannot fail a reply"),
-    }
+/// Attaches an observer to a response: [`attach`] for hooks that cannot fail.
+pub fn observe<O: Observer>(response: LlmResponse, mut observer: O) -> LlmResponse {
+    Observer::on_response(&mut observer, &response);
+    let LlmResponse { reply, extensions } = response;
+    let reply = match reply {
+        Reply::Stream(stream) => Reply::Stream(ChatStream::new(FilteredStream::new(stream, observer))),
+        Reply::Complete(complete) => {
+            for event in complete.to_events() {
+                Observer::on_event(&mut observer, &event);
+            }
+            Observer::on_end(observer, End::Finished(&complete));
+            Reply::Complete(complete)
+        }
+        Reply::Embeddings(embeddings) => {
+            Observer::on_end(observer, End::Embedded(&embeddings));
+            Reply::Embeddings(embeddings)
+        }
+    };
+    LlmResponse { reply, extensions }
 }
 
 /// Runs a complete reply through a filter: its events, the stream's end,

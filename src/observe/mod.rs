@@ -130,7 +130,7 @@
 //!
 //! # A stream the caller stops reading
 //!
-//! A caller that drops the stream after the [`Finish`](StreamEvent::Finish)
+//! A caller that drops the stream after the [`Finish`](crate::types::StreamEvent::Finish)
 //! event but before the stream's own end (OpenAI, for one, sends usage in a
 //! chunk after the finish reason) has received the whole reply: the model
 //! finished, and the vendor bills it. This counts as **finished**:

@@ -77,7 +77,7 @@ impl AnthropicBuilder {
     }
 
     /// The codec alone, without a transport: for encoding and decoding
-    /// without I/O, or for joining to a transport with [`HttpProvider::new`].
+    /// without I/O, or for joining to a transport with [`HttpProvider::new`](crate::provider::HttpProvider::new).
     ///
     /// It holds no credentials: [`build`](Self::build) adds the signer that
     /// sends the key. Fails with [`Error::Config`] when a setting cannot be used (a base URL that does not parse, a version or
