@@ -10,7 +10,9 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
-use tower_ai::types::{CacheStatus, ChatRequest, ChatResponse, EmbeddingRequest, FinishReason, StreamEvent, Usage};
+use tower_ai::types::{
+    CacheStatus, ChatRequest, ChatResponse, EmbeddingRequest, FinishReason, StreamEvent, Usage,
+};
 use tower_ai::ReplyMode;
 use tower_ai::{ApiError, Error, LlmRequest, LlmResponse, Principal, Reply, ServiceBuilderExt};
 use tracing::field::{Field, Visit};
@@ -413,7 +415,10 @@ fn an_embeddings_call_is_recorded_as_embeddings_with_its_usage() {
     assert_eq!(
         metrics.histogram(
             "gen_ai.client.token.usage",
-            &[("gen_ai.operation.name", "embeddings"), ("gen_ai.token.type", "input")]
+            &[
+                ("gen_ai.operation.name", "embeddings"),
+                ("gen_ai.token.type", "input")
+            ]
         ),
         vec![3.0]
     );
@@ -433,7 +438,10 @@ fn a_reply_from_a_cache_is_recorded_as_cached() {
     });
     assert_eq!(spans[0]["tower_ai.outcome"], "cached");
     assert!(!spans[0].contains_key("error.type"));
-    assert_eq!(metrics.counter("gen_ai.client.requests", &[("outcome", "cached")]), 1);
+    assert_eq!(
+        metrics.counter("gen_ai.client.requests", &[("outcome", "cached")]),
+        1
+    );
 }
 
 #[test]

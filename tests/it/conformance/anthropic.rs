@@ -22,6 +22,7 @@ pub(crate) fn provider(at: Endpoint) -> Anthropic {
 pub(crate) const VENDOR: Vendor<Anthropic> = Vendor {
     name: "anthropic",
     api_key: API_KEY,
+    key_header: ("x-api-key", ""),
     provider,
     model: "claude-sonnet-4-5",
     complete: "anthropic/message.json",

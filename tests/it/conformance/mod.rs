@@ -82,6 +82,8 @@ pub(crate) struct Vendor<P> {
     pub(crate) name: &'static str,
     /// The API key `provider` builds with; it must never show in `Debug` or `Display`.
     pub(crate) api_key: &'static str,
+    /// The header the key is sent in, and what comes before the key in it.
+    pub(crate) key_header: (&'static str, &'static str),
     /// Builds the provider against an endpoint, with `api_key`.
     pub(crate) provider: fn(Endpoint) -> P,
     /// A model name for the requests.
@@ -180,6 +182,11 @@ macro_rules! conformance_tests {
         #[tokio::test]
         async fn dropping_a_stream_closes_the_upstream_request() {
             $crate::conformance::dropping_a_stream_closes_the_upstream_request(&$vendor).await;
+        }
+
+        #[tokio::test]
+        async fn the_call_context_reaches_the_upstream() {
+            $crate::conformance::the_call_context_reaches_the_upstream(&$vendor).await;
         }
 
         #[tokio::test]
@@ -560,4 +567,38 @@ pub(crate) async fn every_cut_of<P: Provider>(
         }
     }
     errors
+}
+
+/// The call's context on the wire: a credential given for one call replaces
+/// the provider's key for that call only; the request id and the call's own
+/// headers go upstream.
+pub(crate) async fn the_call_context_reaches_the_upstream<P: Provider>(v: &Vendor<P>) {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::fixture(200, v.complete));
+    up.push(Reply::fixture(200, v.complete));
+    let mut service = v.service(&up);
+    let byok = LlmRequest::new(v.request())
+        .with_credential("sk-tenant-0c4f2a")
+        .with_header("x-trace-tag", "t-1")
+        .unwrap();
+    let id = byok.meta.id.clone();
+    complete(&mut service, byok).await.unwrap();
+    complete(&mut service, LlmRequest::new(v.request()))
+        .await
+        .unwrap();
+
+    let seen = up.requests();
+    let (header, prefix) = v.key_header;
+    assert_eq!(
+        seen[0].header(header),
+        Some(format!("{prefix}sk-tenant-0c4f2a").as_str())
+    );
+    assert_eq!(seen[0].header("x-request-id"), Some(id.as_str()));
+    assert_eq!(seen[0].header("x-trace-tag"), Some("t-1"));
+    assert_eq!(
+        seen[1].header(header),
+        Some(format!("{prefix}{}", v.api_key).as_str())
+    );
+    assert_eq!(seen[1].header("x-trace-tag"), None);
+    assert_ne!(seen[1].header("x-request-id"), Some(id.as_str()));
 }

@@ -24,6 +24,7 @@ pub(crate) fn provider(at: Endpoint) -> OpenAi {
 pub(crate) const VENDOR: Vendor<OpenAi> = Vendor {
     name: "openai",
     api_key: API_KEY,
+    key_header: ("authorization", "Bearer "),
     provider,
     model: "gpt-4o-mini",
     complete: "openai/chat_completion.json",
