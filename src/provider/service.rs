@@ -21,7 +21,9 @@ pub type ProviderFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'st
 ///
 /// The request's [`RequestMeta`] goes to the provider as the call's
 /// context. When it has a deadline, a reply head that has not arrived by
-/// then fails with [`Error::Timeout`] ([`TimeoutKind::Total`]). The response
+/// then fails with [`Error::Timeout`] ([`TimeoutKind::Total`]; this needs a
+/// tokio runtime with its timer enabled, as every tokio runtime built with
+/// `enable_all` or `#[tokio::main]` has). The response
 /// carries [`ServedBy`] (the provider's name and the model it was asked for)
 /// in its extensions. Cloning is one reference count.
 #[derive(Clone)]

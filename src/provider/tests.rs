@@ -214,3 +214,19 @@ async fn an_embeddings_reply_is_not_a_chat_reply() {
     let err = response.into_complete().await.unwrap_err();
     assert_eq!(err.kind(), "config");
 }
+
+#[test]
+fn call_headers_that_carry_credentials_never_show() {
+    let request = LlmRequest::new(ChatRequest::new("m").user("hi"))
+        .with_header("helicone-auth", "Bearer sk-helicone-31f7")
+        .unwrap()
+        .with_header("x-trace", "t-1")
+        .unwrap();
+    let shown = format!("{request:?}");
+    assert!(!shown.contains("sk-helicone-31f7"), "{shown}");
+    assert!(shown.contains("t-1"), "{shown}");
+    let err = LlmRequest::new(ChatRequest::new("m"))
+        .with_header("x-key", "bad\nsk-secret-value")
+        .unwrap_err();
+    assert!(!err.to_string().contains("sk-secret-value"));
+}

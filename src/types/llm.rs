@@ -206,15 +206,24 @@ impl LlmRequest {
 
     /// Adds a header sent upstream with this call only (a vendor beta flag,
     /// a trace header). It wins over the provider's headers of the same name.
+    /// A header whose name speaks of a credential (`auth`, `key`, `token`,
+    /// `secret`) is marked sensitive, so `Debug` and HTTP logs leave its value out.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the name or the value is not a valid header.
+    /// [`Error::Config`] when the name or the value is not a valid header
+    /// (the value is never echoed: it may be a credential).
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self> {
         let name = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| Error::config_with(format!("{name:?} is not a valid header name"), e))?;
-        let value = http::HeaderValue::from_str(value)
+        let mut value = http::HeaderValue::from_str(value)
             .map_err(|e| Error::config_with(format!("the value of the {name} header is not valid"), e))?;
+        if ["auth", "key", "token", "secret"]
+            .iter()
+            .any(|word| name.as_str().contains(word))
+        {
+            value.set_sensitive(true);
+        }
         self.meta.headers.insert(name, value);
         Ok(self)
     }
