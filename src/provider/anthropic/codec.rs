@@ -16,6 +16,7 @@ use super::wire::{
 };
 use crate::error::{ApiError, Error, Result};
 use crate::provider::error_answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
+use crate::provider::lenient::from_name;
 use crate::provider::{Capabilities, Codec};
 use crate::types::{
     ChatRequest, ChatResponse, ContentPart, FinishReason, ImageSource, Message, Reasoning, ReasoningEffort,
@@ -441,16 +442,23 @@ fn estimate_body_len(request: &ChatRequest) -> usize {
     len + request.tools.len() * 256
 }
 
-/// The neutral finish reason of an Anthropic `stop_reason`.
+/// Anthropic's stop reasons.
+static STOP_REASONS: &[(&str, FinishReason)] = &[
+    ("end_turn", FinishReason::Stop),
+    ("stop_sequence", FinishReason::Stop),
+    ("max_tokens", FinishReason::Length),
+    // The context window filled up: a token limit, like `max_tokens`.
+    ("model_context_window_exceeded", FinishReason::Length),
+    ("tool_use", FinishReason::ToolCalls),
+    ("refusal", FinishReason::Refusal),
+];
+
+/// The neutral finish reason of an Anthropic `stop_reason`; an unknown one
+/// (`pause_turn`, ...) is [`FinishReason::Other`].
 pub(super) fn finish_reason(stop_reason: &str) -> FinishReason {
-    match stop_reason {
-        "end_turn" | "stop_sequence" => FinishReason::Stop,
-        // The context window filled up: a token limit, like `max_tokens`.
-        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
-        "tool_use" => FinishReason::ToolCalls,
-        "refusal" => FinishReason::Refusal,
-        other => FinishReason::Other(other.to_owned()),
-    }
+    from_name(stop_reason, STOP_REASONS, |other| {
+        FinishReason::Other(other.to_owned())
+    })
 }
 
 /// The typed error for an Anthropic error type and/or HTTP status.
@@ -550,10 +558,10 @@ impl Codec for AnthropicCodec {
             let missing = |field: &str| {
                 Error::decode(
                     &self.name,
-                    format!("a `{}` block without a string `{field}`", block.kind),
+                    format!("a `{}` block without a string `{field}`", block.kind.as_str()),
                 )
             };
-            match block.kind.as_ref() {
+            match block.kind.as_str() {
                 "text" => {
                     let text = block.text.ok_or_else(|| missing("text"))?;
                     parts.push(ContentPart::Text { text });

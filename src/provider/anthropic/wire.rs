@@ -5,14 +5,11 @@
 //! and stream events are read into flat structs (no internally tagged enums,
 //! which would buffer every value) that ignore unknown keys.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::provider::lenient::{maybe_string, CowStr};
 use crate::types::Usage;
 
 // ---------------------------------------------------------------------------
@@ -206,7 +203,7 @@ pub(super) struct OutputFormat<'a> {
 #[derive(Deserialize)]
 pub(super) struct MessageResponse<'a> {
     #[serde(rename = "type", borrow, default)]
-    pub(super) kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<CowStr<'a>>,
     #[serde(default, deserialize_with = "maybe_string")]
     pub(super) id: Option<String>,
     #[serde(default, deserialize_with = "maybe_string")]
@@ -214,7 +211,7 @@ pub(super) struct MessageResponse<'a> {
     #[serde(default, borrow)]
     pub(super) content: Option<Vec<ContentBlock<'a>>>,
     #[serde(default, borrow)]
-    pub(super) stop_reason: Option<Cow<'a, str>>,
+    pub(super) stop_reason: Option<CowStr<'a>>,
     #[serde(default)]
     pub(super) usage: Option<UsageWire>,
 }
@@ -226,7 +223,7 @@ pub(super) struct MessageResponse<'a> {
 #[derive(Deserialize)]
 pub(super) struct ContentBlock<'a> {
     #[serde(rename = "type", borrow)]
-    pub(super) kind: Cow<'a, str>,
+    pub(super) kind: CowStr<'a>,
     #[serde(default, deserialize_with = "maybe_string")]
     pub(super) text: Option<String>,
     #[serde(default, deserialize_with = "maybe_string")]
@@ -280,7 +277,7 @@ impl UsageWire {
 #[derive(Deserialize)]
 pub(super) struct EventWire<'a> {
     #[serde(rename = "type", borrow, default)]
-    pub(super) kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<CowStr<'a>>,
     #[serde(default)]
     pub(super) index: Option<u64>,
     #[serde(default)]
@@ -312,7 +309,7 @@ pub(super) struct StartMessage {
 #[derive(Deserialize)]
 pub(super) struct DeltaWire<'a> {
     #[serde(rename = "type", borrow, default)]
-    pub(super) kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<CowStr<'a>>,
     #[serde(default, deserialize_with = "maybe_string")]
     pub(super) text: Option<String>,
     #[serde(default, deserialize_with = "maybe_string")]
@@ -322,7 +319,7 @@ pub(super) struct DeltaWire<'a> {
     #[serde(default, deserialize_with = "maybe_string")]
     pub(super) signature: Option<String>,
     #[serde(default, borrow)]
-    pub(super) stop_reason: Option<Cow<'a, str>>,
+    pub(super) stop_reason: Option<CowStr<'a>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -370,69 +367,4 @@ impl ErrorFields {
         }
         Some(Self::from_parts(value.get("error"), Some(&value)))
     }
-}
-
-// ---------------------------------------------------------------------------
-// Lenient strings
-// ---------------------------------------------------------------------------
-
-/// A string, or `None` for any other JSON value (which is skipped unread).
-pub(super) fn maybe_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    struct MaybeString;
-
-    impl<'de> Visitor<'de> for MaybeString {
-        type Value = Option<String>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
-        }
-
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(MaybeString)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-    }
-
-    deserializer.deserialize_any(MaybeString)
 }

@@ -9,12 +9,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::codec::{MaxTokensField, SystemRole};
+use crate::provider::lenient::{from_name, Arguments, Count, CowStr, MaybeStr, TextContent};
 use crate::types::{
     ChatRequest, ContentPart, EmbeddingRequest, FinishReason, Image, ImageDetail, ImageSource, Message,
     ReasoningConfig, ReasoningEffort, ResponseFormat, Role, Tool, ToolChoice, ToolResult, Usage,
@@ -545,212 +546,6 @@ impl Serialize for EmbeddingBody<'_> {
 // Replies
 // ---------------------------------------------------------------------------
 
-/// A string that borrows from the body when it holds no escapes.
-#[derive(Deserialize)]
-pub(super) struct CowStr<'a>(#[serde(borrow)] pub(super) Cow<'a, str>);
-
-impl CowStr<'_> {
-    pub(super) fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A count that tolerates what compatible servers send instead of a
-/// non-negative integer: `null`, negative numbers, floats, numeric strings.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Count(pub(super) u64);
-
-impl<'de> Deserialize<'de> for Count {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CountVisitor;
-        impl<'de> Visitor<'de> for CountVisitor {
-            type Value = Count;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a count")
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Count, E> {
-                Ok(Count(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Count, E> {
-                Ok(Count(u64::try_from(v).unwrap_or(0)))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Count, E> {
-                // `as` saturates (and maps NaN to 0).
-                Ok(Count(if v > 0.0 { v as u64 } else { 0 }))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Count, E> {
-                Ok(Count(v.trim().parse().unwrap_or(0)))
-            }
-            fn visit_unit<E>(self) -> Result<Count, E> {
-                Ok(Count(0))
-            }
-            fn visit_none<E>(self) -> Result<Count, E> {
-                Ok(Count(0))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Count, D::Error> {
-                d.deserialize_any(self)
-            }
-        }
-        deserializer.deserialize_any(CountVisitor)
-    }
-}
-
-/// Text that arrives as a string, or (from some compatible servers) as an
-/// array of `{"type": "text", "text": ...}` parts; `null` and other shapes are
-/// no text.
-#[derive(Default)]
-pub(super) struct TextContent<'a>(pub(super) Option<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for TextContent<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TextVisitor { parts: true })
-    }
-}
-
-/// A string where one is expected, and nothing when something else comes
-/// (OpenRouter sends `reasoning` as a string, others as an object).
-#[derive(Default)]
-pub(super) struct MaybeStr<'a>(pub(super) Option<Cow<'a, str>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for MaybeStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_any(TextVisitor { parts: false })
-            .map(|t| MaybeStr(t.0))
-    }
-}
-
-struct TextVisitor {
-    /// Whether an array of text parts is read as text.
-    parts: bool,
-}
-
-impl<'de> Visitor<'de> for TextVisitor {
-    type Value = TextContent<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("text")
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(TextContent(Some(Cow::Borrowed(v))))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(TextContent(Some(Cow::Owned(v.to_owned()))))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(TextContent(Some(Cow::Owned(v))))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(TextContent(None))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        if !self.parts {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            return Ok(TextContent(None));
-        }
-        let mut text: Option<Cow<'de, str>> = None;
-        while let Some(part) = seq.next_element::<ContentPartIn<'de>>()? {
-            let is_text = part.kind.as_ref().is_none_or(|k| k.as_str() == "text");
-            if let (true, Some(t)) = (is_text, part.text.and_then(|t| t.0)) {
-                text = Some(match text {
-                    None => t,
-                    Some(mut acc) => {
-                        acc.to_mut().push_str(&t);
-                        acc
-                    }
-                });
-            }
-        }
-        Ok(TextContent(text))
-    }
-}
-
-#[derive(Deserialize)]
-struct ContentPartIn<'a> {
-    #[serde(rename = "type", default, borrow)]
-    kind: Option<CowStr<'a>>,
-    #[serde(default, borrow)]
-    text: Option<MaybeStr<'a>>,
-}
-
-/// Tool-call arguments: a JSON string as OpenAI sends them, or a JSON value
-/// (some compatible servers send an object), which is written out as text.
-#[derive(Default)]
-pub(super) struct Arguments<'a>(pub(super) Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Arguments<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ArgsVisitor;
-        impl<'de> Visitor<'de> for ArgsVisitor {
-            type Value = Arguments<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("tool-call arguments")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Arguments(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Arguments(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Arguments(Cow::Owned(v)))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Arguments::default())
-            }
-            fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(Arguments::default())
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Arguments(Cow::Owned(value.to_string())))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(Arguments(Cow::Owned(value.to_string())))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Arguments(Cow::Owned(v.to_string())))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Arguments(Cow::Owned(v.to_string())))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Arguments(Cow::Owned(v.to_string())))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Arguments(Cow::Owned(Value::from(v).to_string())))
-            }
-        }
-        deserializer.deserialize_any(ArgsVisitor)
-    }
-}
-
 /// `usage` of a completion or of the last stream chunk.
 #[derive(Deserialize, Default)]
 pub(super) struct WireUsage {
@@ -952,16 +747,30 @@ impl<'de> DeserializeSeed<'de> for ChoiceSeed {
 }
 
 /// OpenAI finish reasons, and the names compatible servers use for them.
+static FINISH_REASONS: &[(&str, FinishReason)] = &[
+    ("stop", FinishReason::Stop),
+    ("end_turn", FinishReason::Stop),
+    ("stop_sequence", FinishReason::Stop),
+    ("eos", FinishReason::Stop),
+    ("length", FinishReason::Length),
+    ("max_tokens", FinishReason::Length),
+    ("model_length", FinishReason::Length),
+    ("tool_calls", FinishReason::ToolCalls),
+    ("function_call", FinishReason::ToolCalls),
+    ("tool_use", FinishReason::ToolCalls),
+    ("content_filter", FinishReason::ContentFilter),
+    ("refusal", FinishReason::Refusal),
+];
+
+/// The neutral finish reason of an OpenAI `finish_reason`; `""` is none, an
+/// unknown reason is [`FinishReason::Other`].
 pub(super) fn finish_reason(reason: &str) -> Option<FinishReason> {
-    Some(match reason {
-        "" => return None,
-        "stop" | "end_turn" | "stop_sequence" | "eos" => FinishReason::Stop,
-        "length" | "max_tokens" | "model_length" => FinishReason::Length,
-        "tool_calls" | "function_call" | "tool_use" => FinishReason::ToolCalls,
-        "content_filter" => FinishReason::ContentFilter,
-        "refusal" => FinishReason::Refusal,
-        other => FinishReason::Other(other.to_owned()),
-    })
+    if reason.is_empty() {
+        return None;
+    }
+    Some(from_name(reason, FINISH_REASONS, |other| {
+        FinishReason::Other(other.to_owned())
+    }))
 }
 
 /// `POST /embeddings` reply.
