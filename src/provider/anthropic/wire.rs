@@ -9,7 +9,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::provider::lenient::{maybe_string, CowStr};
+use crate::provider::lenient::{maybe_string, Count, CowStr};
 use crate::types::Usage;
 
 // ---------------------------------------------------------------------------
@@ -241,28 +241,31 @@ pub(super) struct ContentBlock<'a> {
 }
 
 /// Anthropic's usage object. Every figure is optional (older replies leave
-/// the cache figures out; `message_delta` may carry only `output_tokens`).
+/// the cache figures out; `message_delta` may carry only `output_tokens`),
+/// and read as a lenient [`Count`]: `null` is absent, a negative number 0, a
+/// float or a numeric string its count.
 #[derive(Debug, Deserialize, Default, Clone, Copy)]
 pub(super) struct UsageWire {
     #[serde(default)]
-    pub(super) input_tokens: Option<u64>,
+    pub(super) input_tokens: Option<Count>,
     #[serde(default)]
-    pub(super) output_tokens: Option<u64>,
+    pub(super) output_tokens: Option<Count>,
     #[serde(default)]
-    pub(super) cache_creation_input_tokens: Option<u64>,
+    pub(super) cache_creation_input_tokens: Option<Count>,
     #[serde(default)]
-    pub(super) cache_read_input_tokens: Option<u64>,
+    pub(super) cache_read_input_tokens: Option<Count>,
 }
 
 impl UsageWire {
     /// The neutral figures: input counts cached tokens too.
     pub(super) fn to_usage(self) -> Usage {
-        let input = self.input_tokens.unwrap_or(0);
-        let write = self.cache_creation_input_tokens.unwrap_or(0);
-        let read = self.cache_read_input_tokens.unwrap_or(0);
+        let figure = |count: Option<Count>| count.map_or(0, |c| c.0);
+        let input = figure(self.input_tokens);
+        let write = figure(self.cache_creation_input_tokens);
+        let read = figure(self.cache_read_input_tokens);
         Usage::new(
             input.saturating_add(write).saturating_add(read),
-            self.output_tokens.unwrap_or(0),
+            figure(self.output_tokens),
         )
         .with_cache_read(read)
         .with_cache_write(write)
