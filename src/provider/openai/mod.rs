@@ -113,15 +113,13 @@
 //! are tolerated; replies that are not what they should be are
 //! [`Error::Decode`](crate::Error::Decode), never a panic.
 
-mod azure;
 mod builder;
 mod codec;
 mod error;
 mod stream;
 mod wire;
 
-pub use self::azure::{AzureBuilder, AZURE_DEFAULT_API_VERSION};
-pub use self::builder::{OpenAiBuilder, OpenAiOptions, OpenAiSettings};
+pub use self::builder::{AzureBuilder, OpenAiBuilder, OpenAiOptions, OpenAiSettings};
 pub use self::codec::{MaxTokensField, OpenAiCodec, SystemRole};
 pub use self::stream::OpenAiStreamDecoder;
 
@@ -131,3 +129,11 @@ use crate::provider::HttpProvider;
 ///
 /// Built with [`OpenAi::builder`] or [`OpenAi::azure`].
 pub type OpenAi = HttpProvider<OpenAiCodec>;
+
+/// The newest GA data-plane inference `api-version` (Microsoft Learn, "Azure
+/// OpenAI REST API reference": "the GA release of the Azure OpenAI data plane
+/// inference spec (2024-10-21)").
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+
+/// OpenAI's API.
+const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
