@@ -168,12 +168,15 @@
 
 mod builder;
 mod codec;
+mod error;
 mod stream;
 mod wire;
 
 pub use self::builder::AnthropicBuilder;
 pub use self::codec::AnthropicCodec;
 pub use self::stream::AnthropicStreamDecoder;
+
+use http::HeaderName;
 
 use super::HttpProvider;
 
@@ -189,9 +192,9 @@ pub const DEFAULT_VERSION: &str = "2023-06-01";
 /// The `max_tokens` sent when neither the request nor the builder names one: 4096.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
-impl HttpProvider<AnthropicCodec> {
-    /// A builder for an Anthropic provider.
-    pub fn builder() -> AnthropicBuilder {
-        AnthropicBuilder::new()
-    }
-}
+/// The header the API key is sent in.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+/// The header that names the API version.
+const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
+/// The header that names the beta features.
+const ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");

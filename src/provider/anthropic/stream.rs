@@ -3,8 +3,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::codec::{api_error, finish_reason};
-use super::wire::{ErrorFields, EventWire, UsageWire};
+use super::codec::finish_reason;
+use super::error;
+use super::wire::{EventWire, UsageWire};
 use crate::error::{Error, Result};
 use crate::provider::lenient::from_name;
 use crate::provider::StreamDecoder;
@@ -262,12 +263,11 @@ impl StreamDecoder for AnthropicStreamDecoder {
             EventKind::MessageDelta => self.message_delta(wire, out),
             EventKind::MessageStop => self.done = true,
             EventKind::Error => {
-                let fields = ErrorFields::from_parts(wire.error.as_ref(), None);
-                let fields = ErrorFields {
-                    request_id: wire.request_id,
-                    ..fields
-                };
-                return Err(api_error(&self.provider, None, fields, None));
+                return Err(error::from_event(
+                    &self.provider,
+                    wire.error.as_ref(),
+                    wire.request_id,
+                ));
             }
             EventKind::Other => {}
         }
