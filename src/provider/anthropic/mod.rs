@@ -8,7 +8,7 @@
 //! use serde_json::json;
 //! use tower_ai::provider::anthropic::Anthropic;
 //! use tower_ai::provider::Codec;
-//! use tower_ai::types::{ChatRequest, FinishReason};
+//! use tower_ai::types::{ChatRequest, FinishReason, ReplyMode, RequestMeta};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let provider = Anthropic::builder().api_key("sk-ant-example").build()?;
@@ -16,7 +16,7 @@
 //! let request = ChatRequest::new("claude-sonnet-4-5")
 //!     .system("You are terse.")
 //!     .user("Hello!");
-//! let http = provider.codec().encode_chat(&request, false)?;
+//! let http = provider.codec().encode_chat(&request, ReplyMode::Complete, &RequestMeta::new())?;
 //! assert_eq!(http.uri().path(), "/v1/messages");
 //! assert_eq!(http.headers()["anthropic-version"], "2023-06-01");
 //!

@@ -10,7 +10,7 @@
 //! use bytes::Bytes;
 //! use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 //! use tower_ai::provider::openai::OpenAi;
-//! use tower_ai::provider::ProviderService;
+//! use tower_ai::provider::{HttpProviderBuilder, ProviderService};
 //! use tower_ai::transport::Transport;
 //! use tower_ai::types::ChatRequest;
 //! use tower_ai::LlmRequest;
@@ -50,11 +50,12 @@
 //! ```
 //! use tower_ai::provider::openai::OpenAiBuilder;
 //! use tower_ai::provider::Codec;
-//! use tower_ai::types::ChatRequest;
+//! use tower_ai::types::{ChatRequest, ReplyMode, RequestMeta};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let codec = OpenAiBuilder::ollama().build_codec()?;
-//! let request = codec.encode_chat(&ChatRequest::new("llama3.2").user("Hi").max_tokens(100), true)?;
+//! let chat = ChatRequest::new("llama3.2").user("Hi").max_tokens(100);
+//! let request = codec.encode_chat(&chat, ReplyMode::Stream, &RequestMeta::new())?;
 //! assert_eq!(request.uri(), "http://localhost:11434/v1/chat/completions");
 //! let body: serde_json::Value = serde_json::from_slice(request.body())?;
 //! assert_eq!(body["max_tokens"], 100);

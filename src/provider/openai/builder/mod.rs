@@ -149,7 +149,7 @@ impl HttpProvider<OpenAiCodec> {
 ///
 /// // A missing required key is a configuration error, not a failed call later.
 /// let err = OpenAi::builder().api_key_env("TOWER_AI_DOC_UNSET_KEY").build().unwrap_err();
-/// assert!(matches!(err, tower_ai::Error::Config(_)));
+/// assert!(matches!(err, tower_ai::Error::Config { .. }));
 /// # Ok(())
 /// # }
 /// ```
