@@ -96,6 +96,35 @@
 //! legacy API) finishes as tool calls, and so does a reply that carries tool
 //! calls but says `"stop"` (OpenAI does, when `tool_choice` names the tool).
 //!
+//! | `finish_reason` (and compatible servers' names) | [`FinishReason`](crate::types::FinishReason) |
+//! |---|---|
+//! | `stop`, `end_turn`, `stop_sequence`, `eos` | `Stop` (`ToolCalls` when the reply has tool calls, `Refusal` when it refused) |
+//! | `length`, `max_tokens`, `model_length` | `Length` |
+//! | `tool_calls`, `function_call`, `tool_use` | `ToolCalls` |
+//! | `content_filter` | `ContentFilter` |
+//! | `refusal` | `Refusal` |
+//! | `""`, `null` | none |
+//! | others | `Other` |
+//!
+//! Compatible servers are read leniently: counts that are `null`, negative,
+//! floats or numeric strings; `content` as an array of text parts; tool-call
+//! arguments as an object; `reasoning_content` (DeepSeek, vLLM) or `reasoning`
+//! (OpenRouter, Ollama) as reasoning text; `prompt_cache_hit_tokens`
+//! (DeepSeek) as cache reads; Groq's usage under `x_groq`.
+//!
+//! # Streams
+//!
+//! | chunk | [`StreamEvent`](crate::types::StreamEvent)s |
+//! |---|---|
+//! | the first with an `id` or `model` (Azure's leading chunk with `"model": ""` and no choices is skipped) | `Start` |
+//! | `delta.content`, `delta.refusal` | text deltas |
+//! | `delta.reasoning_content`, `delta.reasoning` | reasoning deltas |
+//! | `delta.tool_calls`, `delta.function_call` | tool-call deltas, keeping OpenAI's `index` (counted when a server leaves it out) |
+//! | `finish_reason` | `Finish` |
+//! | `usage` (or `x_groq.usage`); `"usage": null` is ignored | `Usage` |
+//! | `data: [DONE]` | none: the stream is done; one that ends before it is truncated |
+//! | `{"error": ...}` | ends the stream with its typed error |
+//!
 //! # Errors
 //!
 //! | answer | error |
