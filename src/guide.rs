@@ -8,3 +8,6 @@ pub mod layers {}
 
 #[doc = include_str!("../docs/benchmarks.md")]
 pub mod benchmarks {}
+
+#[doc = include_str!("../docs/vendors.md")]
+pub mod vendors {}

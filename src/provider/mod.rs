@@ -39,6 +39,9 @@ mod codec;
 #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
 mod error_answer;
 mod http_provider;
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+#[cfg_attr(not(all(feature = "openai", feature = "anthropic")), allow(dead_code))]
+pub(crate) mod lenient;
 pub mod mock;
 mod options;
 mod secret;

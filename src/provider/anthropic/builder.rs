@@ -1,9 +1,15 @@
 //! [`AnthropicBuilder`]: configuration of an Anthropic provider.
 
-use super::codec::X_API_KEY;
-use super::{Anthropic, AnthropicCodec, DEFAULT_BASE_URL, DEFAULT_MAX_TOKENS, DEFAULT_VERSION};
+use super::{Anthropic, AnthropicCodec, DEFAULT_BASE_URL, DEFAULT_MAX_TOKENS, DEFAULT_VERSION, X_API_KEY};
 use crate::error::{Error, Result};
-use crate::provider::{ApiKey, HttpOptions, HttpProviderBuilder, StaticKey};
+use crate::provider::{ApiKey, HttpOptions, HttpProvider, HttpProviderBuilder, StaticKey};
+
+impl HttpProvider<AnthropicCodec> {
+    /// A builder for an Anthropic provider.
+    pub fn builder() -> AnthropicBuilder {
+        AnthropicBuilder::new()
+    }
+}
 
 /// Builds an [`Anthropic`] provider (or its [`AnthropicCodec`] alone).
 ///

@@ -2,20 +2,20 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::Value;
 
 use super::stream::AnthropicStreamDecoder;
 use super::wire::{
-    ContentBlockParam, ErrorFields, ImageSourceParam, MessageParam, MessageResponse, MessagesRequest,
-    OutputConfig, OutputFormat, System, ThinkingParam, ToolChoiceParam, ToolParam, ToolResultContent,
+    ContentBlockParam, ImageSourceParam, MessageParam, MessageResponse, MessagesRequest, OutputConfig,
+    OutputFormat, System, ThinkingParam, ToolChoiceParam, ToolParam, ToolResultContent,
 };
-use crate::error::{ApiError, Error, Result};
-use crate::provider::error_answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
+use super::{error, ANTHROPIC_BETA, ANTHROPIC_VERSION};
+use crate::error::{Error, Result};
+use crate::provider::lenient::from_name;
 use crate::provider::{Capabilities, Codec};
 use crate::types::{
     ChatRequest, ChatResponse, ContentPart, FinishReason, ImageSource, Message, Reasoning, ReasoningEffort,
@@ -24,11 +24,6 @@ use crate::types::{
 
 /// Anthropic's smallest accepted thinking budget.
 const MIN_THINKING_BUDGET: u32 = 1024;
-
-/// The header the API key is sent in.
-pub(super) const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-const ANTHROPIC_VERSION: HeaderName = HeaderName::from_static("anthropic-version");
-const ANTHROPIC_BETA: HeaderName = HeaderName::from_static("anthropic-beta");
 
 /// The Anthropic Messages API as a [`Codec`].
 ///
@@ -441,67 +436,23 @@ fn estimate_body_len(request: &ChatRequest) -> usize {
     len + request.tools.len() * 256
 }
 
-/// The neutral finish reason of an Anthropic `stop_reason`.
-pub(super) fn finish_reason(stop_reason: &str) -> FinishReason {
-    match stop_reason {
-        "end_turn" | "stop_sequence" => FinishReason::Stop,
-        // The context window filled up: a token limit, like `max_tokens`.
-        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
-        "tool_use" => FinishReason::ToolCalls,
-        "refusal" => FinishReason::Refusal,
-        other => FinishReason::Other(other.to_owned()),
-    }
-}
+/// Anthropic's stop reasons.
+static STOP_REASONS: &[(&str, FinishReason)] = &[
+    ("end_turn", FinishReason::Stop),
+    ("stop_sequence", FinishReason::Stop),
+    ("max_tokens", FinishReason::Length),
+    // The context window filled up: a token limit, like `max_tokens`.
+    ("model_context_window_exceeded", FinishReason::Length),
+    ("tool_use", FinishReason::ToolCalls),
+    ("refusal", FinishReason::Refusal),
+];
 
-/// The typed error for an Anthropic error type and/or HTTP status.
-///
-/// The error type decides; an unknown or missing type is mapped by status.
-pub(super) fn api_error(
-    provider: &str,
-    status: Option<u16>,
-    fields: ErrorFields,
-    retry_after: Option<Duration>,
-) -> Error {
-    #[derive(PartialEq)]
-    enum Kind {
-        RateLimited,
-        Overloaded,
-        Auth,
-        Invalid,
-        Server,
-    }
-    let kind = match fields.kind.as_deref() {
-        Some("rate_limit_error") => Kind::RateLimited,
-        Some("overloaded_error") => Kind::Overloaded,
-        Some("authentication_error" | "permission_error" | "billing_error") => Kind::Auth,
-        Some("invalid_request_error" | "not_found_error" | "request_too_large") => Kind::Invalid,
-        Some("api_error" | "timeout_error") => Kind::Server,
-        _ => match status {
-            Some(429) => Kind::RateLimited,
-            Some(503 | 529) => Kind::Overloaded,
-            Some(401 | 403) => Kind::Auth,
-            Some(400..=499) => Kind::Invalid,
-            _ => Kind::Server,
-        },
-    };
-    let message = fields.message.unwrap_or_else(|| match status {
-        Some(status) => format!("HTTP {status}"),
-        None => "error event without a message".to_owned(),
-    });
-    let context_length = kind == Kind::Invalid && mentions_context_overflow(&message);
-    let mut api = ApiError::new(provider, message);
-    api.status = status.and_then(|s| http::StatusCode::from_u16(s).ok());
-    api.code = fields.kind;
-    api.request_id = fields.request_id;
-    api.retry_after = retry_after;
-    match kind {
-        Kind::RateLimited => Error::RateLimited(Box::new(api)),
-        Kind::Overloaded => Error::Overloaded(Box::new(api)),
-        Kind::Auth => Error::Authentication(Box::new(api)),
-        Kind::Invalid if context_length => Error::ContextLengthExceeded(Box::new(api)),
-        Kind::Invalid => Error::InvalidRequest(Box::new(api)),
-        Kind::Server => Error::Server(Box::new(api)),
-    }
+/// The neutral finish reason of an Anthropic `stop_reason`; an unknown one
+/// (`pause_turn`, ...) is [`FinishReason::Other`].
+pub(super) fn finish_reason(stop_reason: &str) -> FinishReason {
+    from_name(stop_reason, STOP_REASONS, |other| {
+        FinishReason::Other(other.to_owned())
+    })
 }
 
 impl Codec for AnthropicCodec {
@@ -539,8 +490,7 @@ impl Codec for AnthropicCodec {
             serde_json::from_slice(body).map_err(|e| Error::decode_with(&self.name, "invalid message", e))?;
         if wire.kind.as_deref() == Some("error") {
             // An error envelope with a 2xx status: still an error.
-            let fields = ErrorFields::from_body(body).unwrap_or_default();
-            return Err(api_error(&self.name, None, fields, None));
+            return Err(error::from_payload(&self.name, body));
         }
         let content = wire
             .content
@@ -550,10 +500,10 @@ impl Codec for AnthropicCodec {
             let missing = |field: &str| {
                 Error::decode(
                     &self.name,
-                    format!("a `{}` block without a string `{field}`", block.kind),
+                    format!("a `{}` block without a string `{field}`", block.kind.as_str()),
                 )
             };
-            match block.kind.as_ref() {
+            match block.kind.as_str() {
                 "text" => {
                     let text = block.text.ok_or_else(|| missing("text"))?;
                     parts.push(ContentPart::Text { text });
@@ -605,17 +555,6 @@ impl Codec for AnthropicCodec {
     }
 
     fn decode_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
-        let mut fields = ErrorFields::from_body(body).unwrap_or_default();
-        if fields.message.is_none() {
-            fields.message = body_snippet(body).or_else(|| {
-                status
-                    .canonical_reason()
-                    .map(|r| format!("HTTP {}: {r}", status.as_u16()))
-            });
-        }
-        if fields.request_id.is_none() {
-            fields.request_id = header_str(headers, "request-id");
-        }
-        api_error(&self.name, Some(status.as_u16()), fields, retry_after(headers))
+        error::from_response(&self.name, status, headers, body)
     }
 }

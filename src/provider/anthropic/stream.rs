@@ -3,9 +3,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::codec::{api_error, finish_reason};
-use super::wire::{ErrorFields, EventWire, UsageWire};
+use super::codec::finish_reason;
+use super::error;
+use super::wire::{EventWire, UsageWire};
 use crate::error::{Error, Result};
+use crate::provider::lenient::from_name;
 use crate::provider::StreamDecoder;
 use crate::transport::{SseDecoder, SseEvent};
 use crate::types::StreamEvent;
@@ -84,7 +86,7 @@ impl AnthropicStreamDecoder {
         let block = wire
             .content_block
             .ok_or_else(|| self.decode_error("content_block_start without a content_block"))?;
-        let kind = match block.kind.as_ref() {
+        let kind = match block.kind.as_str() {
             "text" => {
                 if let Some(text) = block.text.filter(|t| !t.is_empty()) {
                     out.push_back(StreamEvent::TextDelta { text });
@@ -261,12 +263,11 @@ impl StreamDecoder for AnthropicStreamDecoder {
             EventKind::MessageDelta => self.message_delta(wire, out),
             EventKind::MessageStop => self.done = true,
             EventKind::Error => {
-                let fields = ErrorFields::from_parts(wire.error.as_ref(), None);
-                let fields = ErrorFields {
-                    request_id: wire.request_id,
-                    ..fields
-                };
-                return Err(api_error(&self.provider, None, fields, None));
+                return Err(error::from_event(
+                    &self.provider,
+                    wire.error.as_ref(),
+                    wire.request_id,
+                ));
             }
             EventKind::Other => {}
         }
@@ -292,18 +293,20 @@ enum EventKind {
     Other,
 }
 
+/// The stream event types, by name.
+static EVENT_KINDS: &[(&str, EventKind)] = &[
+    ("message_start", EventKind::MessageStart),
+    ("content_block_start", EventKind::BlockStart),
+    ("content_block_delta", EventKind::BlockDelta),
+    ("content_block_stop", EventKind::BlockStop),
+    ("message_delta", EventKind::MessageDelta),
+    ("message_stop", EventKind::MessageStop),
+    ("error", EventKind::Error),
+];
+
 impl EventKind {
     fn of(name: &str) -> Self {
-        match name {
-            "message_start" => EventKind::MessageStart,
-            "content_block_start" => EventKind::BlockStart,
-            "content_block_delta" => EventKind::BlockDelta,
-            "content_block_stop" => EventKind::BlockStop,
-            "message_delta" => EventKind::MessageDelta,
-            "message_stop" => EventKind::MessageStop,
-            "error" => EventKind::Error,
-            _ => EventKind::Other,
-        }
+        from_name(name, EVENT_KINDS, |_| EventKind::Other)
     }
 }
 

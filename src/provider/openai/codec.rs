@@ -11,6 +11,7 @@ use super::error;
 use super::stream::OpenAiStreamDecoder;
 use super::wire::{self, ChatBody, CompletionIn, EmbeddingBody, EmbeddingsIn};
 use crate::error::{Error, Result};
+use crate::provider::lenient::from_name;
 use crate::provider::{Capabilities, Codec};
 use crate::types::{
     ChatRequest, ChatResponse, ContentPart, EmbeddingRequest, EmbeddingResponse, FinishReason, Message,
@@ -217,7 +218,7 @@ impl Codec for OpenAiCodec {
         let has_calls = parts.iter().any(|p| matches!(p, ContentPart::ToolCall(_)));
         let reason = choice
             .finish_reason
-            .and_then(|r| wire::finish_reason(r.as_str()))
+            .and_then(|r| finish_reason(r.as_str()))
             .map(|r| normalise_finish(r, has_calls, refused));
         let id = completion.id.map(|i| i.0.into_owned()).unwrap_or_default();
         let model = completion.model.map(|m| m.0.into_owned()).unwrap_or_default();
@@ -294,6 +295,33 @@ fn tool_call(id: Option<Cow<'_, str>>, function: Option<wire::FunctionIn<'_>>, p
         None => (String::new(), String::new()),
     };
     ToolCall::new(id, name, arguments)
+}
+
+/// OpenAI finish reasons, and the names compatible servers use for them.
+static FINISH_REASONS: &[(&str, FinishReason)] = &[
+    ("stop", FinishReason::Stop),
+    ("end_turn", FinishReason::Stop),
+    ("stop_sequence", FinishReason::Stop),
+    ("eos", FinishReason::Stop),
+    ("length", FinishReason::Length),
+    ("max_tokens", FinishReason::Length),
+    ("model_length", FinishReason::Length),
+    ("tool_calls", FinishReason::ToolCalls),
+    ("function_call", FinishReason::ToolCalls),
+    ("tool_use", FinishReason::ToolCalls),
+    ("content_filter", FinishReason::ContentFilter),
+    ("refusal", FinishReason::Refusal),
+];
+
+/// The neutral finish reason of an OpenAI `finish_reason`; `""` is none, an
+/// unknown reason is [`FinishReason::Other`].
+pub(super) fn finish_reason(reason: &str) -> Option<FinishReason> {
+    if reason.is_empty() {
+        return None;
+    }
+    Some(from_name(reason, FINISH_REASONS, |other| {
+        FinishReason::Other(other.to_owned())
+    }))
 }
 
 /// A reply that called tools waits for their results, whatever the server

@@ -195,7 +195,6 @@ fn scalar_of(value: &Value) -> Option<String> {
     }
 }
 
-/// A non-JSON body, as text, cut to a sensible length.
 /// The delay named in a message: OpenAI's "Please try again in 20s." (also
 /// `1.5s`, `6m0s`, `120ms`), Azure's "Please retry after 6 seconds."
 pub(super) fn retry_hint(message: &str) -> Option<Duration> {

@@ -10,7 +10,7 @@
 //! use bytes::Bytes;
 //! use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 //! use tower_ai::provider::openai::OpenAi;
-//! use tower_ai::provider::ProviderService;
+//! use tower_ai::provider::{HttpProviderBuilder, ProviderService};
 //! use tower_ai::transport::Transport;
 //! use tower_ai::types::ChatRequest;
 //! use tower_ai::LlmRequest;
@@ -50,11 +50,12 @@
 //! ```
 //! use tower_ai::provider::openai::OpenAiBuilder;
 //! use tower_ai::provider::Codec;
-//! use tower_ai::types::ChatRequest;
+//! use tower_ai::types::{ChatRequest, ReplyMode, RequestMeta};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let codec = OpenAiBuilder::ollama().build_codec()?;
-//! let request = codec.encode_chat(&ChatRequest::new("llama3.2").user("Hi").max_tokens(100), true)?;
+//! let chat = ChatRequest::new("llama3.2").user("Hi").max_tokens(100);
+//! let request = codec.encode_chat(&chat, ReplyMode::Stream, &RequestMeta::new())?;
 //! assert_eq!(request.uri(), "http://localhost:11434/v1/chat/completions");
 //! let body: serde_json::Value = serde_json::from_slice(request.body())?;
 //! assert_eq!(body["max_tokens"], 100);
@@ -95,6 +96,35 @@
 //! legacy API) finishes as tool calls, and so does a reply that carries tool
 //! calls but says `"stop"` (OpenAI does, when `tool_choice` names the tool).
 //!
+//! | `finish_reason` (and compatible servers' names) | [`FinishReason`](crate::types::FinishReason) |
+//! |---|---|
+//! | `stop`, `end_turn`, `stop_sequence`, `eos` | `Stop` (`ToolCalls` when the reply has tool calls, `Refusal` when it refused) |
+//! | `length`, `max_tokens`, `model_length` | `Length` |
+//! | `tool_calls`, `function_call`, `tool_use` | `ToolCalls` |
+//! | `content_filter` | `ContentFilter` |
+//! | `refusal` | `Refusal` |
+//! | `""`, `null` | none |
+//! | others | `Other` |
+//!
+//! Compatible servers are read leniently: counts that are `null`, negative,
+//! floats or numeric strings; `content` as an array of text parts; tool-call
+//! arguments as an object; `reasoning_content` (DeepSeek, vLLM) or `reasoning`
+//! (OpenRouter, Ollama) as reasoning text; `prompt_cache_hit_tokens`
+//! (DeepSeek) as cache reads; Groq's usage under `x_groq`.
+//!
+//! # Streams
+//!
+//! | chunk | [`StreamEvent`](crate::types::StreamEvent)s |
+//! |---|---|
+//! | the first with an `id` or `model` (Azure's leading chunk with `"model": ""` and no choices is skipped) | `Start` |
+//! | `delta.content`, `delta.refusal` | text deltas |
+//! | `delta.reasoning_content`, `delta.reasoning` | reasoning deltas |
+//! | `delta.tool_calls`, `delta.function_call` | tool-call deltas, keeping OpenAI's `index` (counted when a server leaves it out) |
+//! | `finish_reason` | `Finish` |
+//! | `usage` (or `x_groq.usage`); `"usage": null` is ignored | `Usage` |
+//! | `data: [DONE]` | none: the stream is done; one that ends before it is truncated |
+//! | `{"error": ...}` | ends the stream with its typed error |
+//!
 //! # Errors
 //!
 //! | answer | error |
@@ -113,15 +143,13 @@
 //! are tolerated; replies that are not what they should be are
 //! [`Error::Decode`](crate::Error::Decode), never a panic.
 
-mod azure;
 mod builder;
 mod codec;
 mod error;
 mod stream;
 mod wire;
 
-pub use self::azure::{AzureBuilder, AZURE_DEFAULT_API_VERSION};
-pub use self::builder::{OpenAiBuilder, OpenAiOptions, OpenAiSettings};
+pub use self::builder::{AzureBuilder, OpenAiBuilder, OpenAiOptions, OpenAiSettings};
 pub use self::codec::{MaxTokensField, OpenAiCodec, SystemRole};
 pub use self::stream::OpenAiStreamDecoder;
 
@@ -131,3 +159,11 @@ use crate::provider::HttpProvider;
 ///
 /// Built with [`OpenAi::builder`] or [`OpenAi::azure`].
 pub type OpenAi = HttpProvider<OpenAiCodec>;
+
+/// The newest GA data-plane inference `api-version` (Microsoft Learn, "Azure
+/// OpenAI REST API reference": "the GA release of the Azure OpenAI data plane
+/// inference spec (2024-10-21)").
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
+
+/// OpenAI's API.
+const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";

@@ -3,9 +3,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::codec::normalise_finish;
+use super::codec::{finish_reason, normalise_finish};
 use super::error;
-use super::wire::{self, CompletionIn, MessageIn};
+use super::wire::{CompletionIn, MessageIn};
 use crate::error::{Error, Result};
 use crate::provider::StreamDecoder;
 use crate::transport::{SseDecoder, SseEvent};
@@ -160,7 +160,7 @@ impl StreamDecoder for OpenAiStreamDecoder {
             if let Some(delta) = choice.delta.or(choice.message) {
                 self.delta(names, delta, out);
             }
-            if let Some(reason) = choice.finish_reason.and_then(|r| wire::finish_reason(r.as_str())) {
+            if let Some(reason) = choice.finish_reason.and_then(|r| finish_reason(r.as_str())) {
                 self.start(names, out);
                 let reason = normalise_finish(reason, self.tool_calls > 0, self.refused);
                 out.push_back(StreamEvent::Finish { reason });

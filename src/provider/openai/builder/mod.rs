@@ -1,4 +1,9 @@
-//! [`OpenAiBuilder`]: OpenAI and the OpenAI-compatible servers.
+//! [`OpenAiBuilder`]: OpenAI and the OpenAI-compatible servers; the
+//! settings it shares with [`AzureBuilder`] (in `azure.rs`).
+
+mod azure;
+
+pub use self::azure::AzureBuilder;
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,16 +11,13 @@ use std::sync::Arc;
 use http::Uri;
 
 use super::codec::{MaxTokensField, OpenAiCodec, SystemRole};
-use super::OpenAi;
+use super::{OpenAi, OPENAI_BASE_URL};
 use crate::error::{Error, Result};
 use crate::provider::options::endpoint;
 use crate::provider::{ApiKey, Capabilities, HttpOptions, HttpProvider, HttpProviderBuilder, StaticKey};
 
-/// OpenAI's API.
-const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
-
 /// The settings of the OpenAI wire format that both OpenAI-family builders
-/// ([`OpenAiBuilder`], [`AzureBuilder`](super::AzureBuilder)) share.
+/// ([`OpenAiBuilder`], [`AzureBuilder`]) share.
 pub struct OpenAiOptions {
     pub(super) http: HttpOptions,
     pub(super) max_tokens_field: MaxTokensField,
@@ -63,7 +65,7 @@ impl fmt::Debug for OpenAiOptions {
 }
 
 /// The setters of the OpenAI wire format, shared by [`OpenAiBuilder`] and
-/// [`AzureBuilder`](super::AzureBuilder).
+/// [`AzureBuilder`].
 pub trait OpenAiSettings: HttpProviderBuilder {
     /// The builder's OpenAI settings.
     fn openai_options(&mut self) -> &mut OpenAiOptions;
@@ -109,8 +111,8 @@ impl HttpProvider<OpenAiCodec> {
     }
 
     /// A builder for Azure OpenAI.
-    pub fn azure() -> super::AzureBuilder {
-        super::AzureBuilder::new()
+    pub fn azure() -> AzureBuilder {
+        AzureBuilder::new()
     }
 }
 
@@ -147,7 +149,7 @@ impl HttpProvider<OpenAiCodec> {
 ///
 /// // A missing required key is a configuration error, not a failed call later.
 /// let err = OpenAi::builder().api_key_env("TOWER_AI_DOC_UNSET_KEY").build().unwrap_err();
-/// assert!(matches!(err, tower_ai::Error::Config(_)));
+/// assert!(matches!(err, tower_ai::Error::Config { .. }));
 /// # Ok(())
 /// # }
 /// ```

@@ -5,17 +5,11 @@ use std::fmt;
 use http::header::AUTHORIZATION;
 use http::HeaderName;
 
-use super::builder::{OpenAiOptions, OpenAiSettings};
-use super::codec::{MaxTokensField, OpenAiCodec};
-use super::OpenAi;
+use super::{OpenAiOptions, OpenAiSettings};
 use crate::error::{Error, Result};
+use crate::provider::openai::{MaxTokensField, OpenAi, OpenAiCodec, AZURE_DEFAULT_API_VERSION};
 use crate::provider::options::endpoint;
 use crate::provider::{ApiKey, Capabilities, HttpOptions, HttpProviderBuilder, StaticKey};
-
-/// The newest GA data-plane inference `api-version` (Microsoft Learn, "Azure
-/// OpenAI REST API reference": "the GA release of the Azure OpenAI data plane
-/// inference spec (2024-10-21)").
-pub const AZURE_DEFAULT_API_VERSION: &str = "2024-10-21";
 
 /// Builds an [`OpenAi`] provider for an Azure OpenAI resource.
 ///
