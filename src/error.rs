@@ -586,9 +586,8 @@ impl Error {
         Error::Transport(Arc::from(err.into()))
     }
 
-    /// An undecodable answer from `provider`.
-    #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
-    pub(crate) fn decode(provider: &str, message: impl fmt::Display) -> Self {
+    /// An undecodable answer from `provider` (for codecs, in and out of this crate).
+    pub fn decode(provider: &str, message: impl fmt::Display) -> Self {
         Error::Decode {
             provider: provider.to_owned(),
             message: message.to_string(),
@@ -597,8 +596,7 @@ impl Error {
     }
 
     /// An undecodable answer from `provider`, with the parser's error as the source.
-    #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
-    pub(crate) fn decode_with(
+    pub fn decode_with(
         provider: &str,
         message: impl fmt::Display,
         source: impl std::error::Error + Send + Sync + 'static,
@@ -611,15 +609,15 @@ impl Error {
     }
 
     /// The codec of `provider` cannot express the request.
-    #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
-    pub(crate) fn encode(provider: &str, message: impl fmt::Display) -> Self {
+    pub fn encode(provider: &str, message: impl fmt::Display) -> Self {
         Error::Encode {
             provider: provider.to_owned(),
             message: message.to_string(),
         }
     }
 
-    pub(crate) fn unsupported(provider: &str, feature: impl Into<String>) -> Self {
+    /// `provider` does not support `feature`.
+    pub fn unsupported(provider: &str, feature: impl Into<String>) -> Self {
         Error::Unsupported {
             provider: provider.to_owned(),
             feature: feature.into(),
