@@ -340,7 +340,7 @@ criterion_group!(observe, benches);
 criterion_main!(observe);
 
 /// A wrapper that only passes items on: the cost of any extra layer, for
-/// comparison with `ObservedStream`.
+/// comparison with `FilteredStream`.
 struct Passthrough(ChatStream);
 
 impl futures_core::Stream for Passthrough {
