@@ -752,6 +752,7 @@ async fn request_line_and_headers() {
         .version("2099-01-01")
         .beta("a-beta-2025-01-01")
         .beta("b-beta-2025-02-02")
+        .transport(offline())
         .build()
         .unwrap();
     // What goes on the wire: encoded by the codec, signed by the provider.
@@ -1310,7 +1311,11 @@ fn empty_messages_are_dropped() {
 
 #[test]
 fn debug_never_shows_the_key() {
-    let provider = Anthropic::builder().api_key(KEY).build().unwrap();
+    let provider = Anthropic::builder()
+        .api_key(KEY)
+        .transport(offline())
+        .build()
+        .unwrap();
     let shown = format!(
         "{provider:?} {:?} {:?}",
         provider.codec(),
@@ -1368,6 +1373,7 @@ fn builder_names_the_provider() {
     let provider = Anthropic::builder()
         .api_key(KEY)
         .name("claude-eu")
+        .transport(offline())
         .build()
         .unwrap();
     assert_eq!(provider.name(), "claude-eu");
@@ -1378,7 +1384,12 @@ fn builder_names_the_provider() {
     );
     assert_eq!(err.api().unwrap().provider, "claude-eu");
     assert_eq!(
-        Anthropic::builder().api_key(KEY).build().unwrap().name(),
+        Anthropic::builder()
+            .api_key(KEY)
+            .transport(offline())
+            .build()
+            .unwrap()
+            .name(),
         "anthropic"
     );
 }
@@ -1490,4 +1501,10 @@ async fn provider_sends_the_encoded_request() {
     let body: Value = serde_json::from_slice(request.body()).unwrap();
     assert_eq!(body["system"], "sys");
     assert!(body.get("stream").is_none());
+}
+
+/// A transport that answers nothing useful: for providers that are built but
+/// never sent anything (with the `reqwest` feature off, `build` needs one).
+fn offline() -> tower_ai::transport::Transport {
+    support::canned(200, &[], Bytes::new(), usize::MAX)
 }

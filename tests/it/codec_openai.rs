@@ -1488,6 +1488,7 @@ async fn azure_signs_with_the_api_key_header_or_an_entra_token() {
         .endpoint("https://r.openai.azure.com")
         .deployment("chat")
         .api_key(KEY)
+        .transport(offline())
         .build()
         .unwrap();
     let http = key
@@ -1502,6 +1503,7 @@ async fn azure_signs_with_the_api_key_header_or_an_entra_token() {
         .endpoint("https://r.openai.azure.com")
         .deployment("chat")
         .entra_token("eyJ0eXAi")
+        .transport(offline())
         .build()
         .unwrap();
     let http = entra
@@ -1515,7 +1517,11 @@ async fn azure_signs_with_the_api_key_header_or_an_entra_token() {
 
 #[tokio::test]
 async fn openai_signs_with_a_bearer_key_and_sends_the_request_id() {
-    let provider = OpenAi::builder().api_key(KEY).build().unwrap();
+    let provider = OpenAi::builder()
+        .api_key(KEY)
+        .transport(offline())
+        .build()
+        .unwrap();
     let ctx = RequestMeta::new();
     let http = provider
         .prepare_chat(&ChatRequest::new("m").user("hi"), ReplyMode::Complete, &ctx)
@@ -1589,4 +1595,10 @@ async fn a_cut_stream_ends_with_an_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::StreamTruncated { .. }), "{err:?}");
+}
+
+/// A transport that answers nothing useful: for providers that are built but
+/// never sent anything (with the `reqwest` feature off, `build` needs one).
+fn offline() -> tower_ai::transport::Transport {
+    support::canned(200, &[], Bytes::new(), usize::MAX)
 }
