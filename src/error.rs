@@ -44,6 +44,7 @@
 //! | [`Unsupported`](Error::Unsupported), [`Encode`](Error::Encode) | no | yes (a vendor that supports it) |
 //! | [`Authentication`](Error::Authentication) | no | yes (another deployment has its own key) |
 //! | [`Decode`](Error::Decode), [`EventTooLarge`](Error::EventTooLarge), [`ResponseTooLarge`](Error::ResponseTooLarge) | no | yes (another vendor answers differently) |
+//! | [`Redirected`](Error::Redirected) | no | yes (another deployment's base URL may be right) |
 //! | [`InvalidRequest`](Error::InvalidRequest) | no | no |
 //! | [`Config`](Error::Config) | no | no |
 //! | [`Blocked`](Error::Blocked), [`BudgetExceeded`](Error::BudgetExceeded) | no | no |
@@ -327,6 +328,19 @@ pub enum Error {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// The endpoint answered with a redirect, which is never followed: the
+    /// credentials and the prompt would go to another host. Usually a base
+    /// URL that is not quite right (`http` for `https`, a missing path).
+    #[error("{provider} answered {} with a redirect to {location}: redirects are not followed, check the base URL", status.as_u16())]
+    #[non_exhaustive]
+    Redirected {
+        /// The provider.
+        provider: String,
+        /// The 3xx status.
+        status: StatusCode,
+        /// The `location` the endpoint named (empty if it named none).
+        location: String,
+    },
     /// The provider does not support what the request asked for; another
     /// provider may.
     #[error("{provider} does not support {feature}")]
@@ -437,8 +451,8 @@ impl Error {
 
     /// Whether another deployment or vendor may succeed where this one
     /// failed: everything retryable, and context length exceeded, content
-    /// filtered, unsupported, encode, authentication and undecodable replies.
-    /// See the [table](self#what-the-predicates-say).
+    /// filtered, unsupported, encode, authentication, redirects and
+    /// undecodable replies. See the [table](self#what-the-predicates-say).
     pub fn is_fallback_candidate(&self) -> bool {
         self.is_retryable()
             || matches!(
@@ -451,6 +465,7 @@ impl Error {
                     | Error::Decode { .. }
                     | Error::EventTooLarge { .. }
                     | Error::ResponseTooLarge { .. }
+                    | Error::Redirected { .. }
             )
     }
 
@@ -487,7 +502,8 @@ impl Error {
             Error::Decode { provider, .. }
             | Error::StreamTruncated { provider }
             | Error::Unsupported { provider, .. }
-            | Error::Encode { provider, .. } => Some(provider),
+            | Error::Encode { provider, .. }
+            | Error::Redirected { provider, .. } => Some(provider),
             other => other.api().map(|e| e.provider.as_str()),
         }
     }
@@ -508,6 +524,7 @@ impl Error {
             Error::EventTooLarge { .. } => "event_too_large",
             Error::ResponseTooLarge { .. } => "response_too_large",
             Error::Unsupported { .. } => "unsupported",
+            Error::Redirected { .. } => "redirected",
             Error::Encode { .. } => "encode",
             Error::Config { .. } => "config",
             Error::Timeout { .. } => "timeout",
@@ -674,6 +691,15 @@ mod tests {
             (Error::decode("p", "bad"), false, true),
             (Error::EventTooLarge { limit: 1 }, false, true),
             (Error::ResponseTooLarge { limit: 1 }, false, true),
+            (
+                Error::Redirected {
+                    provider: "p".into(),
+                    status: StatusCode::TEMPORARY_REDIRECT,
+                    location: "https://elsewhere.example/".into(),
+                },
+                false,
+                true,
+            ),
             (Error::InvalidRequest(api()), false, false),
             (Error::config("bad"), false, false),
             (Error::blocked("g", "r"), false, false),

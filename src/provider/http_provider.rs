@@ -14,6 +14,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 
 use super::codec::{Codec, StreamDecoder};
+use super::error_answer;
 use super::signer::{Signer, StaticKey};
 use super::{Capabilities, Provider};
 use crate::error::{Error, Result};
@@ -164,6 +165,14 @@ impl<C: Codec> HttpProvider<C> {
         let response = self.transport.send(request).await?;
         if response.status().is_success() {
             return Ok(response);
+        }
+        if response.status().is_redirection() {
+            let location = error_answer::header_str(response.headers(), "location").unwrap_or_default();
+            return Err(Error::Redirected {
+                provider: self.codec.name().to_owned(),
+                status: response.status(),
+                location,
+            });
         }
         let (parts, body) = response.into_parts();
         // An error body is read up to a small limit; a vendor error is never large.

@@ -157,7 +157,7 @@ pub(crate) fn endpoint(base: &str, path: &str) -> Result<Uri> {
 
 #[cfg(feature = "reqwest")]
 fn default_transport() -> Result<Transport> {
-    Ok(Transport::default())
+    Transport::reqwest_default()
 }
 
 #[cfg(not(feature = "reqwest"))]
@@ -212,7 +212,8 @@ pub trait HttpProviderBuilder: Sized {
         self
     }
 
-    /// The HTTP transport (default: [`Transport::default`], reqwest).
+    /// The HTTP transport (default: [`Transport::reqwest_default`], a reqwest
+    /// client that follows no redirect).
     #[must_use]
     fn transport(mut self, transport: Transport) -> Self {
         self.http_options().transport = Some(transport);

@@ -141,7 +141,13 @@ fn transport_error(err: BoxError) -> Error {
 /// A cheap-to-clone HTTP client that providers send their requests through.
 ///
 /// Build it from any tower service with [`Transport::new`], or use
-/// [`Transport::default`] for a reqwest client (feature `reqwest`).
+/// [`Transport::reqwest_default`] for a reqwest client (feature `reqwest`).
+///
+/// Providers never follow a redirect themselves, and the default transport
+/// follows none: an LLM API has no reason to send one, and following it
+/// would re-send the credentials and the whole prompt to another host. A 3xx
+/// answer becomes [`Error::Redirected`]. A transport given by the
+/// application follows its own client's policy.
 #[derive(Clone)]
 pub struct Transport {
     inner: Arc<dyn DynTransport>,
@@ -172,10 +178,21 @@ impl Transport {
 }
 
 #[cfg(feature = "reqwest")]
-impl Default for Transport {
-    /// A reqwest client with its default settings.
-    fn default() -> Self {
-        Self::reqwest(reqwest::Client::new())
+impl Transport {
+    /// The default transport: a reqwest client that follows no redirect,
+    /// with reqwest's other defaults.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the client cannot be built (its TLS backend
+    /// failed to start).
+    #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+    pub fn reqwest_default() -> Result<Self, Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::config_with("the default HTTP client could not be built", e))?;
+        Ok(Self::reqwest(client))
     }
 }
 

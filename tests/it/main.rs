@@ -16,6 +16,8 @@ mod codec_openai;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 mod conformance;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
+mod credentials;
+#[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
 mod cross_vendor;
 #[cfg(all(feature = "openai", feature = "anthropic"))]
 mod custom_transport;
