@@ -603,6 +603,37 @@ impl Error {
         Error::Transport(Arc::from(err.into()))
     }
 
+    /// Replaces every occurrence of `secret` in the text this error keeps
+    /// from an upstream answer (message, code, request id) with `***`.
+    /// Secrets shorter than 8 characters are left alone: replacing them
+    /// would garble ordinary words and hide nothing.
+    pub fn redact(&mut self, secret: &str) {
+        if secret.len() < 8 {
+            return;
+        }
+        let scrub = |text: &mut String| {
+            if text.contains(secret) {
+                *text = text.replace(secret, "***");
+            }
+        };
+        match self {
+            Error::RateLimited(api)
+            | Error::Overloaded(api)
+            | Error::Server(api)
+            | Error::Authentication(api)
+            | Error::InvalidRequest(api)
+            | Error::ContextLengthExceeded(api)
+            | Error::ContentFiltered(api) => {
+                scrub(&mut api.message);
+                api.code.as_mut().map(scrub);
+                api.request_id.as_mut().map(scrub);
+            }
+            Error::Decode { message, .. } | Error::Encode { message, .. } => scrub(message),
+            Error::Redirected { location, .. } => scrub(location),
+            _ => {}
+        }
+    }
+
     /// An undecodable answer from `provider` (for codecs, in and out of this crate).
     pub fn decode(provider: &str, message: impl fmt::Display) -> Self {
         Error::Decode {

@@ -156,6 +156,14 @@ impl<C: Codec> HttpProvider<C> {
         Ok(request)
     }
 
+    /// What removes this call's credentials from error text.
+    fn redactor(&self, ctx: &RequestMeta) -> Redactor {
+        Redactor {
+            signer: Arc::clone(&self.signer),
+            credential: ctx.credential.clone(),
+        }
+    }
+
     async fn send(
         &self,
         request: http::Request<Bytes>,
@@ -177,7 +185,9 @@ impl<C: Codec> HttpProvider<C> {
         let (parts, body) = response.into_parts();
         // An error body is read up to a small limit; a vendor error is never large.
         let body = read_body(body, MAX_ERROR_BODY_BYTES).await.unwrap_or_default();
-        Err(self.codec.decode_error(parts.status, &parts.headers, &body))
+        Err(self
+            .redactor(ctx)
+            .apply(self.codec.decode_error(parts.status, &parts.headers, &body)))
     }
 
     async fn send_complete(&self, request: http::Request<Bytes>, ctx: &RequestMeta) -> Result<Bytes> {
@@ -215,7 +225,9 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
     async fn chat(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatResponse> {
         let http_request = self.codec.encode_chat(request, ReplyMode::Complete, ctx)?;
         let body = self.send_complete(http_request, ctx).await?;
-        self.codec.decode_chat(&body)
+        self.codec
+            .decode_chat(&body)
+            .map_err(|e| self.redactor(ctx).apply(e))
     }
 
     async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
@@ -229,13 +241,16 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
             provider: self.codec.name().into(),
             finished: false,
             pending_error: None,
+            redactor: self.redactor(ctx),
         }))
     }
 
     async fn embed(&self, request: &EmbeddingRequest, ctx: &RequestMeta) -> Result<EmbeddingResponse> {
         let http_request = self.codec.encode_embeddings(request, ctx)?;
         let body = self.send_complete(http_request, ctx).await?;
-        self.codec.decode_embeddings(&body)
+        self.codec
+            .decode_embeddings(&body)
+            .map_err(|e| self.redactor(ctx).apply(e))
     }
 }
 
@@ -251,6 +266,26 @@ struct FramedChatStream<D: StreamDecoder> {
     finished: bool,
     /// An error to yield once `pending` is drained.
     pending_error: Option<Error>,
+    redactor: Redactor,
+}
+
+/// Removes a call's credentials (the signer's, and one given for the call)
+/// from the text of errors built from an upstream answer.
+struct Redactor {
+    signer: Arc<dyn Signer>,
+    credential: Option<crate::provider::ApiKey>,
+}
+
+impl Redactor {
+    fn apply(&self, mut err: Error) -> Error {
+        for secret in self.signer.secrets() {
+            err.redact(secret);
+        }
+        if let Some(key) = &self.credential {
+            err.redact(key.expose());
+        }
+        err
+    }
 }
 
 impl<D: StreamDecoder> FramedChatStream<D> {
@@ -259,7 +294,7 @@ impl<D: StreamDecoder> FramedChatStream<D> {
         self.finished = true;
         self.body = None;
         self.pending.clear();
-        Poll::Ready(Some(Err(err)))
+        Poll::Ready(Some(Err(self.redactor.apply(err))))
     }
 
     fn decode(&mut self, frame: <D::Framer as Framer>::Frame) -> Result<()> {

@@ -63,6 +63,7 @@ use async_trait::async_trait;
 pub use self::codec::{Codec, StreamDecoder};
 pub use self::http_provider::{HttpProvider, DEFAULT_MAX_RESPONSE_BYTES};
 pub use self::options::{HttpOptions, HttpProviderBuilder};
+pub(crate) use self::secret::is_credential_header;
 pub use self::secret::ApiKey;
 pub use self::service::{ProviderFuture, ProviderService};
 pub use self::signer::{Signer, StaticKey};

@@ -3,11 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 use super::codec::Codec;
 use super::http_provider::{HttpProvider, DEFAULT_MAX_RESPONSE_BYTES};
+use super::secret::is_credential_header;
 use super::signer::Signer;
 use crate::error::{Error, Result};
 use crate::transport::{Transport, DEFAULT_MAX_EVENT_BYTES};
@@ -22,7 +23,8 @@ use crate::transport::{Transport, DEFAULT_MAX_EVENT_BYTES};
 pub struct HttpOptions {
     name: String,
     base_url: Option<String>,
-    headers: Vec<(String, String)>,
+    /// Name, value, and whether the value is marked sensitive whatever its name.
+    headers: Vec<(String, String, bool)>,
     transport: Option<Transport>,
     signer: Option<Arc<dyn Signer>>,
     max_event_bytes: usize,
@@ -75,8 +77,10 @@ impl HttpOptions {
     }
 
     /// The headers sent with every request: `content-type: application/json`
-    /// and those given with [`HttpProviderBuilder::header`]. Values of
-    /// credential headers are marked sensitive.
+    /// and those given with [`HttpProviderBuilder::header`] and
+    /// [`sensitive_header`](HttpProviderBuilder::sensitive_header). Values of
+    /// headers whose name speaks of a credential (`auth`, `key`, `token`,
+    /// `secret`), and of every `sensitive_header`, are marked sensitive.
     ///
     /// # Errors
     ///
@@ -85,12 +89,12 @@ impl HttpOptions {
     pub fn header_map(&self) -> Result<HeaderMap> {
         let mut headers = HeaderMap::with_capacity(1 + self.headers.len());
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for (name, value) in &self.headers {
+        for (name, value, sensitive) in &self.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| Error::config_with(format!("{name:?} is not a valid header name"), e))?;
             let mut value = HeaderValue::from_str(value)
                 .map_err(|e| Error::config_with(format!("the value of the {name} header is not valid"), e))?;
-            if is_credential_header(&name) {
+            if *sensitive || is_credential_header(&name) {
                 value.set_sensitive(true);
             }
             headers.append(name, value);
@@ -122,7 +126,7 @@ impl HttpOptions {
 impl fmt::Debug for HttpOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Header values may be credentials: only their names are shown.
-        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _, _)| n.as_str()).collect();
         f.debug_struct("HttpOptions")
             .field("name", &self.name)
             .field("base_url", &self.base_url)
@@ -133,10 +137,6 @@ impl fmt::Debug for HttpOptions {
             .field("max_response_bytes", &self.max_response_bytes)
             .finish()
     }
-}
-
-fn is_credential_header(name: &HeaderName) -> bool {
-    name == AUTHORIZATION || name.as_str() == "api-key" || name.as_str() == "x-api-key"
 }
 
 /// `{base}{path}` as a URI; the base must be an `http(s)` URL.
@@ -205,10 +205,25 @@ pub trait HttpProviderBuilder: Sized {
         self
     }
 
-    /// A header sent with every request. Checked by `build`.
+    /// A header sent with every request. Checked by `build`. A value whose
+    /// header name speaks of a credential (`auth`, `key`, `token`, `secret`)
+    /// is marked sensitive.
     #[must_use]
     fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.http_options().headers.push((name.into(), value.into()));
+        self.http_options()
+            .headers
+            .push((name.into(), value.into(), false));
+        self
+    }
+
+    /// A header sent with every request, its value marked sensitive whatever
+    /// its name (a gateway key in a header of its own), so `Debug` and HTTP
+    /// logging layers leave it out. Checked by `build`.
+    #[must_use]
+    fn sensitive_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.http_options()
+            .headers
+            .push((name.into(), value.into(), true));
         self
     }
 

@@ -41,6 +41,18 @@ impl ApiKey {
     }
 }
 
+/// Whether a header's name says it carries a credential: `authorization`,
+/// `proxy-authorization`, and any name with `auth`, `key`, `token` or
+/// `secret` in it (`x-api-key`, `api-key`, `helicone-auth`,
+/// `x-portkey-api-key`, `cf-aig-authorization`, ...). Such values are marked
+/// sensitive, so `Debug` and HTTP logging layers leave them out.
+pub(crate) fn is_credential_header(name: &http::HeaderName) -> bool {
+    let name = name.as_str();
+    ["auth", "key", "token", "secret"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiKey(***)")

@@ -77,6 +77,13 @@ pub trait Signer: Send + Sync + fmt::Debug + 'static {
     /// Whatever stops the signer (a token that cannot be fetched); the call
     /// fails with it before anything is sent.
     async fn sign(&self, request: &mut http::Request<Bytes>, ctx: &RequestMeta) -> Result<()>;
+
+    /// The credentials this signer sends, so that the provider can redact
+    /// them from any error text an upstream echoes them in. A signer whose
+    /// tokens change returns the current ones.
+    fn secrets(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 /// A fixed API key sent in one header, marked sensitive: `Authorization:
@@ -180,5 +187,9 @@ impl Signer for StaticKey {
             request.headers_mut().insert(self.header.clone(), value);
         }
         Ok(())
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        self.key.iter().map(ApiKey::expose).collect()
     }
 }

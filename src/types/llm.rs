@@ -218,10 +218,7 @@ impl LlmRequest {
             .map_err(|e| Error::config_with(format!("{name:?} is not a valid header name"), e))?;
         let mut value = http::HeaderValue::from_str(value)
             .map_err(|e| Error::config_with(format!("the value of the {name} header is not valid"), e))?;
-        if ["auth", "key", "token", "secret"]
-            .iter()
-            .any(|word| name.as_str().contains(word))
-        {
+        if crate::provider::is_credential_header(&name) {
             value.set_sensitive(true);
         }
         self.meta.headers.insert(name, value);

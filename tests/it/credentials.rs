@@ -5,7 +5,7 @@
 
 use http::StatusCode;
 use tower_ai::provider::openai::OpenAi;
-use tower_ai::provider::{HttpProviderBuilder, Provider, ProviderService};
+use tower_ai::provider::{HttpProviderBuilder, ProviderService};
 use tower_ai::types::ChatRequest;
 use tower_ai::{Error, LlmRequest};
 
@@ -93,4 +93,99 @@ async fn a_redirect_to_another_host_is_not_followed() {
             "{name}: a request reached the other host"
         );
     }
+}
+
+/// An upstream that echoes the credential it was sent, in the error body
+/// shape both vendors read (Anthropic's envelope, with OpenAI's fields).
+fn echoing(credential: &str) -> Reply {
+    let body = serde_json::json!({
+        "type": "error",
+        "error": {
+            "type": "authentication_error",
+            "message": format!("invalid credential: {credential} was refused"),
+            "code": credential,
+        }
+    });
+    Reply::json(401, &body.to_string())
+}
+
+/// The bare credential, without a `Bearer ` prefix.
+fn bare(credential: &str) -> &str {
+    credential.strip_prefix("Bearer ").unwrap_or(credential)
+}
+
+#[tokio::test]
+async fn a_key_echoed_by_the_upstream_is_redacted_from_the_error() {
+    let up = FakeUpstream::start().await;
+    for (name, mut service, _, credential) in providers(&up) {
+        let key = bare(&credential).to_owned();
+        up.push(echoing(&key));
+        let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+        assert!(matches!(err, Error::Authentication(_)), "{name}: {err:?}");
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(&key), "{name}: {shown}");
+            assert!(shown.contains("***"), "{name}: {shown}");
+        }
+
+        // A key given for one call is redacted too.
+        let tenant_key = "sk-tenant-91be4f0c";
+        up.push(echoing(tenant_key));
+        let request = LlmRequest::new(hello()).with_credential(tenant_key);
+        let err = call(&mut service, request).await.unwrap_err();
+        assert!(!format!("{err:?}").contains(tenant_key), "{name}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_key_echoed_in_a_stream_error_is_redacted() {
+    let up = FakeUpstream::start().await;
+    let message = format!("the key {} was revoked", openai::API_KEY);
+    let event = serde_json::json!({"error": {"message": message, "type": "server_error"}});
+    up.push(Reply::Sse {
+        chunks: vec![format!("data: {event}\n\n").into()],
+        delay: std::time::Duration::ZERO,
+        cut_after: None,
+    });
+    let mut service = ProviderService::new(openai::provider(Endpoint::upstream(&up)));
+    let response = call(&mut service, LlmRequest::stream(hello())).await.unwrap();
+    let err = response.into_complete().await.unwrap_err();
+    assert!(!format!("{err:?} {err}").contains(openai::API_KEY), "{err:?}");
+    assert!(err.to_string().contains("***"), "{err}");
+}
+
+#[tokio::test]
+async fn headers_that_carry_credentials_are_marked_sensitive() {
+    let up = FakeUpstream::start().await;
+    let provider = OpenAi::builder()
+        .api_key(openai::API_KEY)
+        .base_url(format!("{}/v1", up.base_url()))
+        .header("helicone-auth", "Bearer hk-31f7aa")
+        .header("x-portkey-api-key", "pk-77c1d2")
+        .header("cf-aig-authorization", "Bearer cf-0b9e44")
+        .sensitive_header("x-gateway-pass", "gw-5e8d10")
+        .header("x-team", "search")
+        .build()
+        .unwrap();
+    let ctx = tower_ai::types::RequestMeta::new();
+    let request = provider
+        .prepare_chat(&hello(), tower_ai::ReplyMode::Complete, &ctx)
+        .await
+        .unwrap();
+    let shown = format!("{request:?} {provider:?}");
+    for (name, value) in [
+        ("authorization", openai::API_KEY),
+        ("helicone-auth", "hk-31f7aa"),
+        ("x-portkey-api-key", "pk-77c1d2"),
+        ("cf-aig-authorization", "cf-0b9e44"),
+        ("x-gateway-pass", "gw-5e8d10"),
+    ] {
+        assert!(request.headers()[name].is_sensitive(), "{name}");
+        assert!(!shown.contains(value), "{name} shows in {shown}");
+    }
+    assert!(!request.headers()["x-team"].is_sensitive());
+    // The values still go on the wire.
+    let mut service = ProviderService::new(provider);
+    call(&mut service, LlmRequest::new(hello())).await.unwrap();
+    assert_eq!(up.requests()[0].header("x-portkey-api-key"), Some("pk-77c1d2"));
+    assert_eq!(up.requests()[0].header("x-gateway-pass"), Some("gw-5e8d10"));
 }
