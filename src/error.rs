@@ -89,8 +89,12 @@ pub struct ApiError {
     pub code: Option<String>,
     /// The vendor's human-readable message.
     pub message: String,
-    /// How long the vendor asked the caller to wait before retrying.
+    /// How long the vendor asked the caller to wait before retrying, when it
+    /// is within the provider's limit (see `max_retry_after`).
     pub retry_after: Option<Duration>,
+    /// A delay the vendor asked for that was over the provider's limit:
+    /// reported here, and not honoured.
+    pub unusable_retry_after: Option<Duration>,
     /// The vendor's request id, when it sent one (useful in support tickets).
     pub request_id: Option<String>,
 }
@@ -104,6 +108,7 @@ impl ApiError {
             code: None,
             message: message.into(),
             retry_after: None,
+            unusable_retry_after: None,
             request_id: None,
         }
     }
@@ -601,6 +606,29 @@ impl Error {
     /// A transport failure.
     pub fn transport(err: impl Into<BoxError>) -> Self {
         Error::Transport(Arc::from(err.into()))
+    }
+
+    /// Sets a retry delay over `max` apart, in
+    /// [`ApiError::unusable_retry_after`], so that it is never honoured.
+    pub fn cap_retry_after(&mut self, max: Duration) {
+        if let Some(api) = self.api_mut() {
+            if api.retry_after.is_some_and(|d| d > max) {
+                api.unusable_retry_after = api.retry_after.take();
+            }
+        }
+    }
+
+    fn api_mut(&mut self) -> Option<&mut ApiError> {
+        match self {
+            Error::RateLimited(e)
+            | Error::Overloaded(e)
+            | Error::Server(e)
+            | Error::Authentication(e)
+            | Error::InvalidRequest(e)
+            | Error::ContextLengthExceeded(e)
+            | Error::ContentFiltered(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// Replaces every occurrence of `secret` in the text this error keeps

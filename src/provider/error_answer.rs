@@ -108,6 +108,25 @@ mod tests {
     }
 
     #[test]
+    fn absurd_delays_parse_without_overflow() {
+        // Parsed as they are (a provider sets the ones over its limit apart);
+        // none of them panics or wraps.
+        for (name, value) in [
+            ("retry-after", "99999999999"),
+            ("retry-after", "1e19"),
+            ("retry-after", "1e300"),
+            ("retry-after-ms", "1e20"),
+            ("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ] {
+            let delay = retry_after(&headers(&[(name, value)]));
+            if let Some(delay) = delay {
+                assert!(delay > Duration::from_secs(3600), "{name}: {value}");
+            }
+        }
+        assert_eq!(retry_after(&headers(&[("retry-after", "1e300")])), None);
+    }
+
+    #[test]
     fn a_snippet_is_cut_at_a_char_boundary() {
         let body = "é".repeat(600);
         let text = body_snippet(body.as_bytes()).unwrap();

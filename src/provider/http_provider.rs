@@ -5,6 +5,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -27,6 +28,9 @@ use crate::types::{
 /// The default limit on a complete response body: 32 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
+/// The default longest retry delay honoured: 5 minutes.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
 /// The most bytes of an error body read.
 const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
 
@@ -43,6 +47,7 @@ pub struct HttpProvider<C> {
     signer: Arc<dyn Signer>,
     max_event_bytes: usize,
     max_response_bytes: usize,
+    max_retry_after: Duration,
 }
 
 impl<C> Clone for HttpProvider<C> {
@@ -53,6 +58,7 @@ impl<C> Clone for HttpProvider<C> {
             signer: Arc::clone(&self.signer),
             max_event_bytes: self.max_event_bytes,
             max_response_bytes: self.max_response_bytes,
+            max_retry_after: self.max_retry_after,
         }
     }
 }
@@ -64,6 +70,7 @@ impl<C: fmt::Debug> fmt::Debug for HttpProvider<C> {
             .field("signer", &self.signer)
             .field("max_event_bytes", &self.max_event_bytes)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_retry_after", &self.max_retry_after)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +85,7 @@ impl<C: Codec> HttpProvider<C> {
             signer: Arc::new(StaticKey::none()),
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
 
@@ -123,6 +131,17 @@ impl<C: Codec> HttpProvider<C> {
         self
     }
 
+    /// The longest retry delay a vendor may ask for and be honoured (default
+    /// 5 minutes). A longer one (`retry-after: 99999999999`, a date in year
+    /// 9999) is reported in [`ApiError::unusable_retry_after`](crate::ApiError::unusable_retry_after)
+    /// and never in [`Error::retry_after`], so no layer waits for ever or
+    /// overflows an `Instant`.
+    #[must_use]
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
     /// The HTTP request a chat call would send, exactly: encoded, with the
     /// request id and the call's headers, signed. For tests and debugging.
     ///
@@ -156,11 +175,12 @@ impl<C: Codec> HttpProvider<C> {
         Ok(request)
     }
 
-    /// What removes this call's credentials from error text.
-    fn redactor(&self, ctx: &RequestMeta) -> Redactor {
-        Redactor {
+    /// What tidies the errors built from this call's upstream answers.
+    fn upstream_errors(&self, ctx: &RequestMeta) -> UpstreamErrors {
+        UpstreamErrors {
             signer: Arc::clone(&self.signer),
             credential: ctx.credential.clone(),
+            max_retry_after: self.max_retry_after,
         }
     }
 
@@ -186,8 +206,8 @@ impl<C: Codec> HttpProvider<C> {
         // An error body is read up to a small limit; a vendor error is never large.
         let body = read_body(body, MAX_ERROR_BODY_BYTES).await.unwrap_or_default();
         Err(self
-            .redactor(ctx)
-            .apply(self.codec.decode_error(parts.status, &parts.headers, &body)))
+            .upstream_errors(ctx)
+            .tidy(self.codec.decode_error(parts.status, &parts.headers, &body)))
     }
 
     async fn send_complete(&self, request: http::Request<Bytes>, ctx: &RequestMeta) -> Result<Bytes> {
@@ -227,7 +247,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
         let body = self.send_complete(http_request, ctx).await?;
         self.codec
             .decode_chat(&body)
-            .map_err(|e| self.redactor(ctx).apply(e))
+            .map_err(|e| self.upstream_errors(ctx).tidy(e))
     }
 
     async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
@@ -241,7 +261,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
             provider: self.codec.name().into(),
             finished: false,
             pending_error: None,
-            redactor: self.redactor(ctx),
+            upstream_errors: self.upstream_errors(ctx),
         }))
     }
 
@@ -250,7 +270,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
         let body = self.send_complete(http_request, ctx).await?;
         self.codec
             .decode_embeddings(&body)
-            .map_err(|e| self.redactor(ctx).apply(e))
+            .map_err(|e| self.upstream_errors(ctx).tidy(e))
     }
 }
 
@@ -266,24 +286,27 @@ struct FramedChatStream<D: StreamDecoder> {
     finished: bool,
     /// An error to yield once `pending` is drained.
     pending_error: Option<Error>,
-    redactor: Redactor,
+    upstream_errors: UpstreamErrors,
 }
 
-/// Removes a call's credentials (the signer's, and one given for the call)
-/// from the text of errors built from an upstream answer.
-struct Redactor {
+/// What every error built from an upstream answer goes through, for every
+/// vendor: the call's credentials (the signer's, and one given for the call)
+/// are redacted from its text, and a retry delay over the limit is set apart.
+struct UpstreamErrors {
     signer: Arc<dyn Signer>,
     credential: Option<crate::provider::ApiKey>,
+    max_retry_after: Duration,
 }
 
-impl Redactor {
-    fn apply(&self, mut err: Error) -> Error {
+impl UpstreamErrors {
+    fn tidy(&self, mut err: Error) -> Error {
         for secret in self.signer.secrets() {
             err.redact(secret);
         }
         if let Some(key) = &self.credential {
             err.redact(key.expose());
         }
+        err.cap_retry_after(self.max_retry_after);
         err
     }
 }
@@ -294,7 +317,7 @@ impl<D: StreamDecoder> FramedChatStream<D> {
         self.finished = true;
         self.body = None;
         self.pending.clear();
-        Poll::Ready(Some(Err(self.redactor.apply(err))))
+        Poll::Ready(Some(Err(self.upstream_errors.tidy(err))))
     }
 
     fn decode(&mut self, frame: <D::Framer as Framer>::Frame) -> Result<()> {

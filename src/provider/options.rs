@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 use super::codec::Codec;
-use super::http_provider::{HttpProvider, DEFAULT_MAX_RESPONSE_BYTES};
+use super::http_provider::{HttpProvider, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRY_AFTER};
 use super::secret::is_credential_header;
 use super::signer::Signer;
 use crate::error::{Error, Result};
@@ -29,6 +30,7 @@ pub struct HttpOptions {
     signer: Option<Arc<dyn Signer>>,
     max_event_bytes: usize,
     max_response_bytes: usize,
+    max_retry_after: Duration,
 }
 
 impl HttpOptions {
@@ -42,6 +44,7 @@ impl HttpOptions {
             signer: None,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
 
@@ -119,7 +122,8 @@ impl HttpOptions {
         Ok(HttpProvider::new(codec, transport)
             .signer_arc(signer)
             .max_event_bytes(self.max_event_bytes)
-            .max_response_bytes(self.max_response_bytes))
+            .max_response_bytes(self.max_response_bytes)
+            .max_retry_after(self.max_retry_after))
     }
 }
 
@@ -135,6 +139,7 @@ impl fmt::Debug for HttpOptions {
             .field("signer", &self.signer)
             .field("max_event_bytes", &self.max_event_bytes)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_retry_after", &self.max_retry_after)
             .finish()
     }
 }
@@ -254,6 +259,14 @@ pub trait HttpProviderBuilder: Sized {
     #[must_use]
     fn max_response_bytes(mut self, max: usize) -> Self {
         self.http_options().max_response_bytes = max;
+        self
+    }
+
+    /// The longest retry delay a vendor may ask for and be honoured (see
+    /// [`HttpProvider::max_retry_after`]; default 5 minutes).
+    #[must_use]
+    fn max_retry_after(mut self, max: Duration) -> Self {
+        self.http_options().max_retry_after = max;
         self
     }
 }

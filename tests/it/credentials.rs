@@ -189,3 +189,43 @@ async fn headers_that_carry_credentials_are_marked_sensitive() {
     assert_eq!(up.requests()[0].header("x-portkey-api-key"), Some("pk-77c1d2"));
     assert_eq!(up.requests()[0].header("x-gateway-pass"), Some("gw-5e8d10"));
 }
+
+#[tokio::test]
+async fn an_absurd_retry_after_is_reported_but_not_honoured() {
+    let up = FakeUpstream::start().await;
+    let rate_limited = || Reply::fixture(429, "openai/error_rate_limit.json");
+    for value in ["99999999999", "1e19", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+        up.push(rate_limited().with_header("retry-after", value));
+    }
+    up.push(rate_limited().with_header("retry-after-ms", "1e20"));
+    up.push(rate_limited().with_header("retry-after", "86400"));
+    let mut service = ProviderService::new(openai::provider(Endpoint::upstream(&up)));
+    for _ in 0..3 {
+        let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+        assert!(err.is_retryable());
+        assert_eq!(err.retry_after(), None, "{err:?}");
+        assert!(err.api().unwrap().unusable_retry_after.unwrap() > std::time::Duration::from_secs(86_400));
+    }
+    // Too large to be a duration at all: neither honoured nor reported.
+    let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+    assert_eq!(err.retry_after(), None);
+    // A day is over the default limit of five minutes...
+    let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+    assert_eq!(err.retry_after(), None);
+    assert_eq!(
+        err.api().unwrap().unusable_retry_after,
+        Some(std::time::Duration::from_secs(86_400))
+    );
+    // ... and within a limit the application raised.
+    let patient = OpenAi::builder()
+        .api_key(openai::API_KEY)
+        .base_url(format!("{}/v1", up.base_url()))
+        .max_retry_after(std::time::Duration::from_secs(2 * 86_400))
+        .build()
+        .unwrap();
+    up.push(rate_limited().with_header("retry-after", "86400"));
+    let err = call(&mut ProviderService::new(patient), LlmRequest::new(hello()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(86_400)));
+}
