@@ -15,7 +15,10 @@ use tower_ai::provider::anthropic::Anthropic;
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::{Codec, StreamDecoder};
 use tower_ai::transport::{Framer, SseDecoder, DEFAULT_MAX_EVENT_BYTES};
-use tower_ai::types::{ChatRequest, ContentPart, Message, ReplyMode, RequestMeta, Role, Tool, ToolCall};
+use tower_ai::types::{
+    ChatRequest, ContentPart, Message, ReplyMode, RequestMeta, Role, StreamAccumulator, StreamEvent, Tool,
+    ToolCall,
+};
 
 /// A 20-message conversation with tools, tool calls and tool results.
 fn conversation() -> ChatRequest {
@@ -136,6 +139,41 @@ fn benches(c: &mut Criterion) {
     assert!(events.len() > 1000);
     group.finish();
     let _ = bytes;
+
+    // Folding a reply with many distinct tool calls: linear in their number
+    // (the time per call stays flat from 10 000 to 100 000 calls).
+    let mut group = c.benchmark_group("fold_tool_calls");
+    for calls in [10_000usize, 100_000] {
+        let events: Vec<StreamEvent> = (0..calls)
+            .flat_map(|index| {
+                [
+                    StreamEvent::ToolCallDelta {
+                        index,
+                        id: Some(format!("call_{index}")),
+                        name: Some("f".into()),
+                        arguments: "{\"a\"".into(),
+                    },
+                    StreamEvent::ToolCallDelta {
+                        index,
+                        id: None,
+                        name: None,
+                        arguments: ":1}".into(),
+                    },
+                ]
+            })
+            .collect();
+        group.throughput(Throughput::Elements(calls as u64));
+        group.bench_function(format!("{calls}_calls"), |b| {
+            b.iter(|| {
+                let mut acc = StreamAccumulator::new();
+                for event in &events {
+                    acc.push(event);
+                }
+                black_box(acc.finish())
+            })
+        });
+    }
+    group.finish();
 }
 
 /// Decodes a whole body as a provider does: framing, then the codec.

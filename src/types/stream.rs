@@ -1,5 +1,6 @@
 //! Streamed replies: events, the stream type and the accumulator.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -56,7 +57,10 @@ pub enum StreamEvent {
         #[serde(default)]
         arguments: String,
     },
-    /// Usage figures so far. Later reports supersede earlier ones figure by figure.
+    /// Usage so far. Usage events are cumulative, for every vendor: each
+    /// carries the totals up to that point (a vendor's decoder fills the
+    /// figures a partial report leaves out from earlier ones), and the last
+    /// one is the truth, even where a figure went down (a corrected count).
     Usage(Usage),
     /// Generation stopped.
     Finish {
@@ -170,8 +174,11 @@ pub struct StreamAccumulator {
     id: String,
     model: String,
     parts: Vec<ContentPart>,
-    /// (stream index, position in `parts`) of each tool call begun so far.
+    /// (stream index, position in `parts`) of each tool call begun so far, in
+    /// the order they began.
     tool_slots: Vec<(usize, usize)>,
+    /// Stream index → place in `tool_slots`, so that folding many calls stays linear.
+    tool_index: HashMap<usize, usize>,
     finish_reason: Option<FinishReason>,
     usage: Option<Usage>,
     events: usize,
@@ -227,8 +234,8 @@ impl StreamAccumulator {
                 name,
                 arguments,
             } => {
-                let pos = match self.tool_slots.iter().find(|(i, _)| i == index) {
-                    Some(&(_, pos)) => pos,
+                let pos = match self.tool_index.get(index) {
+                    Some(&slot) => self.tool_slots[slot].1,
                     None => {
                         self.parts.push(ContentPart::ToolCall(ToolCall::new(
                             String::new(),
@@ -236,6 +243,7 @@ impl StreamAccumulator {
                             String::new(),
                         )));
                         let pos = self.parts.len() - 1;
+                        self.tool_index.insert(*index, self.tool_slots.len());
                         self.tool_slots.push((*index, pos));
                         pos
                     }
@@ -246,16 +254,18 @@ impl StreamAccumulator {
                             call.id.clone_from(id);
                         }
                     }
+                    // A name is set once per call: servers that repeat it in
+                    // every fragment must not give `get_weatherget_weather`.
                     if let Some(name) = name {
-                        call.name.push_str(name);
+                        if call.name.is_empty() {
+                            call.name.clone_from(name);
+                        }
                     }
                     call.arguments.push_str(arguments);
                 }
             }
-            StreamEvent::Usage(usage) => match &mut self.usage {
-                Some(current) => current.merge(usage),
-                None => self.usage = Some(*usage),
-            },
+            // Cumulative: the last report is the truth.
+            StreamEvent::Usage(usage) => self.usage = Some(*usage),
             StreamEvent::Finish { reason } => self.finish_reason = Some(reason.clone()),
         }
     }

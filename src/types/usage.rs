@@ -89,10 +89,11 @@ impl Usage {
             .saturating_sub(self.cache_write_tokens)
     }
 
-    /// Folds a later report into this one: each figure keeps the larger value.
+    /// Folds another report into this one: each figure keeps the larger value.
     ///
-    /// Streams report usage in pieces (Anthropic sends input figures first and
-    /// cumulative output figures last); merging keeps the final totals.
+    /// For combining partial reports of unknown order. A stream's usage
+    /// events need no merging: they are cumulative, and the last one is the
+    /// truth (see [`StreamEvent::Usage`](crate::types::StreamEvent::Usage)).
     pub fn merge(&mut self, later: &Usage) {
         self.input_tokens = self.input_tokens.max(later.input_tokens);
         self.output_tokens = self.output_tokens.max(later.output_tokens);

@@ -37,7 +37,9 @@ fn interleaved_tool_call_fragments_merge_by_index() {
             reason: FinishReason::ToolCalls,
         },
         StreamEvent::Usage(Usage::new(10, 0)),
-        StreamEvent::Usage(Usage::new(0, 25)),
+        StreamEvent::Usage(Usage::new(10, 25).with_cache_read(8)),
+        // A later report is the truth, even where a figure went down.
+        StreamEvent::Usage(Usage::new(10, 25).with_cache_read(4)),
     ] {
         acc.push(&event);
     }
@@ -51,9 +53,39 @@ fn interleaved_tool_call_fragments_merge_by_index() {
     assert_eq!(calls[1].id, "call_b");
     assert_eq!(calls[1].arguments_json().unwrap()["city"], "Tokyo");
     assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
-    // Usage reported in pieces keeps the final figure of each.
+    // Usage events are cumulative: the last one is kept as it is.
     let usage = reply.usage.unwrap();
-    assert_eq!((usage.input_tokens, usage.output_tokens), (10, 25));
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens),
+        (10, 25, 4)
+    );
+}
+
+#[test]
+fn a_tool_name_repeated_in_every_fragment_is_set_once() {
+    let mut acc = StreamAccumulator::new();
+    for piece in ["{\"city\":", "\"Paris\"}"] {
+        acc.push(&tool_delta(0, Some("call_a"), Some("get_weather"), piece));
+    }
+    let reply = acc.finish();
+    let call = reply.tool_calls().next().unwrap();
+    assert_eq!(call.name, "get_weather");
+    assert_eq!(call.arguments, "{\"city\":\"Paris\"}");
+}
+
+#[test]
+fn many_tool_calls_fold_in_order() {
+    // Distinct indices, out of order at first: each is found again by index.
+    let mut acc = StreamAccumulator::new();
+    let n = 20_000;
+    for index in (0..n).rev().chain(0..n) {
+        acc.push(&tool_delta(index, None, Some("f"), "x"));
+    }
+    let reply = acc.finish();
+    let calls: Vec<_> = reply.tool_calls().collect();
+    assert_eq!(calls.len(), n);
+    assert_eq!(calls[0].id, format!("call_{}", n - 1));
+    assert!(calls.iter().all(|c| c.arguments == "xx"));
 }
 
 #[test]
