@@ -210,6 +210,32 @@ impl<C: Codec> HttpProvider<C> {
             .tidy(self.codec.decode_error(parts.status, &parts.headers, &body)))
     }
 
+    /// A streamed call answered with something that is not a stream. A
+    /// complete JSON reply (some proxies answer so) is decoded and replayed
+    /// as a stream; anything else (an HTML page from a captive portal or a
+    /// misrouted proxy) is a `Decode` error naming the type and the first
+    /// bytes, never a retryable cut stream.
+    async fn not_a_stream(
+        &self,
+        content_type: &str,
+        response: http::Response<ResponseBody>,
+        ctx: &RequestMeta,
+    ) -> Result<ChatStream> {
+        let body = read_body(response.into_body(), self.max_response_bytes).await?;
+        if content_type == "application/json" || content_type.ends_with("+json") {
+            let reply = self
+                .codec
+                .decode_chat(&body)
+                .map_err(|e| self.upstream_errors(ctx).tidy(e))?;
+            return Ok(ChatStream::from_response(&reply));
+        }
+        let start = error_answer::body_snippet(&body[..body.len().min(256)]).unwrap_or_default();
+        Err(self.upstream_errors(ctx).tidy(Error::decode(
+            self.codec.name(),
+            format_args!("a streamed reply came as {content_type}, not as a stream: {start}"),
+        )))
+    }
+
     async fn send_complete(&self, request: http::Request<Bytes>, ctx: &RequestMeta) -> Result<Bytes> {
         let response = self.send(request, ctx).await?;
         read_body(response.into_body(), self.max_response_bytes).await
@@ -253,6 +279,19 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
     async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
         let http_request = self.codec.encode_chat(request, ReplyMode::Stream, ctx)?;
         let response = self.send(http_request, ctx).await?;
+        let content_type = error_answer::header_str(response.headers(), "content-type").map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+        match content_type.as_deref() {
+            Some(ct) if !<C::StreamDecoder as StreamDecoder>::Framer::accepts(ct) => {
+                return self.not_a_stream(ct, response, ctx).await;
+            }
+            _ => {}
+        }
         Ok(ChatStream::new(FramedChatStream {
             body: Some(response.into_body()),
             framer: <C::StreamDecoder as StreamDecoder>::Framer::with_max_frame_bytes(self.max_event_bytes),
@@ -268,9 +307,22 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
     async fn embed(&self, request: &EmbeddingRequest, ctx: &RequestMeta) -> Result<EmbeddingResponse> {
         let http_request = self.codec.encode_embeddings(request, ctx)?;
         let body = self.send_complete(http_request, ctx).await?;
-        self.codec
+        let response = self
+            .codec
             .decode_embeddings(&body)
-            .map_err(|e| self.upstream_errors(ctx).tidy(e))
+            .map_err(|e| self.upstream_errors(ctx).tidy(e))?;
+        // One vector per input, or the reply cannot be matched to the inputs.
+        if response.embeddings.len() != request.input.len() {
+            return Err(Error::decode(
+                self.codec.name(),
+                format_args!(
+                    "{} vectors came back for {} inputs",
+                    response.embeddings.len(),
+                    request.input.len()
+                ),
+            ));
+        }
+        Ok(response)
     }
 }
 

@@ -21,6 +21,15 @@ pub trait Framer: Send + Unpin + 'static {
     where
         Self: Sized;
 
+    /// Whether a streamed reply with this content type (lowercase, without
+    /// parameters) is framed as this framer reads. A reply that states
+    /// another type is not decoded as a stream (see
+    /// [`HttpProvider`](crate::provider::HttpProvider)); one that states none
+    /// is.
+    fn accepts(content_type: &str) -> bool
+    where
+        Self: Sized;
+
     /// Feeds more body bytes in.
     fn push(&mut self, chunk: &[u8]);
 
@@ -45,6 +54,10 @@ impl Framer for SseDecoder {
 
     fn with_max_frame_bytes(max: usize) -> Self {
         SseDecoder::with_max_event_bytes(max)
+    }
+
+    fn accepts(content_type: &str) -> bool {
+        content_type == "text/event-stream"
     }
 
     fn push(&mut self, chunk: &[u8]) {
@@ -107,6 +120,13 @@ impl Framer for NdjsonFramer {
             scanned: 0,
             max,
         }
+    }
+
+    fn accepts(content_type: &str) -> bool {
+        matches!(
+            content_type,
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/json-lines"
+        )
     }
 
     fn push(&mut self, chunk: &[u8]) {

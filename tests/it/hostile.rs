@@ -1,0 +1,76 @@
+//! Upstreams that answer what was not asked for: a page or a complete reply
+//! where a stream was asked for, a wrong number of vectors.
+
+use tower_ai::provider::ProviderService;
+use tower_ai::types::{ChatRequest, EmbeddingRequest};
+use tower_ai::{Error, LlmRequest};
+
+use crate::conformance::{anthropic, openai, Endpoint};
+use crate::support::{call, complete, FakeUpstream, Reply};
+
+fn services(up: &FakeUpstream) -> [(&'static str, ProviderService, &'static str, &'static str); 2] {
+    [
+        (
+            "openai",
+            ProviderService::new(openai::provider(Endpoint::upstream(up))),
+            "openai/chat_completion.json",
+            openai::VENDOR.complete_text,
+        ),
+        (
+            "anthropic",
+            ProviderService::new(anthropic::provider(Endpoint::upstream(up))),
+            "anthropic/message.json",
+            anthropic::VENDOR.complete_text,
+        ),
+    ]
+}
+
+fn hello() -> ChatRequest {
+    ChatRequest::new("m").user("Hello")
+}
+
+#[tokio::test]
+async fn an_html_page_where_a_stream_was_asked_for_is_a_decode_error() {
+    let up = FakeUpstream::start().await;
+    for (name, mut service, _, _) in services(&up) {
+        let page = "<html><body>Please sign in to the guest network</body></html>";
+        up.push(Reply::json(200, page).with_header("content-type", "text/html; charset=utf-8"));
+        let err = call(&mut service, LlmRequest::stream(hello())).await.unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{name}: {err:?}");
+        assert!(!err.is_retryable(), "{name}: a retry would loop on the same page");
+        let shown = err.to_string();
+        assert!(shown.contains("text/html"), "{shown}");
+        assert!(shown.contains("guest network"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_complete_json_reply_where_a_stream_was_asked_for_is_replayed_as_a_stream() {
+    let up = FakeUpstream::start().await;
+    for (name, mut service, fixture, text) in services(&up) {
+        up.push(Reply::fixture(200, fixture));
+        let response = call(&mut service, LlmRequest::stream(hello())).await.unwrap();
+        assert!(response.is_stream(), "{name}");
+        let reply = response.into_complete().await.unwrap();
+        assert_eq!(reply.text(), text, "{name}");
+        assert!(reply.usage.is_some(), "{name}");
+        // A complete request still reads it as it always did.
+        up.push(Reply::fixture(200, fixture));
+        assert_eq!(complete(&mut service, hello()).await.unwrap().text(), text);
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_number_of_vectors_is_a_decode_error() {
+    let up = FakeUpstream::start().await;
+    let mut service = ProviderService::new(openai::provider(Endpoint::upstream(&up)));
+    // The fake server answers two vectors, whatever was asked.
+    up.push(Reply::fixture(200, "openai/embeddings.json"));
+    let request = LlmRequest::embeddings(EmbeddingRequest::new("e", ["a", "b", "c"]));
+    let err = call(&mut service, request).await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("2 vectors came back for 3 inputs"),
+        "{err}"
+    );
+}
