@@ -4,6 +4,7 @@
 mod builder;
 pub mod error;
 pub mod guide;
+pub mod limit;
 pub mod observe;
 pub mod provider;
 pub mod store;

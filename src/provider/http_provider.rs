@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_core::Stream;
@@ -19,6 +21,7 @@ use super::error_answer;
 use super::signer::{Signer, StaticKey};
 use super::{Capabilities, Provider};
 use crate::error::{Error, Result};
+use crate::limit::TimeLimits;
 use crate::transport::{Framer, ResponseBody, Transport, DEFAULT_MAX_EVENT_BYTES};
 use crate::types::{
     ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ReplyMode, RequestMeta,
@@ -27,6 +30,14 @@ use crate::types::{
 
 /// The default limit on a complete response body: 32 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The time limits vendor builders set: 60 s of silence between two events
+/// of a stream, 10 minutes for a whole call.
+pub const DEFAULT_TIME_LIMITS: TimeLimits = TimeLimits {
+    first_event: None,
+    idle: Some(Duration::from_secs(60)),
+    total: Some(Duration::from_secs(600)),
+};
 
 /// The default longest retry delay honoured: 5 minutes.
 pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -48,6 +59,7 @@ pub struct HttpProvider<C> {
     max_event_bytes: usize,
     max_response_bytes: usize,
     max_retry_after: Duration,
+    limits: TimeLimits,
 }
 
 impl<C> Clone for HttpProvider<C> {
@@ -59,6 +71,7 @@ impl<C> Clone for HttpProvider<C> {
             max_event_bytes: self.max_event_bytes,
             max_response_bytes: self.max_response_bytes,
             max_retry_after: self.max_retry_after,
+            limits: self.limits,
         }
     }
 }
@@ -71,6 +84,7 @@ impl<C: fmt::Debug> fmt::Debug for HttpProvider<C> {
             .field("max_event_bytes", &self.max_event_bytes)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_retry_after", &self.max_retry_after)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +100,7 @@ impl<C: Codec> HttpProvider<C> {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            limits: TimeLimits::none(),
         }
     }
 
@@ -128,6 +143,17 @@ impl<C: Codec> HttpProvider<C> {
     #[must_use]
     pub fn max_response_bytes(mut self, max: usize) -> Self {
         self.max_response_bytes = max;
+        self
+    }
+
+    /// The time limits of every call: to the first event (for a complete
+    /// reply, the reply), between two events of a stream, and for the whole
+    /// call, stream included. A limit that fires ends the call with
+    /// [`Error::Timeout`] naming it. None when built with [`new`](Self::new);
+    /// the vendor builders set [`DEFAULT_TIME_LIMITS`](crate::provider::DEFAULT_TIME_LIMITS).
+    #[must_use]
+    pub fn time_limits(mut self, limits: TimeLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -270,7 +296,11 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
 
     async fn chat(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatResponse> {
         let http_request = self.codec.encode_chat(request, ReplyMode::Complete, ctx)?;
-        let body = self.send_complete(http_request, ctx).await?;
+        let started = Instant::now();
+        let body = self
+            .limits
+            .bound(started, self.send_complete(http_request, ctx))
+            .await?;
         self.codec
             .decode_chat(&body)
             .map_err(|e| self.upstream_errors(ctx).tidy(e))
@@ -278,7 +308,8 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
 
     async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
         let http_request = self.codec.encode_chat(request, ReplyMode::Stream, ctx)?;
-        let response = self.send(http_request, ctx).await?;
+        let started = Instant::now();
+        let response = self.limits.bound(started, self.send(http_request, ctx)).await?;
         let content_type = error_answer::header_str(response.headers(), "content-type").map(|ct| {
             ct.split(';')
                 .next()
@@ -292,7 +323,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
             }
             _ => {}
         }
-        Ok(ChatStream::new(FramedChatStream {
+        let stream = ChatStream::new(FramedChatStream {
             body: Some(response.into_body()),
             framer: <C::StreamDecoder as StreamDecoder>::Framer::with_max_frame_bytes(self.max_event_bytes),
             decoder: self.codec.stream_decoder(),
@@ -301,12 +332,16 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
             finished: false,
             pending_error: None,
             upstream_errors: self.upstream_errors(ctx),
-        }))
+        });
+        Ok(self.limits.wrap(stream, started))
     }
 
     async fn embed(&self, request: &EmbeddingRequest, ctx: &RequestMeta) -> Result<EmbeddingResponse> {
         let http_request = self.codec.encode_embeddings(request, ctx)?;
-        let body = self.send_complete(http_request, ctx).await?;
+        let body = self
+            .limits
+            .bound(Instant::now(), self.send_complete(http_request, ctx))
+            .await?;
         let response = self
             .codec
             .decode_embeddings(&body)

@@ -61,7 +61,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use self::codec::{Codec, StreamDecoder};
-pub use self::http_provider::{HttpProvider, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRY_AFTER};
+pub use self::http_provider::{
+    HttpProvider, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIME_LIMITS,
+};
 pub use self::options::{HttpOptions, HttpProviderBuilder};
 pub(crate) use self::secret::is_credential_header;
 pub use self::secret::ApiKey;

@@ -8,10 +8,13 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 use super::codec::Codec;
-use super::http_provider::{HttpProvider, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRY_AFTER};
+use super::http_provider::{
+    HttpProvider, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIME_LIMITS,
+};
 use super::secret::is_credential_header;
 use super::signer::Signer;
 use crate::error::{Error, Result};
+use crate::limit::TimeLimits;
 use crate::transport::{Transport, DEFAULT_MAX_EVENT_BYTES};
 
 /// The settings every HTTP vendor builder shares: the provider's name, base
@@ -31,6 +34,7 @@ pub struct HttpOptions {
     max_event_bytes: usize,
     max_response_bytes: usize,
     max_retry_after: Duration,
+    limits: TimeLimits,
 }
 
 impl HttpOptions {
@@ -45,6 +49,7 @@ impl HttpOptions {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            limits: DEFAULT_TIME_LIMITS,
         }
     }
 
@@ -123,7 +128,8 @@ impl HttpOptions {
             .signer_arc(signer)
             .max_event_bytes(self.max_event_bytes)
             .max_response_bytes(self.max_response_bytes)
-            .max_retry_after(self.max_retry_after))
+            .max_retry_after(self.max_retry_after)
+            .time_limits(self.limits))
     }
 }
 
@@ -140,6 +146,7 @@ impl fmt::Debug for HttpOptions {
             .field("max_event_bytes", &self.max_event_bytes)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_retry_after", &self.max_retry_after)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -259,6 +266,14 @@ pub trait HttpProviderBuilder: Sized {
     #[must_use]
     fn max_response_bytes(mut self, max: usize) -> Self {
         self.http_options().max_response_bytes = max;
+        self
+    }
+
+    /// The time limits of every call (see [`HttpProvider::time_limits`];
+    /// default [`DEFAULT_TIME_LIMITS`]: 60 s idle, 10 minutes in all).
+    #[must_use]
+    fn time_limits(mut self, limits: TimeLimits) -> Self {
+        self.http_options().limits = limits;
         self
     }
 

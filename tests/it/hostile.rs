@@ -74,3 +74,97 @@ async fn a_wrong_number_of_vectors_is_a_decode_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_stalled_or_keep_alive_only_stream_ends_with_a_named_timeout() {
+    use std::time::Duration;
+    use tower_ai::error::TimeoutKind;
+    use tower_ai::limit::TimeLimits;
+    use tower_ai::provider::openai::OpenAi;
+    use tower_ai::provider::HttpProviderBuilder;
+
+    let up = FakeUpstream::start().await;
+    let limits = TimeLimits::none()
+        .first_event(Duration::from_millis(150))
+        .idle(Duration::from_millis(60));
+    let mut service = ProviderService::new(
+        OpenAi::builder()
+            .api_key(openai::API_KEY)
+            .base_url(format!("{}/v1", up.base_url()))
+            .time_limits(limits)
+            .build()
+            .unwrap(),
+    );
+    // The head and a first chunk arrive, then the server goes quiet.
+    up.push(Reply::sse_fixture("openai/stream_text.sse").with_delay(Duration::from_millis(400)));
+    let err = call(&mut service, LlmRequest::stream(hello()))
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: TimeoutKind::Idle,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // Only keep-alive comments: bytes keep coming, events never do. Idle
+    // time is counted between events, so the idle limit fires...
+    let keep_alives = || Reply::Sse {
+        chunks: (0..40)
+            .map(|_| bytes::Bytes::from_static(b": keep-alive\n\n"))
+            .collect(),
+        delay: Duration::from_millis(20),
+        cut_after: None,
+    };
+    up.push(keep_alives());
+    let err = call(&mut service, LlmRequest::stream(hello()))
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: TimeoutKind::Idle,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // ... and without one, the limit on the first event does.
+    let mut patient = ProviderService::new(
+        OpenAi::builder()
+            .api_key(openai::API_KEY)
+            .base_url(format!("{}/v1", up.base_url()))
+            .time_limits(TimeLimits::none().first_event(Duration::from_millis(150)))
+            .build()
+            .unwrap(),
+    );
+    up.push(keep_alives());
+    let err = call(&mut patient, LlmRequest::stream(hello()))
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: TimeoutKind::FirstEvent,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
