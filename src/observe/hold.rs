@@ -97,20 +97,9 @@ impl Holdback {
 }
 
 fn weight(event: &StreamEvent) -> usize {
-    let payload = match event {
-        StreamEvent::TextDelta { text } => text.len(),
-        StreamEvent::ReasoningDelta {
-            text,
-            signature,
-            redacted,
-        } => {
-            text.len() + signature.as_ref().map_or(0, String::len) + redacted.as_ref().map_or(0, String::len)
-        }
-        StreamEvent::ToolCallDelta {
-            id, name, arguments, ..
-        } => arguments.len() + id.as_ref().map_or(0, String::len) + name.as_ref().map_or(0, String::len),
+    let header = match event {
         StreamEvent::Start { id, model } => id.len() + model.len(),
         _ => 0,
     };
-    payload + 16
+    crate::types::stream_content_len(event) + header + 16
 }

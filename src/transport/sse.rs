@@ -1,9 +1,14 @@
 //! A bounded decoder for `text/event-stream` bodies.
 
+use std::sync::Arc;
+
 use bytes::{Buf, BytesMut};
 use memchr::{memchr, memchr2};
 
 use crate::error::Error;
+
+/// The most bytes of an `id:` kept.
+const MAX_ID_BYTES: usize = 1024;
 
 /// The default limit on one event's size: 4 MiB.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
@@ -16,8 +21,10 @@ pub struct SseEvent {
     pub event: String,
     /// The `data:` lines, joined by `\n`.
     pub data: String,
-    /// The last `id:` field seen, if any.
-    pub id: Option<String>,
+    /// The last `id:` field seen, if any: shared between the events that
+    /// carry it, not copied, and at most 1 KiB (a longer id is cut at a
+    /// character boundary: ids of the vendors served here are short).
+    pub id: Option<Arc<str>>,
     /// The `retry:` field of this event, in milliseconds.
     pub retry: Option<u64>,
 }
@@ -28,6 +35,11 @@ pub struct SseEvent {
 ///
 /// It is bounded: an event (or a line) longer than the limit is an
 /// [`Error::EventTooLarge`], never unbounded memory.
+///
+/// Lines are decoded as UTF-8 with invalid bytes replaced by U+FFFD, as the
+/// event-stream rules say; so invalid UTF-8 inside a stream becomes U+FFFD,
+/// while a complete (JSON) reply with invalid UTF-8 is refused as
+/// [`Error::Decode`].
 ///
 /// ```
 /// use tower_ai::transport::SseDecoder;
@@ -48,7 +60,7 @@ pub struct SseDecoder {
     event: String,
     data: String,
     has_data: bool,
-    id: Option<String>,
+    id: Option<Arc<str>>,
     retry: Option<u64>,
     max_event_bytes: usize,
     /// The previous line ended with `\r`; a `\n` at the front of `buf` belongs to it.
@@ -185,7 +197,12 @@ impl SseDecoder {
                 self.event.push_str(&String::from_utf8_lossy(value));
             }
             b"id" if memchr(0, value).is_none() => {
-                self.id = Some(String::from_utf8_lossy(value).into_owned());
+                let id = String::from_utf8_lossy(value);
+                let mut cut = id.len().min(MAX_ID_BYTES);
+                while !id.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.id = Some(Arc::from(&id[..cut]));
             }
             b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
                 self.retry = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
@@ -235,6 +252,15 @@ mod tests {
         assert_eq!(expected[1].data, "x\ny");
         assert_eq!(expected[2].data, "{\"k\": 1}");
         assert_eq!(expected[2].id.as_deref(), Some("7"));
+
+        // A long id is cut, and shared by the events after it rather than copied.
+        let mut long = SseDecoder::new();
+        long.push(format!("id: {}\ndata: a\n\ndata: b\n\n", "é".repeat(1000)).as_bytes());
+        let a = long.next_event().unwrap().unwrap();
+        let b = long.next_event().unwrap().unwrap();
+        let (a, b) = (a.id.unwrap(), b.id.unwrap());
+        assert!(a.len() <= 1024 && a.len() >= 1022, "{}", a.len());
+        assert!(Arc::ptr_eq(&a, &b));
         for split in 0..body.len() {
             for second in split..body.len() {
                 let mut d = SseDecoder::new();

@@ -46,5 +46,6 @@ pub use notes::{
 };
 pub use request::{ChatRequest, ReasoningConfig, ReasoningEffort, ResponseFormat, Tool, ToolChoice};
 pub use response::{ChatResponse, FinishReason};
+pub(crate) use stream::content_len as stream_content_len;
 pub use stream::{ChatStream, StreamAccumulator, StreamEvent};
 pub use usage::{Usage, UsageSource};

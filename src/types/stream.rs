@@ -123,14 +123,24 @@ impl ChatStream {
         Self::from_events(response.to_events().into_iter().map(Ok))
     }
 
-    /// Reads the whole stream and folds it into a complete reply.
+    /// Reads the whole stream and folds it into a complete reply, holding
+    /// at most 32 MiB of content (the default limit on a complete reply's
+    /// body; see [`collect_response_within`](Self::collect_response_within)).
     ///
-    /// Fails with the first error the stream yields.
-    pub async fn collect_response(mut self) -> Result<ChatResponse> {
+    /// Fails with the first error the stream yields, or with
+    /// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) past the limit.
+    pub async fn collect_response(self) -> Result<ChatResponse> {
+        self.collect_response_within(crate::provider::DEFAULT_MAX_RESPONSE_BYTES)
+            .await
+    }
+
+    /// As [`collect_response`](Self::collect_response), holding at most
+    /// `limit` bytes of content (text, reasoning, tool-call arguments).
+    pub async fn collect_response_within(mut self, limit: usize) -> Result<ChatResponse> {
         use futures_util::StreamExt;
-        let mut acc = StreamAccumulator::new();
+        let mut acc = StreamAccumulator::with_limit(limit);
         while let Some(event) = self.next().await {
-            acc.push(&event?);
+            acc.try_push(&event?)?;
         }
         Ok(acc.finish())
     }
@@ -158,7 +168,13 @@ impl fmt::Debug for ChatStream {
 /// Folds stream events into a [`ChatResponse`].
 ///
 /// Text and reasoning deltas are appended to the current part of their kind;
-/// tool-call fragments are merged by index, in the order the calls began.
+/// tool-call fragments are merged by index, in the order the calls began. A
+/// call's id and name are set by the first fragment that carries them (a
+/// server that repeats them in every fragment changes nothing); a fragment
+/// whose id differs from its index's call begins a new call, so nothing is
+/// dropped. Two calls with the same id in one reply are kept as they came:
+/// telling them apart is the caller's business. Usage events are cumulative:
+/// the last one is kept.
 ///
 /// ```
 /// use tower_ai::types::{StreamAccumulator, StreamEvent};
@@ -182,17 +198,47 @@ pub struct StreamAccumulator {
     finish_reason: Option<FinishReason>,
     usage: Option<Usage>,
     events: usize,
+    /// Content bytes folded in so far, and the most [`try_push`](Self::try_push) takes.
+    bytes: usize,
+    limit: Option<usize>,
 }
 
 impl StreamAccumulator {
-    /// An empty accumulator.
+    /// An empty accumulator, without a limit (see [`with_limit`](Self::with_limit)).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Folds one event in.
+    /// An empty accumulator whose [`try_push`](Self::try_push) refuses to
+    /// hold more than `limit` bytes of content.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            limit: Some(limit),
+            ..Self::default()
+        }
+    }
+
+    /// Folds one event in, unless it would take the content past the limit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) past the
+    /// limit; the event is not folded in.
+    pub fn try_push(&mut self, event: &StreamEvent) -> Result<()> {
+        let size = content_len(event);
+        if let Some(limit) = self.limit {
+            if self.bytes.saturating_add(size) > limit {
+                return Err(crate::Error::ResponseTooLarge { limit });
+            }
+        }
+        self.push(event);
+        Ok(())
+    }
+
+    /// Folds one event in, whatever the limit.
     pub fn push(&mut self, event: &StreamEvent) {
         self.events += 1;
+        self.bytes = self.bytes.saturating_add(content_len(event));
         match event {
             StreamEvent::Start { id, model } => {
                 if self.id.is_empty() {
@@ -234,8 +280,19 @@ impl StreamAccumulator {
                 name,
                 arguments,
             } => {
-                let pos = match self.tool_index.get(index) {
-                    Some(&slot) => self.tool_slots[slot].1,
+                // A fragment that names another id than its index's call
+                // begins a new call (servers that reuse an index for calls
+                // in sequence); its data is never dropped.
+                let known = self.tool_index.get(index).map(|&slot| self.tool_slots[slot].1);
+                let another_call = match (known, id) {
+                    (Some(pos), Some(id)) => matches!(
+                        &self.parts[pos],
+                        ContentPart::ToolCall(call) if !call.id.is_empty() && call.id != *id
+                    ),
+                    _ => false,
+                };
+                let pos = match known.filter(|_| !another_call) {
+                    Some(pos) => pos,
                     None => {
                         self.parts.push(ContentPart::ToolCall(ToolCall::new(
                             String::new(),
@@ -357,5 +414,23 @@ impl ChatResponse {
             });
         }
         events
+    }
+}
+
+/// The bytes of content an event adds to a reply.
+pub(crate) fn content_len(event: &StreamEvent) -> usize {
+    match event {
+        StreamEvent::TextDelta { text } => text.len(),
+        StreamEvent::ReasoningDelta {
+            text,
+            signature,
+            redacted,
+        } => {
+            text.len() + signature.as_ref().map_or(0, String::len) + redacted.as_ref().map_or(0, String::len)
+        }
+        StreamEvent::ToolCallDelta {
+            id, name, arguments, ..
+        } => arguments.len() + id.as_ref().map_or(0, String::len) + name.as_ref().map_or(0, String::len),
+        _ => 0,
     }
 }

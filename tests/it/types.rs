@@ -256,3 +256,49 @@ fn boxed_errors_from_tower_layers_become_typed_again() {
         Error::Timeout { .. }
     ));
 }
+
+#[test]
+fn a_new_id_on_a_known_index_begins_a_new_call() {
+    // Some servers number every call 0, one after the other.
+    let mut acc = StreamAccumulator::new();
+    acc.push(&tool_delta(0, Some("call_a"), Some("first"), "{}"));
+    acc.push(&tool_delta(0, Some("call_b"), Some("second"), "{\"x\""));
+    acc.push(&tool_delta(0, None, None, ":1}"));
+    let reply = acc.finish();
+    let calls: Vec<_> = reply.tool_calls().collect();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        (
+            calls[0].id.as_str(),
+            calls[0].name.as_str(),
+            calls[0].arguments.as_str()
+        ),
+        ("call_a", "first", "{}")
+    );
+    assert_eq!(
+        (
+            calls[1].id.as_str(),
+            calls[1].name.as_str(),
+            calls[1].arguments.as_str()
+        ),
+        ("call_b", "second", "{\"x\":1}")
+    );
+}
+
+#[tokio::test]
+async fn folding_a_stream_is_bounded() {
+    let endless =
+        futures_util::stream::iter(std::iter::repeat_with(|| Ok(StreamEvent::text("x".repeat(1024)))));
+    let err = tower_ai::types::ChatStream::new(endless)
+        .collect_response_within(64 * 1024)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, tower_ai::Error::ResponseTooLarge { limit: 65536 }),
+        "{err:?}"
+    );
+    let mut acc = StreamAccumulator::with_limit(10);
+    acc.try_push(&StreamEvent::text("0123456789")).unwrap();
+    assert!(acc.try_push(&StreamEvent::text("a")).is_err());
+    assert_eq!(acc.text(), "0123456789");
+}
