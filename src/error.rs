@@ -386,9 +386,20 @@ pub enum Error {
         /// The limit, when known.
         after: Option<Duration>,
     },
-    /// The HTTP transport failed (connection refused, reset, TLS, body read).
-    #[error("transport error")]
-    Transport(#[source] SharedError),
+    /// The HTTP transport failed (connection refused, reset, DNS, TLS, body
+    /// read). The message names the provider, the host and the cause once;
+    /// the transport's own error is the source.
+    #[error("{}", transport_message(provider, host, source))]
+    #[non_exhaustive]
+    Transport {
+        /// The provider whose request failed (empty when not known).
+        provider: String,
+        /// The host (and port) the request went to (empty when not known).
+        host: String,
+        /// The transport's error.
+        #[source]
+        source: SharedError,
+    },
     /// A guardrail refused the request or the reply.
     #[error("blocked by the {guard} guard: {reason}")]
     #[non_exhaustive]
@@ -449,7 +460,7 @@ impl Error {
                 | Error::Overloaded(_)
                 | Error::Server(_)
                 | Error::Timeout { .. }
-                | Error::Transport(_)
+                | Error::Transport { .. }
                 | Error::StreamTruncated { .. }
         )
     }
@@ -509,6 +520,7 @@ impl Error {
             | Error::Unsupported { provider, .. }
             | Error::Encode { provider, .. }
             | Error::Redirected { provider, .. } => Some(provider),
+            Error::Transport { provider, .. } if !provider.is_empty() => Some(provider),
             other => other.api().map(|e| e.provider.as_str()),
         }
     }
@@ -533,7 +545,7 @@ impl Error {
             Error::Encode { .. } => "encode",
             Error::Config { .. } => "config",
             Error::Timeout { .. } => "timeout",
-            Error::Transport(_) => "transport",
+            Error::Transport { .. } => "transport",
             Error::Blocked { .. } => "blocked",
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::NoRoute { .. } => "no_route",
@@ -603,9 +615,30 @@ impl Error {
         Error::Timeout { kind, after }
     }
 
-    /// A transport failure.
+    /// A transport failure, at a place not known yet (see [`Error::at`]).
     pub fn transport(err: impl Into<BoxError>) -> Self {
-        Error::Transport(Arc::from(err.into()))
+        Error::Transport {
+            provider: String::new(),
+            host: String::new(),
+            source: Arc::from(err.into()),
+        }
+    }
+
+    /// Names the provider and the host of a transport failure that has none yet.
+    #[must_use]
+    pub fn at(mut self, provider: &str, host: &str) -> Self {
+        if let Error::Transport {
+            provider: p, host: h, ..
+        } = &mut self
+        {
+            if p.is_empty() {
+                provider.clone_into(p);
+            }
+            if h.is_empty() {
+                host.clone_into(h);
+            }
+        }
+        self
     }
 
     /// Sets a retry delay over `max` apart, in
@@ -618,7 +651,7 @@ impl Error {
         }
     }
 
-    fn api_mut(&mut self) -> Option<&mut ApiError> {
+    pub(crate) fn api_mut(&mut self) -> Option<&mut ApiError> {
         match self {
             Error::RateLimited(e)
             | Error::Overloaded(e)
@@ -699,6 +732,49 @@ impl Error {
             feature: feature.into(),
         }
     }
+}
+
+/// "{provider} could not reach {host}: {cause}", leaving out what is not known.
+fn transport_message(provider: &str, host: &str, source: &SharedError) -> String {
+    let who = if provider.is_empty() {
+        "the transport"
+    } else {
+        provider
+    };
+    let place = if host.is_empty() { "the upstream" } else { host };
+    format!("{who} could not reach {place}: {}", transport_cause(&**source))
+}
+
+/// A short name for why a transport failed, found along its source chain.
+fn transport_cause(err: &(dyn std::error::Error + 'static)) -> &'static str {
+    let mut cause = "the connection failed";
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind;
+            return match io.kind() {
+                ErrorKind::ConnectionRefused => "connection refused",
+                ErrorKind::ConnectionReset => "connection reset",
+                ErrorKind::ConnectionAborted => "connection aborted",
+                ErrorKind::TimedOut => "timed out",
+                ErrorKind::UnexpectedEof => "the connection closed early",
+                _ => "an I/O error",
+            };
+        }
+        let text = err.to_string().to_ascii_lowercase();
+        if text.contains("dns") || text.contains("lookup address") || text.contains("resolve") {
+            cause = "DNS lookup failed";
+        } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+            cause = "TLS handshake failed";
+        } else if text.contains("incomplete")
+            || text.contains("closed before")
+            || text.contains("unexpected eof")
+        {
+            cause = "the connection closed before the body was complete";
+        }
+        next = err.source();
+    }
+    cause
 }
 
 impl From<tower::timeout::error::Elapsed> for Error {

@@ -215,8 +215,13 @@ impl<C: Codec> HttpProvider<C> {
         request: http::Request<Bytes>,
         ctx: &RequestMeta,
     ) -> Result<http::Response<ResponseBody>> {
+        let uri = request.uri().clone();
         let request = self.prepare(request, ctx).await?;
-        let response = self.transport.send(request).await?;
+        let response = self
+            .transport
+            .send(request)
+            .await
+            .map_err(|e| e.at(self.codec.name(), &host_of(&uri)))?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -231,9 +236,14 @@ impl<C: Codec> HttpProvider<C> {
         let (parts, body) = response.into_parts();
         // An error body is read up to a small limit; a vendor error is never large.
         let body = read_body(body, MAX_ERROR_BODY_BYTES).await.unwrap_or_default();
-        Err(self
-            .upstream_errors(ctx)
-            .tidy(self.codec.decode_error(parts.status, &parts.headers, &body)))
+        let mut err = self.codec.decode_error(parts.status, &parts.headers, &body);
+        if parts.status == http::StatusCode::NOT_FOUND {
+            // Most often a base URL that is not quite right: say where it went.
+            if let Some(api) = err.api_mut() {
+                api.message = format!("{} (not found at {uri}: check the base URL)", api.message);
+            }
+        }
+        Err(self.upstream_errors(ctx).tidy(err))
     }
 
     /// A streamed call answered with something that is not a stream. A
@@ -263,9 +273,17 @@ impl<C: Codec> HttpProvider<C> {
     }
 
     async fn send_complete(&self, request: http::Request<Bytes>, ctx: &RequestMeta) -> Result<Bytes> {
+        let host = host_of(request.uri());
         let response = self.send(request, ctx).await?;
-        read_body(response.into_body(), self.max_response_bytes).await
+        read_body(response.into_body(), self.max_response_bytes)
+            .await
+            .map_err(|e| e.at(self.codec.name(), &host))
     }
+}
+
+/// The host and port a request goes to, for error messages.
+fn host_of(uri: &http::Uri) -> String {
+    uri.authority().map(ToString::to_string).unwrap_or_default()
 }
 
 /// Reads a whole body, refusing one longer than `limit`.
@@ -308,6 +326,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
 
     async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
         let http_request = self.codec.encode_chat(request, ReplyMode::Stream, ctx)?;
+        let host: Arc<str> = host_of(http_request.uri()).into();
         let started = Instant::now();
         let response = self.limits.bound(started, self.send(http_request, ctx)).await?;
         let content_type = error_answer::header_str(response.headers(), "content-type").map(|ct| {
@@ -319,7 +338,10 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
         });
         match content_type.as_deref() {
             Some(ct) if !<C::StreamDecoder as StreamDecoder>::Framer::accepts(ct) => {
-                return self.not_a_stream(ct, response, ctx).await;
+                return self
+                    .not_a_stream(ct, response, ctx)
+                    .await
+                    .map_err(|e| e.at(self.codec.name(), &host));
             }
             _ => {}
         }
@@ -329,6 +351,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
             decoder: self.codec.stream_decoder(),
             pending: VecDeque::new(),
             provider: self.codec.name().into(),
+            host,
             finished: false,
             pending_error: None,
             upstream_errors: self.upstream_errors(ctx),
@@ -369,6 +392,7 @@ struct FramedChatStream<D: StreamDecoder> {
     decoder: D,
     pending: VecDeque<StreamEvent>,
     provider: Arc<str>,
+    host: Arc<str>,
     /// No more items after `pending` is drained.
     finished: bool,
     /// An error to yield once `pending` is drained.
@@ -452,7 +476,10 @@ impl<D: StreamDecoder> Stream for FramedChatStream<D> {
                         this.framer.push(data);
                     }
                 }
-                Some(Err(err)) => return this.fail(Error::transport(err)),
+                Some(Err(err)) => {
+                    let err = Error::transport(err).at(&this.provider, &this.host);
+                    return this.fail(err);
+                }
                 None => {
                     this.body = None;
                     loop {

@@ -132,7 +132,11 @@ fn transport_error(err: BoxError) -> Error {
                     return Error::timeout(crate::error::TimeoutKind::Request, None);
                 }
             }
-            Error::Transport(err)
+            Error::Transport {
+                provider: String::new(),
+                host: String::new(),
+                source: err,
+            }
         }
         typed => typed,
     }

@@ -71,6 +71,11 @@ async fn a_refused_connection_is_a_retryable_transport_error() {
         .chat(&ChatRequest::new("m").user("hi"), &RequestMeta::new())
         .await
         .unwrap_err();
-    assert!(matches!(err, tower_ai::Error::Transport(_)), "{err:?}");
+    assert!(matches!(err, tower_ai::Error::Transport { .. }), "{err:?}");
     assert!(err.is_retryable());
+    // The message names the provider, the host and the cause, once.
+    assert_eq!(
+        err.to_string(),
+        format!("openai could not reach 127.0.0.1:{port}: connection refused")
+    );
 }

@@ -168,3 +168,42 @@ async fn a_stalled_or_keep_alive_only_stream_ends_with_a_named_timeout() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_not_found_says_where_the_request_went() {
+    let up = FakeUpstream::start().await;
+    for (name, mut service, _, _) in services(&up) {
+        up.push(Reply::json(
+            404,
+            "{\"error\": {\"message\": \"Not Found\", \"type\": \"not_found_error\"}}",
+        ));
+        let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!("not found at {}", up.base_url())),
+            "{name}: {shown}"
+        );
+        assert!(shown.contains("check the base URL"), "{name}: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_names_the_provider_the_host_and_the_cause() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let closed = Endpoint {
+        base_url: format!("http://127.0.0.1:{port}"),
+        transport: None,
+    };
+    let mut service = ProviderService::new(anthropic::provider(closed));
+    let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(
+        err.to_string(),
+        format!("anthropic could not reach 127.0.0.1:{port}: connection refused")
+    );
+    // The cause is named once; the transport's own error is the source.
+    assert!(std::error::Error::source(&err).is_some());
+}
