@@ -352,6 +352,8 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
             pending: VecDeque::new(),
             provider: self.codec.name().into(),
             host,
+            started: false,
+            finish_seen: false,
             finished: false,
             pending_error: None,
             upstream_errors: self.upstream_errors(ctx),
@@ -393,6 +395,9 @@ struct FramedChatStream<D: StreamDecoder> {
     pending: VecDeque<StreamEvent>,
     provider: Arc<str>,
     host: Arc<str>,
+    /// A `Start` / a `Finish` event was passed on.
+    started: bool,
+    finish_seen: bool,
     /// No more items after `pending` is drained.
     finished: bool,
     /// An error to yield once `pending` is drained.
@@ -432,7 +437,23 @@ impl<D: StreamDecoder> FramedChatStream<D> {
     }
 
     fn decode(&mut self, frame: <D::Framer as Framer>::Frame) -> Result<()> {
+        let before = self.pending.len();
         self.decoder.decode(&frame, &mut self.pending)?;
+        // One Start and one Finish per reply, whatever the vendor repeats (a
+        // second `message_start`, a finish reason sent in two chunks).
+        let (started, finished) = (&mut self.started, &mut self.finish_seen);
+        let mut index = 0;
+        self.pending.retain(|event| {
+            index += 1;
+            if index <= before {
+                return true;
+            }
+            match event {
+                StreamEvent::Start { .. } => !std::mem::replace(started, true),
+                StreamEvent::Finish { .. } => !std::mem::replace(finished, true),
+                _ => true,
+            }
+        });
         if self.decoder.is_done() {
             // The vendor said it is finished: stop reading, release the connection.
             self.finished = true;

@@ -250,6 +250,8 @@ impl StreamAccumulator {
             }
             StreamEvent::TextDelta { text } => match self.parts.last_mut() {
                 Some(ContentPart::Text { text: current }) => current.push_str(text),
+                // An empty delta is no content: it does not begin a text part.
+                _ if text.is_empty() => {}
                 _ => self.parts.push(ContentPart::text(text.clone())),
             },
             StreamEvent::ReasoningDelta {

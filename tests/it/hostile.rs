@@ -207,3 +207,70 @@ async fn a_refused_connection_names_the_provider_the_host_and_the_cause() {
     // The cause is named once; the transport's own error is the source.
     assert!(std::error::Error::source(&err).is_some());
 }
+
+fn sse(lines: &[&str]) -> Reply {
+    let body: String = lines.iter().map(|l| format!("{l}\n\n")).collect();
+    Reply::Sse {
+        chunks: vec![body.into()],
+        delay: std::time::Duration::ZERO,
+        cut_after: None,
+    }
+}
+
+#[tokio::test]
+async fn a_reply_has_one_start_and_one_finish_whatever_the_vendor_repeats() {
+    let up = FakeUpstream::start().await;
+    // A finish reason sent in two chunks, the second with the usage (as
+    // OpenRouter streams do).
+    up.push(sse(&[
+        r#"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}"#,
+        r#"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        r#"data: {"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#,
+        "data: [DONE]",
+    ]));
+    let mut openai = ProviderService::new(openai::provider(Endpoint::upstream(&up)));
+    let got = crate::support::collect(&mut openai, LlmRequest::stream(hello()))
+        .await
+        .unwrap();
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert_eq!((got.starts(), got.finishes()), (1, 1), "{:?}", got.events);
+    assert_eq!(got.fold().usage.map(|u| u.total_tokens()), Some(4));
+
+    // A second `message_start` while the message is open.
+    let start = r#"data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[],"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}"#;
+    up.push(sse(&[
+        start,
+        start,
+        r#"data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+        r#"data: {"type":"content_block_stop","index":0}"#,
+        r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":2}}"#,
+        r#"data: {"type":"message_stop"}"#,
+    ]));
+    let mut claude = ProviderService::new(anthropic::provider(Endpoint::upstream(&up)));
+    let got = crate::support::collect(&mut claude, LlmRequest::stream(hello()))
+        .await
+        .unwrap();
+    assert!(got.error.is_none(), "{:?}", got.error);
+    assert_eq!((got.starts(), got.finishes()), (1, 1), "{:?}", got.events);
+    assert_eq!(got.fold().text(), "Hi");
+}
+
+#[tokio::test]
+async fn an_empty_text_part_next_to_a_tool_call_is_dropped() {
+    let up = FakeUpstream::start().await;
+    let body = serde_json::json!({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
+        "content": [
+            {"type": "text", "text": ""},
+            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+        ],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 5, "output_tokens": 9}
+    });
+    up.push(Reply::json(200, &body.to_string()));
+    let mut claude = ProviderService::new(anthropic::provider(Endpoint::upstream(&up)));
+    let reply = complete(&mut claude, hello()).await.unwrap();
+    assert_eq!(reply.message.content.len(), 1, "{:?}", reply.message.content);
+    assert_eq!(reply.tool_calls().count(), 1);
+}

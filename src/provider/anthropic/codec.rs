@@ -506,7 +506,10 @@ impl Codec for AnthropicCodec {
             match block.kind.as_str() {
                 "text" => {
                     let text = block.text.ok_or_else(|| missing("text"))?;
-                    parts.push(ContentPart::Text { text });
+                    // An empty text block (sent next to a tool call) is no content.
+                    if !text.is_empty() {
+                        parts.push(ContentPart::Text { text });
+                    }
                 }
                 "tool_use" => {
                     let id = block.id.ok_or_else(|| missing("id"))?;
