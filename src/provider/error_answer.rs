@@ -18,6 +18,12 @@ const CONTEXT_PHRASES: &[&str] = &[
     "exceed context limit",
     "prompt is too long",
     "reduce the length of the messages",
+    // llama.cpp's server, two versions.
+    "exceeds the available context size",
+    "larger than the max context size",
+    "exceed_context_size_error",
+    // LiteLLM-style proxies name the exception.
+    "contextwindowexceedederror",
 ];
 
 /// A header's value, trimmed; `None` when absent, empty or not text.

@@ -274,3 +274,40 @@ async fn an_empty_text_part_next_to_a_tool_call_is_dropped() {
     assert_eq!(reply.message.content.len(), 1, "{:?}", reply.message.content);
     assert_eq!(reply.tool_calls().count(), 1);
 }
+
+#[tokio::test]
+async fn compatible_servers_context_overflows_are_context_length_errors() {
+    let up = FakeUpstream::start().await;
+    let mut service = ProviderService::new(openai::provider(Endpoint::upstream(&up)));
+    for (fixture, code) in [
+        ("openai/error_llamacpp_context.json", "exceed_context_size_error"),
+        (
+            "openai/error_llamacpp_context_older.json",
+            "invalid_request_error",
+        ),
+        ("openai/error_litellm_context.json", "400"),
+    ] {
+        up.push(Reply::fixture(400, fixture));
+        let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+        assert!(
+            matches!(err, Error::ContextLengthExceeded(_)),
+            "{fixture}: {err:?}"
+        );
+        assert!(
+            err.is_fallback_candidate(),
+            "{fixture}: a larger model may take it"
+        );
+        // A status in `code` gives way to the type, when there is one.
+        assert_eq!(err.api().unwrap().code.as_deref(), Some(code), "{fixture}");
+    }
+}
+
+#[tokio::test]
+async fn a_529_is_overloaded_on_every_wire() {
+    let up = FakeUpstream::start().await;
+    for (name, mut service, _, _) in services(&up) {
+        up.push(Reply::json(529, "{\"error\": {\"message\": \"busy\"}}"));
+        let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+        assert!(matches!(err, Error::Overloaded(_)), "{name}: {err:?}");
+    }
+}

@@ -129,7 +129,8 @@ fn classify(
     request_id: Option<String>,
     retry_after: Option<Duration>,
 ) -> Error {
-    let context = fields.is(&["context_length_exceeded"]) || mentions_context_overflow(&fields.message);
+    let context = fields.is(&["context_length_exceeded", "exceed_context_size_error"])
+        || mentions_context_overflow(&fields.message);
     let filtered = fields.is(CONTENT_FILTER_CODES)
         || fields.inner_code.as_deref() == Some("ResponsibleAIPolicyViolation");
     let quota = fields.is(QUOTA_CODES);
@@ -140,7 +141,17 @@ fn classify(
 
     let mut api = ApiError::new(provider, fields.message);
     api.status = status.and_then(|s| http::StatusCode::from_u16(s).ok());
-    api.code = fields.code.or(fields.kind);
+    // Servers that put the HTTP status in `code` ("400", 429) lose nothing:
+    // the type says more.
+    let code_is_status = fields
+        .code
+        .as_deref()
+        .is_some_and(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()));
+    api.code = if code_is_status {
+        fields.kind.or(fields.code)
+    } else {
+        fields.code.or(fields.kind)
+    };
     api.request_id = request_id;
 
     let client_error = status.is_none_or(|s| (400..500).contains(&s) && s != 429);
@@ -161,7 +172,9 @@ fn classify(
             Error::RateLimited(Box::new(api))
         }
         Some(401 | 403) => Error::Authentication(Box::new(api)),
-        Some(503) => Error::Overloaded(Box::new(api)),
+        // 529 is Anthropic's "overloaded", and proxies pass it on: one rule
+        // for every wire.
+        Some(503 | 529) => Error::Overloaded(Box::new(api)),
         Some(s) if s >= 500 && overloaded => Error::Overloaded(Box::new(api)),
         Some(s) if s >= 500 => Error::Server(Box::new(api)),
         Some(_) => Error::InvalidRequest(Box::new(api)),
