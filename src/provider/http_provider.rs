@@ -313,6 +313,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
     }
 
     async fn chat(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatResponse> {
+        request.validate()?;
         let http_request = self.codec.encode_chat(request, ReplyMode::Complete, ctx)?;
         let started = Instant::now();
         let body = self
@@ -325,6 +326,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
     }
 
     async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
+        request.validate()?;
         let http_request = self.codec.encode_chat(request, ReplyMode::Stream, ctx)?;
         let host: Arc<str> = host_of(http_request.uri()).into();
         let started = Instant::now();

@@ -136,6 +136,11 @@ impl StaticKey {
     ///
     /// [`Error::Config`](crate::Error::Config) when the key cannot be a header value.
     pub fn header(name: HeaderName, prefix: &'static str, key: Option<ApiKey>) -> Result<Self> {
+        if key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
+            return Err(crate::Error::config(
+                "the API key is empty: give the provider's key, or leave it out for a server that needs none",
+            ));
+        }
         let value = key.as_ref().map(|k| k.header_value(prefix)).transpose()?;
         Ok(Self {
             header: name,

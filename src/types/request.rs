@@ -196,6 +196,56 @@ impl ChatRequest {
             .map(Message::text)
     }
 
+    /// Checks what no vendor accepts, before anything is sent: an empty
+    /// model name, no messages, `max_tokens` of 0, a tool result that
+    /// answers no tool call of the conversation.
+    ///
+    /// ```
+    /// use tower_ai::types::{ChatRequest, Message};
+    ///
+    /// assert!(ChatRequest::new("m").user("hi").validate().is_ok());
+    /// let err = ChatRequest::new("m").validate().unwrap_err();
+    /// assert!(err.to_string().contains("no messages"));
+    /// let orphan = ChatRequest::new("m").user("hi").message(Message::tool_result("call_9", "42"));
+    /// assert!(orphan.validate().unwrap_err().to_string().contains("call_9"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config), saying what to change.
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::Error;
+        if self.model.trim().is_empty() {
+            return Err(Error::config(
+                "the request names no model: set `ChatRequest::new(model)`",
+            ));
+        }
+        if self.messages.is_empty() {
+            return Err(Error::config(
+                "the request has no messages: add one with `.user(...)` or `.message(...)`",
+            ));
+        }
+        if self.max_tokens == Some(0) {
+            return Err(Error::config(
+                "max_tokens is 0: ask for at least 1 token, or leave it unset",
+            ));
+        }
+        for message in &self.messages {
+            for part in &message.content {
+                if let ContentPart::ToolResult(result) = part {
+                    if self.tool_name_for(&result.tool_call_id).is_none() {
+                        return Err(Error::config(format!(
+                            "the tool result for {:?} answers no tool call of the conversation: \
+                             keep the assistant message that made the call",
+                            result.tool_call_id
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The name of the tool the call `tool_call_id` went to, looked up in the
     /// conversation's assistant messages.
     pub fn tool_name_for(&self, tool_call_id: &str) -> Option<&str> {

@@ -311,3 +311,44 @@ async fn a_529_is_overloaded_on_every_wire() {
         assert!(matches!(err, Error::Overloaded(_)), "{name}: {err:?}");
     }
 }
+
+#[tokio::test]
+async fn requests_no_vendor_accepts_are_refused_before_any_call() {
+    use tower_ai::types::{Message, ReplyMode};
+
+    let up = FakeUpstream::start().await;
+    let bad = [
+        (ChatRequest::new("").user("hi"), "names no model"),
+        (ChatRequest::new("m"), "no messages"),
+        (hello().max_tokens(0), "max_tokens is 0"),
+        (
+            hello().message(Message::tool_result("call_9", "42")),
+            "answers no tool call",
+        ),
+    ];
+    for (name, mut service, _, _) in services(&up) {
+        for (request, says) in &bad {
+            for mode in [ReplyMode::Complete, ReplyMode::Stream] {
+                let err = call(&mut service, LlmRequest::new(request.clone()).with_mode(mode))
+                    .await
+                    .unwrap_err();
+                assert!(matches!(err, Error::Config { .. }), "{name}: {err:?}");
+                assert!(err.to_string().contains(says), "{name}: {err}");
+            }
+        }
+    }
+    assert!(up.requests().is_empty(), "a refused request reached the upstream");
+}
+
+#[test]
+fn an_empty_api_key_is_a_configuration_error() {
+    use tower_ai::provider::anthropic::Anthropic;
+    use tower_ai::provider::openai::OpenAi;
+
+    let openai = OpenAi::builder().api_key("").build().unwrap_err();
+    let claude = Anthropic::builder().api_key(" ").build().unwrap_err();
+    for err in [openai, claude] {
+        assert!(matches!(err, Error::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains("the API key is empty"), "{err}");
+    }
+}
