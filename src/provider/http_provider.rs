@@ -237,6 +237,15 @@ impl<C: Codec> HttpProvider<C> {
         // An error body is read up to a small limit; a vendor error is never large.
         let body = read_body(body, MAX_ERROR_BODY_BYTES).await.unwrap_or_default();
         let mut err = self.codec.decode_error(parts.status, &parts.headers, &body);
+        if let Some(api) = err.api_mut() {
+            // The vendor's id for the request, for a support ticket, whatever
+            // header the vendor puts it in.
+            if api.request_id.is_none() {
+                api.request_id = ["x-request-id", "request-id"]
+                    .iter()
+                    .find_map(|name| error_answer::header_str(&parts.headers, name));
+            }
+        }
         if parts.status == http::StatusCode::NOT_FOUND {
             // Most often a base URL that is not quite right: say where it went.
             if let Some(api) = err.api_mut() {

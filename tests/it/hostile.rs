@@ -352,3 +352,19 @@ fn an_empty_api_key_is_a_configuration_error() {
         assert!(err.to_string().contains("the API key is empty"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn the_vendors_request_id_is_kept_on_errors() {
+    let up = FakeUpstream::start().await;
+    for (name, mut service, _, _) in services(&up) {
+        for header in ["x-request-id", "request-id"] {
+            up.push(Reply::json(500, "{\"error\": {\"message\": \"boom\"}}").with_header(header, "req_7f3a"));
+            let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+            assert_eq!(
+                err.api().unwrap().request_id.as_deref(),
+                Some("req_7f3a"),
+                "{name} {header}"
+            );
+        }
+    }
+}
