@@ -209,8 +209,14 @@ pub trait HttpProviderBuilder: Sized {
         self
     }
 
-    /// The URL the vendor's paths follow (see each vendor's builder for what
-    /// it includes). Wins over the vendor's environment variable.
+    /// The URL the vendor's API paths follow. One rule for every vendor: the
+    /// root as the vendor documents it, and a trailing slash is ignored.
+    /// For OpenAI and the compatible servers that root includes the version
+    /// segment, since servers put it in different places
+    /// (`https://api.openai.com/v1`, `https://api.groq.com/openai/v1`,
+    /// `http://localhost:11434/v1`); Anthropic's may be given with or
+    /// without `/v1` (`https://api.anthropic.com`). Wins over the vendor's
+    /// environment variable.
     #[must_use]
     fn base_url(mut self, url: impl Into<String>) -> Self {
         self.http_options().base_url = Some(url.into());

@@ -1508,3 +1508,31 @@ async fn provider_sends_the_encoded_request() {
 fn offline() -> tower_ai::transport::Transport {
     support::canned(200, &[], Bytes::new(), usize::MAX)
 }
+
+#[test]
+fn the_base_url_may_be_given_with_or_without_its_version() {
+    for base in [
+        "https://proxy.example.com/anthropic",
+        "https://proxy.example.com/anthropic/",
+        "https://proxy.example.com/anthropic/v1",
+        "https://proxy.example.com/anthropic/v1/",
+    ] {
+        let codec = Anthropic::builder()
+            .api_key(KEY)
+            .base_url(base)
+            .build_codec()
+            .unwrap();
+        let http = codec
+            .encode_chat(
+                &ChatRequest::new(MODEL).user("hi"),
+                ReplyMode::Complete,
+                &RequestMeta::new(),
+            )
+            .unwrap();
+        assert_eq!(
+            http.uri(),
+            "https://proxy.example.com/anthropic/v1/messages",
+            "{base}"
+        );
+    }
+}

@@ -89,7 +89,8 @@ impl AnthropicBuilder {
     /// sends the key. Fails with [`Error::Config`] when a setting cannot be used (a base URL that does not parse, a version or
     /// beta name that is not a valid header value, a `default_max_tokens` of 0).
     pub fn build_codec(&self) -> Result<AnthropicCodec> {
-        // The base URL goes without `/v1`: requests go to `{base_url}/v1/messages`.
+        // Requests go to `{base_url}/v1/messages`; a base URL given with `/v1`
+        // is read the same.
         let base_url = self
             .http
             .resolve_base_url(Some("ANTHROPIC_BASE_URL"), DEFAULT_BASE_URL)?;

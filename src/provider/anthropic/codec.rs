@@ -66,7 +66,11 @@ impl AnthropicCodec {
         default_max_tokens: u32,
         mut headers: HeaderMap,
     ) -> Result<Self> {
-        let base_url = base_url.trim_end_matches('/').to_owned();
+        // `https://api.anthropic.com` and `https://api.anthropic.com/v1` (with
+        // or without a trailing slash) mean the same: the version segment is
+        // the codec's to add.
+        let base_url = base_url.trim_end_matches('/');
+        let base_url = base_url.strip_suffix("/v1").unwrap_or(base_url).to_owned();
         let endpoint: Uri = format!("{base_url}/v1/messages")
             .parse()
             .map_err(|e| Error::config_with(format!("invalid Anthropic base URL {base_url:?}"), e))?;
