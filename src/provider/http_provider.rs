@@ -227,11 +227,11 @@ impl<C: Codec> HttpProvider<C> {
         }
         if response.status().is_redirection() {
             let location = error_answer::header_str(response.headers(), "location").unwrap_or_default();
-            return Err(Error::Redirected {
+            return Err(self.upstream_errors(ctx).tidy(Error::Redirected {
                 provider: self.codec.name().to_owned(),
                 status: response.status(),
                 location,
-            });
+            }));
         }
         let (parts, body) = response.into_parts();
         // An error body is read up to a small limit; a vendor error is never large.
