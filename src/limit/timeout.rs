@@ -92,34 +92,43 @@ impl TimeLimits {
 }
 
 /// A stream with [`TimeLimits`] on it.
+///
+/// The timer is re-armed lazily: an event only notes when it came, and the
+/// timer, when it fires, checks whether a deadline really passed (deadlines
+/// only move later) before ending the stream or waiting for the new one. So
+/// an event costs a clock read, not a timer-wheel update.
 struct TimedStream {
     inner: ChatStream,
     limits: TimeLimits,
     started: Instant,
-    /// Fires at the next deadline: the first event, the next idle limit, or the total.
+    /// When the last event came (the idle limit counts from it).
+    last: Instant,
+    /// Set at or before the nearest deadline.
     timer: Pin<Box<Sleep>>,
-    which: Option<(TimeoutKind, Duration)>,
     seen_content: bool,
     done: bool,
 }
 
 impl TimedStream {
     fn new(inner: ChatStream, limits: TimeLimits, started: Instant) -> Self {
+        let now = Instant::now();
         let mut stream = Self {
             inner,
             limits,
             started,
-            timer: Box::pin(tokio::time::sleep_until(started)),
-            which: None,
+            last: now,
+            timer: Box::pin(tokio::time::sleep_until(now)),
             seen_content: false,
             done: false,
         };
-        stream.arm(Instant::now());
+        if let Some((at, _, _)) = stream.deadline() {
+            stream.timer.as_mut().reset(at);
+        }
         stream
     }
 
-    /// Sets the timer to the nearest deadline from `now`.
-    fn arm(&mut self, now: Instant) {
+    /// The nearest deadline now, and which limit it is.
+    fn deadline(&self) -> Option<(Instant, TimeoutKind, Duration)> {
         let mut next: Option<(Instant, TimeoutKind, Duration)> = None;
         let mut consider = |at: Instant, kind: TimeoutKind, limit: Duration| {
             if next.is_none_or(|(n, _, _)| at < n) {
@@ -135,15 +144,9 @@ impl TimedStream {
             }
         }
         if let Some(limit) = self.limits.idle {
-            consider(now + limit, TimeoutKind::Idle, limit);
+            consider(self.last + limit, TimeoutKind::Idle, limit);
         }
-        match next {
-            Some((at, kind, limit)) => {
-                self.timer.as_mut().reset(at);
-                self.which = Some((kind, limit));
-            }
-            None => self.which = None,
-        }
+        next
     }
 }
 
@@ -160,27 +163,34 @@ impl Stream for TimedStream {
                 if event.is_content() {
                     this.seen_content = true;
                 }
-                this.arm(Instant::now());
+                this.last = Instant::now();
                 Poll::Ready(Some(Ok(event)))
             }
             Poll::Ready(other) => {
                 this.done = true;
                 Poll::Ready(other)
             }
-            Poll::Pending => {
-                let Some((kind, limit)) = this.which else {
+            Poll::Pending => loop {
+                let Some((at, kind, limit)) = this.deadline() else {
                     return Poll::Pending;
                 };
-                match this.timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        this.done = true;
-                        // The upstream is let go with the stream.
-                        this.inner = ChatStream::from_events(Vec::new());
-                        Poll::Ready(Some(Err(Error::timeout(kind, Some(limit)))))
-                    }
-                    Poll::Pending => Poll::Pending,
+                if Instant::now() >= at {
+                    this.done = true;
+                    // The upstream is let go with the stream.
+                    this.inner = ChatStream::from_events(Vec::new());
+                    return Poll::Ready(Some(Err(Error::timeout(kind, Some(limit)))));
                 }
-            }
+                // Deadlines only move later: a timer set earlier is left to
+                // fire, and moved when it has.
+                if this.timer.is_elapsed() || this.timer.deadline() > at {
+                    this.timer.as_mut().reset(at);
+                }
+                match this.timer.as_mut().poll(cx) {
+                    // Fired: look again (a later event may have moved the deadline).
+                    Poll::Ready(()) => continue,
+                    Poll::Pending => return Poll::Pending,
+                }
+            },
         }
     }
 }
