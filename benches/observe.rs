@@ -138,6 +138,19 @@ fn stream_benches(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
             BatchSize::SmallInput,
         )
     });
+    group.bench_function("time_limits", |b| {
+        b.to_async(runtime).iter_batched(
+            || {
+                let limits = tower_ai::limit::TimeLimits::none()
+                    .idle(std::time::Duration::from_secs(60))
+                    .total(std::time::Duration::from_secs(600));
+                let stream = ChatStream::from_events(events.clone().into_iter().map(Ok));
+                limits.wrap(stream, tokio::time::Instant::now())
+            },
+            |stream| async move { assert_eq!(drain(stream).await, EVENTS) },
+            BatchSize::SmallInput,
+        )
+    });
     group.bench_function("four_metadata_observers", |b| {
         b.to_async(runtime).iter_batched(
             || {
