@@ -245,10 +245,8 @@ impl<C: Codec> HttpProvider<C> {
                     .iter()
                     .find_map(|name| error_answer::header_str(&parts.headers, name));
             }
-        }
-        if parts.status == http::StatusCode::NOT_FOUND {
-            // Most often a base URL that is not quite right: say where it went.
-            if let Some(api) = err.api_mut() {
+            // A 404 is most often a base URL that is not quite right: say where it went.
+            if parts.status == http::StatusCode::NOT_FOUND {
                 api.message = format!("{} (not found at {uri}: check the base URL)", api.message);
             }
         }

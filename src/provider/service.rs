@@ -9,7 +9,8 @@ use std::task::{Context, Poll};
 use tower_service::Service;
 
 use super::Provider;
-use crate::error::{Error, Result, TimeoutKind};
+use crate::error::{Error, Result};
+use crate::limit::TimeLimits;
 use crate::types::{LlmRequest, LlmResponse, Operation, Reply, ReplyMode, RequestMeta, ServedBy};
 
 /// The future of a [`ProviderService`] call.
@@ -20,8 +21,9 @@ pub type ProviderFuture<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'st
 /// stream (never a replayed one), or embeddings.
 ///
 /// The request's [`RequestMeta`] goes to the provider as the call's
-/// context. When it has a deadline, a reply head that has not arrived by
-/// then fails with [`Error::Timeout`] ([`TimeoutKind::Total`]; this needs a
+/// context. When it has a deadline, the call must be done by then, stream
+/// included: a reply head that has not arrived, or a stream still running,
+/// fails with [`Error::Timeout`] ([`TimeoutKind::Total`](crate::error::TimeoutKind::Total); this needs a
 /// tokio runtime with its timer enabled, as every tokio runtime built with
 /// `enable_all` or `#[tokio::main]` has). The response
 /// carries [`ServedBy`] (the provider's name and the model it was asked for)
@@ -76,15 +78,20 @@ impl Service<LlmRequest> for ProviderService {
                 meta,
                 ..
             } = request;
-            match meta.deadline {
-                None => send(&*provider, operation, mode, &meta).await,
-                Some(deadline) => {
-                    let limit = deadline.saturating_duration_since(meta.started);
-                    tokio::time::timeout_at(deadline.into(), send(&*provider, operation, mode, &meta))
-                        .await
-                        .unwrap_or_else(|_| Err(Error::timeout(TimeoutKind::Total, Some(limit))))
-                }
+            let Some(deadline) = meta.deadline else {
+                return send(&*provider, operation, mode, &meta).await;
+            };
+            // The deadline is a total time limit counted from the call's start:
+            // it bounds the wait for the reply and a stream to its end.
+            let started = tokio::time::Instant::from_std(meta.started);
+            let limits = TimeLimits::none().total(deadline.saturating_duration_since(meta.started));
+            let mut response = limits
+                .bound(started, send(&*provider, operation, mode, &meta))
+                .await?;
+            if let Reply::Stream(stream) = response.reply {
+                response.reply = Reply::Stream(limits.wrap(stream, started));
             }
+            Ok(response)
         })
     }
 }

@@ -230,3 +230,27 @@ fn call_headers_that_carry_credentials_never_show() {
         .unwrap_err();
     assert!(!err.to_string().contains("sk-secret-value"));
 }
+
+#[tokio::test]
+async fn a_deadline_bounds_a_stream_to_its_end() {
+    use crate::provider::mock::MockReply;
+    let words = (0..50).map(|i| StreamEvent::text(format!("w{i} "))).collect();
+    let slow = MockReply::stream(words).with_delay(Duration::from_millis(10));
+    let request = LlmRequest::stream(ChatRequest::new("m").user("hi"))
+        .with_deadline(Instant::now() + Duration::from_millis(80));
+    let response = ProviderService::new(MockProvider::new().push(slow))
+        .oneshot(request)
+        .await
+        .unwrap();
+    let err = response.into_complete().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: crate::error::TimeoutKind::Total,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -198,7 +198,7 @@ impl ChatRequest {
 
     /// Checks what no vendor accepts, before anything is sent: an empty
     /// model name, no messages, `max_tokens` of 0, a tool result that
-    /// answers no tool call of the conversation.
+    /// answers no tool call made before it in the conversation.
     ///
     /// ```
     /// use tower_ai::types::{ChatRequest, Message};
@@ -230,17 +230,21 @@ impl ChatRequest {
                 "max_tokens is 0: ask for at least 1 token, or leave it unset",
             ));
         }
-        for message in &self.messages {
-            for part in &message.content {
-                if let ContentPart::ToolResult(result) = part {
-                    if self.tool_name_for(&result.tool_call_id).is_none() {
-                        return Err(Error::config(format!(
-                            "the tool result for {:?} answers no tool call of the conversation: \
-                             keep the assistant message that made the call",
-                            result.tool_call_id
-                        )));
-                    }
+        // One pass: the calls made so far, then each result checked against them.
+        let mut calls = std::collections::HashSet::new();
+        for part in self.messages.iter().flat_map(|m| &m.content) {
+            match part {
+                ContentPart::ToolCall(call) => {
+                    calls.insert(call.id.as_str());
                 }
+                ContentPart::ToolResult(result) if !calls.contains(result.tool_call_id.as_str()) => {
+                    return Err(Error::config(format!(
+                        "the tool result for {:?} answers no tool call before it in the \
+                         conversation: keep the assistant message that made the call",
+                        result.tool_call_id
+                    )));
+                }
+                _ => {}
             }
         }
         Ok(())

@@ -84,16 +84,20 @@ async fn a_stalled_or_keep_alive_only_stream_ends_with_a_named_timeout() {
     use tower_ai::provider::HttpProviderBuilder;
 
     let up = FakeUpstream::start().await;
-    let limits = TimeLimits::none()
-        .first_event(Duration::from_millis(150))
-        .idle(Duration::from_millis(60));
-    let mut service = ProviderService::new(
-        OpenAi::builder()
-            .api_key(openai::API_KEY)
-            .base_url(format!("{}/v1", up.base_url()))
-            .time_limits(limits)
-            .build()
-            .unwrap(),
+    let limited = |limits: TimeLimits| {
+        ProviderService::new(
+            OpenAi::builder()
+                .api_key(openai::API_KEY)
+                .base_url(format!("{}/v1", up.base_url()))
+                .time_limits(limits)
+                .build()
+                .unwrap(),
+        )
+    };
+    let mut service = limited(
+        TimeLimits::none()
+            .first_event(Duration::from_millis(150))
+            .idle(Duration::from_millis(60)),
     );
     // The head and a first chunk arrive, then the server goes quiet.
     up.push(Reply::sse_fixture("openai/stream_text.sse").with_delay(Duration::from_millis(400)));
@@ -142,14 +146,7 @@ async fn a_stalled_or_keep_alive_only_stream_ends_with_a_named_timeout() {
     );
 
     // ... and without one, the limit on the first event does.
-    let mut patient = ProviderService::new(
-        OpenAi::builder()
-            .api_key(openai::API_KEY)
-            .base_url(format!("{}/v1", up.base_url()))
-            .time_limits(TimeLimits::none().first_event(Duration::from_millis(150)))
-            .build()
-            .unwrap(),
-    );
+    let mut patient = limited(TimeLimits::none().first_event(Duration::from_millis(150)));
     up.push(keep_alives());
     let err = call(&mut patient, LlmRequest::stream(hello()))
         .await
