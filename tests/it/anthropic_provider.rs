@@ -100,3 +100,34 @@ async fn embeddings_are_unsupported_with_a_typed_error() {
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
     assert!(up.requests().is_empty());
 }
+
+#[tokio::test]
+async fn content_and_stop_reason_carried_in_message_start_are_kept() {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::sse_fixture("anthropic/stream_start_content.sse"));
+    let mut service = ProviderService::new(provider(&up));
+
+    let reply = complete(&mut service, LlmRequest::stream(hello())).await.unwrap();
+    assert_eq!(reply.text(), "Checking the weather.");
+    let calls: Vec<_> = reply
+        .tool_calls()
+        .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            (
+                "toolu_01Lm4XeQ8sBn3RfT6yWzVc2K",
+                "get_weather",
+                r#"{"city":"Paris"}"#
+            ),
+            (
+                "toolu_01Pq7YhW2dKs9NcV5bTxRm8J",
+                "get_weather",
+                r#"{"city": "Oslo"}"#
+            ),
+        ]
+    );
+    assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
+    assert_eq!(reply.usage.unwrap().output_tokens, 58);
+}

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::stream::AnthropicStreamDecoder;
 use super::wire::{
-    ContentBlockParam, ImageSourceParam, MessageParam, MessageResponse, MessagesRequest, OutputConfig,
-    OutputFormat, System, ThinkingParam, ToolChoiceParam, ToolParam, ToolResultContent,
+    ContentBlock, ContentBlockParam, ImageSourceParam, MessageParam, MessageResponse, MessagesRequest,
+    OutputConfig, OutputFormat, System, ThinkingParam, ToolChoiceParam, ToolParam, ToolResultContent,
 };
 use super::{error, ANTHROPIC_BETA, ANTHROPIC_VERSION};
 use crate::error::{Error, Result};
@@ -415,6 +415,49 @@ fn reasoning_block(reasoning: &Reasoning) -> Option<ContentBlockParam<'_>> {
 }
 
 /// A rough size of the encoded body, to allocate once.
+/// The neutral part of one complete content block of a reply (also the
+/// content a `message_start` event may carry); `None` for an empty text block,
+/// server tool blocks and block types added later.
+pub(super) fn content_part(provider: &str, block: ContentBlock<'_>) -> Result<Option<ContentPart>> {
+    let missing = |field: &str| {
+        Error::decode(
+            provider,
+            format!("a `{}` block without a string `{field}`", block.kind.as_str()),
+        )
+    };
+    let part = match block.kind.as_str() {
+        // An empty text block (sent next to a tool call) is no content.
+        "text" => match block.text {
+            Some(text) if text.is_empty() => return Ok(None),
+            Some(text) => ContentPart::Text { text },
+            None => return Err(missing("text")),
+        },
+        "tool_use" => {
+            let id = block.id.ok_or_else(|| missing("id"))?;
+            let name = block.name.ok_or_else(|| missing("name"))?;
+            let arguments = match block.input {
+                None | Some(Value::Null) => "{}".to_owned(),
+                Some(input) => input.to_string(),
+            };
+            ContentPart::ToolCall(ToolCall::new(id, name, arguments))
+        }
+        "thinking" => ContentPart::Reasoning(Reasoning {
+            text: block.thinking.ok_or_else(|| missing("thinking"))?,
+            signature: block.signature,
+            redacted: None,
+        }),
+        "redacted_thinking" => ContentPart::Reasoning(Reasoning {
+            text: String::new(),
+            signature: None,
+            redacted: Some(block.data.ok_or_else(|| missing("data"))?),
+        }),
+        // Server tool blocks and types added later carry nothing a neutral
+        // reply holds.
+        _ => return Ok(None),
+    };
+    Ok(Some(part))
+}
+
 fn estimate_body_len(request: &ChatRequest) -> usize {
     let mut len = 256 + request.model.len();
     for message in &request.messages {
@@ -501,49 +544,7 @@ impl Codec for AnthropicCodec {
             .ok_or_else(|| Error::decode(&self.name, "the reply has no `content`"))?;
         let mut parts = Vec::with_capacity(content.len());
         for block in content {
-            let missing = |field: &str| {
-                Error::decode(
-                    &self.name,
-                    format!("a `{}` block without a string `{field}`", block.kind.as_str()),
-                )
-            };
-            match block.kind.as_str() {
-                "text" => {
-                    let text = block.text.ok_or_else(|| missing("text"))?;
-                    // An empty text block (sent next to a tool call) is no content.
-                    if !text.is_empty() {
-                        parts.push(ContentPart::Text { text });
-                    }
-                }
-                "tool_use" => {
-                    let id = block.id.ok_or_else(|| missing("id"))?;
-                    let name = block.name.ok_or_else(|| missing("name"))?;
-                    let arguments = match block.input {
-                        None | Some(Value::Null) => "{}".to_owned(),
-                        Some(input) => input.to_string(),
-                    };
-                    parts.push(ContentPart::ToolCall(ToolCall::new(id, name, arguments)));
-                }
-                "thinking" => {
-                    let text = block.thinking.ok_or_else(|| missing("thinking"))?;
-                    parts.push(ContentPart::Reasoning(Reasoning {
-                        text,
-                        signature: block.signature,
-                        redacted: None,
-                    }));
-                }
-                "redacted_thinking" => {
-                    let data = block.data.ok_or_else(|| missing("data"))?;
-                    parts.push(ContentPart::Reasoning(Reasoning {
-                        text: String::new(),
-                        signature: None,
-                        redacted: Some(data),
-                    }));
-                }
-                // Server tool blocks and types added later carry nothing a
-                // neutral reply holds.
-                _ => {}
-            }
+            parts.extend(content_part(&self.name, block)?);
         }
         let mut message = ChatResponse::empty_assistant();
         message.content = parts;

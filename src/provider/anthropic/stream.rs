@@ -3,14 +3,14 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::codec::finish_reason;
+use super::codec::{content_part, finish_reason};
 use super::error;
 use super::wire::{EventWire, UsageWire};
 use crate::error::{Error, Result};
 use crate::provider::lenient::from_name;
 use crate::provider::StreamDecoder;
 use crate::transport::{SseDecoder, SseEvent};
-use crate::types::StreamEvent;
+use crate::types::{ContentPart, FinishReason, StreamEvent};
 
 /// At most this many content blocks may be open at once (Anthropic opens one
 /// at a time); more is a malformed stream, not a reason to grow without bound.
@@ -31,6 +31,11 @@ pub struct AnthropicStreamDecoder {
     /// Open content blocks: (Anthropic's block index, what it is).
     blocks: Vec<(u64, Block)>,
     next_tool: usize,
+    /// A stop reason `message_start` carried, for a stream whose
+    /// `message_delta` gives none.
+    start_stop: Option<FinishReason>,
+    /// A `Finish` event was emitted.
+    finished: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +56,8 @@ impl AnthropicStreamDecoder {
             start_usage: UsageWire::default(),
             blocks: Vec::new(),
             next_tool: 0,
+            start_stop: None,
+            finished: false,
         }
     }
 
@@ -211,10 +218,52 @@ impl AnthropicStreamDecoder {
             out.push_back(StreamEvent::Usage(full.to_usage()));
         }
         if let Some(reason) = wire.delta.and_then(|d| d.stop_reason) {
-            out.push_back(StreamEvent::Finish {
-                reason: finish_reason(&reason),
-            });
+            self.finish(finish_reason(&reason), out);
         }
+    }
+
+    fn finish(&mut self, reason: FinishReason, out: &mut VecDeque<StreamEvent>) {
+        self.finished = true;
+        out.push_back(StreamEvent::Finish { reason });
+    }
+
+    /// `message_start`: the head, the input usage, and any content the message
+    /// already holds, folded in as if it had streamed.
+    fn message_start(&mut self, wire: EventWire<'_>, out: &mut VecDeque<StreamEvent>) -> Result<()> {
+        let message = wire
+            .message
+            .ok_or_else(|| self.decode_error("message_start without a message"))?;
+        out.push_back(StreamEvent::Start {
+            id: message.id.unwrap_or_default(),
+            model: message.model.unwrap_or_default(),
+        });
+        if let Some(usage) = message.usage {
+            self.start_usage = usage;
+            out.push_back(StreamEvent::Usage(usage.to_usage()));
+        }
+        for block in message.content.into_iter().flatten() {
+            match content_part(&self.provider, block)? {
+                Some(ContentPart::Text { text }) => out.push_back(StreamEvent::TextDelta { text }),
+                Some(ContentPart::ToolCall(call)) => {
+                    let index = self.next_tool;
+                    self.next_tool += 1;
+                    out.push_back(StreamEvent::ToolCallDelta {
+                        index,
+                        id: Some(call.id),
+                        name: Some(call.name),
+                        arguments: call.arguments,
+                    });
+                }
+                Some(ContentPart::Reasoning(reasoning)) => out.push_back(StreamEvent::ReasoningDelta {
+                    text: reasoning.text,
+                    signature: reasoning.signature,
+                    redacted: reasoning.redacted,
+                }),
+                Some(_) | None => {}
+            }
+        }
+        self.start_stop = message.stop_reason.as_deref().map(finish_reason);
+        Ok(())
     }
 }
 
@@ -238,19 +287,7 @@ impl StreamDecoder for AnthropicStreamDecoder {
             None => return Err(self.decode_error("a stream event without a type")),
         };
         match kind {
-            EventKind::MessageStart => {
-                let message = wire
-                    .message
-                    .ok_or_else(|| self.decode_error("message_start without a message"))?;
-                out.push_back(StreamEvent::Start {
-                    id: message.id.unwrap_or_default(),
-                    model: message.model.unwrap_or_default(),
-                });
-                if let Some(usage) = message.usage {
-                    self.start_usage = usage;
-                    out.push_back(StreamEvent::Usage(usage.to_usage()));
-                }
-            }
+            EventKind::MessageStart => self.message_start(wire, out)?,
             EventKind::BlockStart => self.content_block_start(wire, out)?,
             EventKind::BlockDelta => self.content_block_delta(wire, out)?,
             EventKind::BlockStop => {
@@ -261,7 +298,14 @@ impl StreamDecoder for AnthropicStreamDecoder {
                 }
             }
             EventKind::MessageDelta => self.message_delta(wire, out),
-            EventKind::MessageStop => self.done = true,
+            EventKind::MessageStop => {
+                self.done = true;
+                if !self.finished {
+                    if let Some(reason) = self.start_stop.take() {
+                        self.finish(reason, out);
+                    }
+                }
+            }
             EventKind::Error => {
                 return Err(error::from_event(
                     &self.provider,

@@ -8,7 +8,7 @@
 mod reply;
 mod request;
 
-pub(crate) use self::reply::{EventWire, MessageResponse, UsageWire};
+pub(crate) use self::reply::{ContentBlock, EventWire, MessageResponse, UsageWire};
 pub(crate) use self::request::{
     ContentBlockParam, ImageSourceParam, MessageParam, MessagesRequest, OutputConfig, OutputFormat, System,
     ThinkingParam, ToolChoiceParam, ToolParam, ToolResultContent,

@@ -94,8 +94,8 @@ pub(crate) struct EventWire<'a> {
     pub(crate) kind: Option<CowStr<'a>>,
     #[serde(default)]
     pub(crate) index: Option<u64>,
-    #[serde(default)]
-    pub(crate) message: Option<StartMessage>,
+    #[serde(default, borrow)]
+    pub(crate) message: Option<StartMessage<'a>>,
     #[serde(default, borrow)]
     pub(crate) content_block: Option<ContentBlock<'a>>,
     #[serde(default, borrow)]
@@ -108,15 +108,21 @@ pub(crate) struct EventWire<'a> {
     pub(crate) request_id: Option<String>,
 }
 
-/// The message of `message_start` (its `content` is ignored).
+/// The message of `message_start`: usually with empty `content` and no
+/// `stop_reason`, but a message may open with complete blocks already in it
+/// (server-side and programmatic tool calling), and with its stop reason.
 #[derive(Deserialize)]
-pub(crate) struct StartMessage {
+pub(crate) struct StartMessage<'a> {
     #[serde(default, deserialize_with = "maybe_string")]
     pub(crate) id: Option<String>,
     #[serde(default, deserialize_with = "maybe_string")]
     pub(crate) model: Option<String>,
     #[serde(default)]
     pub(crate) usage: Option<UsageWire>,
+    #[serde(default, borrow)]
+    pub(crate) content: Option<Vec<ContentBlock<'a>>>,
+    #[serde(default, borrow)]
+    pub(crate) stop_reason: Option<CowStr<'a>>,
 }
 
 /// The `delta` of `content_block_delta` or of `message_delta`.
