@@ -95,8 +95,13 @@ impl<'de> Deserialize<'de> for Count {
 /// A part without a `type` counts as text; parts of other types, and parts
 /// whose `text` is not a string, are skipped. An array element that is not
 /// an object is an error.
+///
+/// Mistral's reasoning models send their reasoning as a part of its own,
+/// `{"type": "thinking", "thinking": [{"type": "text", "text": ...}]}`
+/// (complete and streamed; the Mistral API's `ThinkChunk`): its text is kept
+/// apart, in the second field.
 #[derive(Default)]
-pub(crate) struct TextContent<'a>(pub(crate) Option<Cow<'a, str>>);
+pub(crate) struct TextContent<'a>(pub(crate) Option<Cow<'a, str>>, pub(crate) Option<Cow<'a, str>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for TextContent<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -136,58 +141,67 @@ impl<'de> Visitor<'de> for TextVisitor {
         f.write_str("text")
     }
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(TextContent(Some(Cow::Borrowed(v))))
+        Ok(TextContent(Some(Cow::Borrowed(v)), None))
     }
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(TextContent(Some(Cow::Owned(v.to_owned()))))
+        Ok(TextContent(Some(Cow::Owned(v.to_owned())), None))
     }
     fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(TextContent(Some(Cow::Owned(v))))
+        Ok(TextContent(Some(Cow::Owned(v)), None))
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
+        Ok(TextContent(None, None))
     }
     fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
+        Ok(TextContent(None, None))
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
+        Ok(TextContent(None, None))
     }
     fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
+        Ok(TextContent(None, None))
     }
     fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
+        Ok(TextContent(None, None))
     }
     fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(TextContent(None))
+        Ok(TextContent(None, None))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(TextContent(None))
+        Ok(TextContent(None, None))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         if !self.parts {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
-            return Ok(TextContent(None));
+            return Ok(TextContent(None, None));
         }
         let mut text: Option<Cow<'de, str>> = None;
+        let mut thinking: Option<Cow<'de, str>> = None;
         while let Some(part) = seq.next_element::<TextPartIn<'de>>()? {
-            let is_text = part.kind.as_ref().is_none_or(|k| k.as_str() == "text");
-            if let (true, Some(t)) = (is_text, part.text.and_then(|t| t.0)) {
-                text = Some(match text {
-                    None => t,
-                    Some(mut acc) => {
-                        acc.to_mut().push_str(&t);
-                        acc
-                    }
-                });
+            match part.kind.as_ref().map(CowStr::as_str) {
+                None | Some("text") => append(&mut text, part.text.and_then(|t| t.0)),
+                Some("thinking") => {
+                    // Its own text parts, or (leniently) one string.
+                    let inner = part.thinking.and_then(|t| t.0);
+                    append(&mut thinking, inner);
+                }
+                Some(_) => {}
             }
         }
-        Ok(TextContent(text))
+        Ok(TextContent(text, thinking))
+    }
+}
+
+/// Appends `more` to the text in `acc`, borrowing while there is one piece.
+fn append<'a>(acc: &mut Option<Cow<'a, str>>, more: Option<Cow<'a, str>>) {
+    let Some(more) = more else { return };
+    match acc {
+        None => *acc = Some(more),
+        Some(text) => text.to_mut().push_str(&more),
     }
 }
 
@@ -198,6 +212,9 @@ struct TextPartIn<'a> {
     kind: Option<CowStr<'a>>,
     #[serde(default, borrow)]
     text: Option<MaybeStr<'a>>,
+    /// The parts of a Mistral `thinking` part.
+    #[serde(default, borrow)]
+    thinking: Option<TextContent<'a>>,
 }
 
 /// Tool-call arguments: a JSON string as OpenAI sends them, or a JSON value

@@ -1602,3 +1602,24 @@ async fn a_cut_stream_ends_with_an_error() {
 fn offline() -> tower_ai::transport::Transport {
     support::canned(200, &[], Bytes::new(), usize::MAX)
 }
+
+/// Mistral's reasoning models send their reasoning as a `thinking` content
+/// part (itself a list of text parts), complete and streamed.
+#[test]
+fn mistral_thinking_parts_are_reasoning_complete_and_streamed() {
+    let complete = openai()
+        .decode_chat(fixture!("chat_completion_mistral_thinking.json"))
+        .unwrap();
+    let streamed = accumulate(&decode_stream(&openai(), fixture!("stream_mistral_thinking.sse")));
+    for reply in [complete, streamed] {
+        let reasoning: Vec<_> = reply.reasoning().map(|r| r.text.as_str()).collect();
+        assert_eq!(reasoning.concat(), "The user asks for 17 * 3. 17 * 3 = 51.");
+        assert_eq!(
+            reply.text(),
+            "17 × 3 = 51.",
+            "the answer keeps only the text parts"
+        );
+        assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
+        assert_eq!(reply.usage.unwrap().output_tokens, 32);
+    }
+}

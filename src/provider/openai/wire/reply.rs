@@ -108,12 +108,14 @@ pub(crate) struct MessageIn<'a> {
 }
 
 impl<'a> MessageIn<'a> {
-    /// The reasoning text, under whichever name the server used.
+    /// The reasoning text, under whichever name the server used: a field of
+    /// its own, or (Mistral) a `thinking` part of the content.
     pub(crate) fn take_reasoning(&mut self) -> Option<Cow<'a, str>> {
         self.reasoning_content
             .0
             .take()
             .or_else(|| self.reasoning.0.take())
+            .or_else(|| self.content.1.take())
             .filter(|r| !r.is_empty())
     }
 }
