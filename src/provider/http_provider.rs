@@ -445,9 +445,12 @@ impl<D: StreamDecoder> FramedChatStream<D> {
         Poll::Ready(Some(Err(self.upstream_errors.tidy(err))))
     }
 
-    fn decode(&mut self, frame: <D::Framer as Framer>::Frame) -> Result<()> {
+    /// Decodes one frame into `pending`. Events the decoder produced before
+    /// an error (usage carried in an error chunk) are kept, and the error is
+    /// yielded after them.
+    fn decode(&mut self, frame: <D::Framer as Framer>::Frame) {
         let before = self.pending.len();
-        self.decoder.decode(&frame, &mut self.pending)?;
+        let decoded = self.decoder.decode(&frame, &mut self.pending);
         // One Start and one Finish per reply, whatever the vendor repeats (a
         // second `message_start`, a finish reason sent in two chunks).
         let (started, finished) = (&mut self.started, &mut self.finish_seen);
@@ -463,12 +466,15 @@ impl<D: StreamDecoder> FramedChatStream<D> {
                 _ => true,
             }
         });
-        if self.decoder.is_done() {
+        if let Err(err) = decoded {
+            self.pending_error = Some(err);
+            self.finished = true;
+            self.body = None;
+        } else if self.decoder.is_done() {
             // The vendor said it is finished: stop reading, release the connection.
             self.finished = true;
             self.body = None;
         }
-        Ok(())
     }
 }
 
@@ -489,9 +495,7 @@ impl<D: StreamDecoder> Stream for FramedChatStream<D> {
             }
             match this.framer.next_frame() {
                 Ok(Some(event)) => {
-                    if let Err(err) = this.decode(event) {
-                        return this.fail(err);
-                    }
+                    this.decode(event);
                     continue;
                 }
                 Ok(None) => {}
@@ -512,18 +516,14 @@ impl<D: StreamDecoder> Stream for FramedChatStream<D> {
                 }
                 None => {
                     this.body = None;
-                    loop {
+                    while this.pending_error.is_none() {
                         match this.framer.finish() {
-                            Ok(Some(event)) => {
-                                if let Err(err) = this.decode(event) {
-                                    return this.fail(err);
-                                }
-                            }
+                            Ok(Some(event)) => this.decode(event),
                             Ok(None) => break,
-                            Err(err) => return this.fail(err),
+                            Err(err) => this.pending_error = Some(err),
                         }
                     }
-                    if !this.decoder.is_done() {
+                    if this.pending_error.is_none() && !this.decoder.is_done() {
                         let provider = this.provider.to_string();
                         // Events decoded before the cut are still delivered first.
                         this.pending_error = Some(Error::StreamTruncated { provider });

@@ -191,3 +191,34 @@ async fn compatible_server_presets_point_at_the_right_place() {
     assert_eq!(up.requests()[0].header("authorization"), None);
     assert_eq!(ollama.name(), "ollama");
 }
+
+/// An error chunk mid-stream may carry the usage spent so far (OpenRouter-style
+/// servers send it): it is delivered before the error, so budgets and
+/// telemetry can still count it.
+#[tokio::test]
+async fn usage_carried_in_an_error_chunk_comes_before_the_error() {
+    let up = FakeUpstream::start().await;
+    let chunks = [
+        r#"{"id":"c1","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"Hel"}}]}"#,
+        r#"{"id":"c1","object":"chat.completion.chunk","model":"m","error":{"message":"Provider disconnected","code":502},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#,
+    ];
+    let body: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+    up.push(Reply::Sse {
+        chunks: vec![body.into()],
+        delay: Duration::ZERO,
+        cut_after: None,
+    });
+    let mut service = ProviderService::new(provider(&up));
+    let collected = crate::support::collect(&mut service, LlmRequest::stream(hello()))
+        .await
+        .unwrap();
+    assert_eq!(collected.text(), "Hel");
+    let usage = collected.events.iter().find_map(|e| match e {
+        tower_ai::types::StreamEvent::Usage(u) => Some(*u),
+        _ => None,
+    });
+    let usage = usage.expect("the usage of the error chunk is delivered");
+    assert_eq!((usage.input_tokens, usage.output_tokens), (12, 3));
+    let error = collected.error.expect("the stream ends with the error");
+    assert!(error.to_string().contains("Provider disconnected"), "{error}");
+}

@@ -22,7 +22,8 @@ use crate::types::StreamEvent;
 ///   chunk (or Groq's `x_groq.usage`) a [`StreamEvent::Usage`]; `"usage": null`
 ///   is ignored wherever it appears.
 /// - `data: [DONE]` ends the stream; a body that ends before it is truncated.
-/// - An `{"error": {...}}` chunk is returned as the matching typed [`Error`].
+/// - An `{"error": {...}}` chunk is returned as the matching typed [`Error`],
+///   after a [`StreamEvent::Usage`] if the chunk carries usage.
 #[derive(Debug)]
 pub struct OpenAiStreamDecoder {
     provider: Arc<str>,
@@ -143,6 +144,10 @@ impl StreamDecoder for OpenAiStreamDecoder {
         let chunk: CompletionIn<'_> = serde_json::from_str(data)
             .map_err(|e| Error::decode_with(&self.provider, "invalid stream chunk", e))?;
         if chunk.is_error() {
+            // Usage sent with the error (the tokens spent before it) is kept.
+            if let Some(usage) = chunk.usage() {
+                out.push_back(StreamEvent::Usage(usage));
+            }
             return Err(error::from_payload(&self.provider, data.as_bytes()));
         }
         let usage = chunk.usage();
