@@ -742,8 +742,14 @@ fn transport_message(provider: &str, host: &str, source: &SharedError) -> String
         provider
     };
     let place = if host.is_empty() { "the upstream" } else { host };
-    format!("{who} could not reach {place}: {}", transport_cause(&**source))
+    match transport_cause(&**source) {
+        CUT => format!("{who}: the connection to {place} {CUT}"),
+        cause => format!("{who} could not reach {place}: {cause}"),
+    }
 }
+
+/// The cause of a reply cut short: the connection was reached, then lost.
+const CUT: &str = "closed before the reply was complete";
 
 /// A short name for why a transport failed, found along its source chain.
 fn transport_cause(err: &(dyn std::error::Error + 'static)) -> &'static str {
@@ -757,7 +763,7 @@ fn transport_cause(err: &(dyn std::error::Error + 'static)) -> &'static str {
                 ErrorKind::ConnectionReset => "connection reset",
                 ErrorKind::ConnectionAborted => "connection aborted",
                 ErrorKind::TimedOut => "timed out",
-                ErrorKind::UnexpectedEof => "the connection closed early",
+                ErrorKind::UnexpectedEof => CUT,
                 _ => "an I/O error",
             };
         }
@@ -770,7 +776,7 @@ fn transport_cause(err: &(dyn std::error::Error + 'static)) -> &'static str {
             || text.contains("closed before")
             || text.contains("unexpected eof")
         {
-            cause = "the connection closed before the body was complete";
+            cause = CUT;
         }
         next = err.source();
     }

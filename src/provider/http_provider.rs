@@ -20,9 +20,11 @@ use super::codec::{Codec, StreamDecoder};
 use super::error_answer;
 use super::signer::{Signer, StaticKey};
 use super::{Capabilities, Provider};
-use crate::error::{Error, Result};
+use crate::error::{BoxError, Error, Result, TimeoutKind};
 use crate::limit::TimeLimits;
-use crate::transport::{Framer, ResponseBody, Transport, DEFAULT_MAX_EVENT_BYTES};
+use crate::transport::{
+    classify_body_error, BodyFailure, Framer, ResponseBody, Transport, DEFAULT_MAX_EVENT_BYTES,
+};
 use crate::types::{
     ChatRequest, ChatResponse, ChatStream, EmbeddingRequest, EmbeddingResponse, ReplyMode, RequestMeta,
     StreamEvent,
@@ -293,12 +295,30 @@ fn host_of(uri: &http::Uri) -> String {
     uri.authority().map(ToString::to_string).unwrap_or_default()
 }
 
+/// The error for a body that could not be read to its end: a time-out is
+/// [`Error::Timeout`]; a cut is [`Error::StreamTruncated`] on a stream;
+/// anything else (and a cut complete reply) is a transport failure, named
+/// later with [`Error::at`].
+fn body_error(err: BoxError, streaming: bool) -> Error {
+    match err.downcast::<Error>() {
+        Ok(typed) => *typed,
+        Err(err) => match classify_body_error(&*err) {
+            BodyFailure::TimedOut if streaming => Error::timeout(TimeoutKind::Idle, None),
+            BodyFailure::TimedOut => Error::timeout(TimeoutKind::Request, None),
+            BodyFailure::Cut if streaming => Error::StreamTruncated {
+                provider: String::new(),
+            },
+            BodyFailure::Cut | BodyFailure::Other => Error::transport(err),
+        },
+    }
+}
+
 /// Reads a whole body, refusing one longer than `limit`.
 async fn read_body(body: ResponseBody, limit: usize) -> Result<Bytes> {
     let mut body = body;
     let mut out = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(Error::transport)?;
+        let frame = frame.map_err(|err| body_error(err, false))?;
         if let Ok(data) = frame.into_data() {
             if out.len() + data.len() > limit {
                 return Err(Error::ResponseTooLarge { limit });
@@ -511,7 +531,12 @@ impl<D: StreamDecoder> Stream for FramedChatStream<D> {
                     }
                 }
                 Some(Err(err)) => {
-                    let err = Error::transport(err).at(&this.provider, &this.host);
+                    let err = match body_error(err, true) {
+                        Error::StreamTruncated { .. } => Error::StreamTruncated {
+                            provider: this.provider.to_string(),
+                        },
+                        other => other.at(&this.provider, &this.host),
+                    };
                     return this.fail(err);
                 }
                 None => {

@@ -142,6 +142,52 @@ fn transport_error(err: BoxError) -> Error {
     }
 }
 
+/// Why reading a reply's body failed, as the provider seam tells it apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFailure {
+    /// The body ended before it was complete: a chunked body without its
+    /// last chunk, or fewer bytes than its `content-length`.
+    Cut,
+    /// The transport's read timeout fired.
+    TimedOut,
+    /// Anything else (a reset connection, a TLS failure, ...).
+    Other,
+}
+
+/// Classifies a body error along its source chain. Transports word these
+/// their own way: reqwest marks time-outs; hyper reports a cut as an
+/// incomplete message or an early end of file; an `io::Error` has its kind.
+pub(crate) fn classify_body_error(err: &(dyn std::error::Error + 'static)) -> BodyFailure {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        #[cfg(feature = "reqwest")]
+        if let Some(e) = err.downcast_ref::<reqwest::Error>() {
+            if e.is_timeout() {
+                return BodyFailure::TimedOut;
+            }
+        }
+        if err.is::<tokio::time::error::Elapsed>() || err.is::<tower::timeout::error::Elapsed>() {
+            return BodyFailure::TimedOut;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::TimedOut => return BodyFailure::TimedOut,
+                std::io::ErrorKind::UnexpectedEof => return BodyFailure::Cut,
+                _ => {}
+            }
+        }
+        let text = err.to_string().to_ascii_lowercase();
+        if text.contains("incomplete message")
+            || text.contains("end of file before message length reached")
+            || text.contains("closed before message completed")
+        {
+            return BodyFailure::Cut;
+        }
+        next = err.source();
+    }
+    BodyFailure::Other
+}
+
 /// A cheap-to-clone HTTP client that providers send their requests through.
 ///
 /// Build it from any tower service with [`Transport::new`], or use

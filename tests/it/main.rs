@@ -9,6 +9,8 @@ mod support;
 
 #[cfg(all(feature = "reqwest", feature = "anthropic"))]
 mod anthropic_provider;
+#[cfg(all(feature = "reqwest", feature = "openai"))]
+mod body_errors;
 #[cfg(feature = "anthropic")]
 mod codec_anthropic;
 #[cfg(feature = "openai")]
