@@ -63,7 +63,7 @@ impl TimeLimits {
         if self == Self::none() {
             return stream;
         }
-        ChatStream::new(TimedStream::new(stream, self, started))
+        stream.map_stream(|s| TimedStream::new(s, self, started))
     }
 
     /// Runs `call` (the wait for a reply head, or a whole complete reply)

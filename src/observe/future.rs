@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 use super::filter::{Emit, End, Filter, Observer};
 use super::stream::FilteredStream;
 use crate::error::Result;
-use crate::types::{ChatResponse, ChatStream, LlmResponse, Reply, StreamAccumulator};
+use crate::types::{ChatResponse, LlmResponse, Reply, StreamAccumulator};
 
 pin_project! {
     /// The future of a call with a [`Filter`] (or an [`Observer`]) on it,
@@ -131,7 +131,7 @@ pub fn attach<F: Filter>(mut response: LlmResponse, mut filter: F) -> Result<Llm
     }
     let LlmResponse { reply, extensions } = response;
     let reply = match reply {
-        Reply::Stream(stream) => Reply::Stream(ChatStream::new(FilteredStream::new(stream, filter))),
+        Reply::Stream(stream) => Reply::Stream(stream.map_stream(|s| FilteredStream::new(s, filter))),
         Reply::Complete(complete) => Reply::Complete(filter_complete(complete, filter)?),
         Reply::Embeddings(embeddings) => {
             filter.on_end(End::Embedded(&embeddings));
@@ -146,7 +146,7 @@ pub fn observe<O: Observer>(response: LlmResponse, mut observer: O) -> LlmRespon
     Observer::on_response(&mut observer, &response);
     let LlmResponse { reply, extensions } = response;
     let reply = match reply {
-        Reply::Stream(stream) => Reply::Stream(ChatStream::new(FilteredStream::new(stream, observer))),
+        Reply::Stream(stream) => Reply::Stream(stream.map_stream(|s| FilteredStream::new(s, observer))),
         Reply::Complete(complete) => {
             for event in complete.to_events() {
                 Observer::on_event(&mut observer, &event);

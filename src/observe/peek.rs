@@ -39,7 +39,8 @@ impl Peeked {
     /// The whole stream again: the head, the first content event, then the rest.
     pub fn into_stream(self) -> ChatStream {
         let held = self.head.into_iter().chain(self.first).map(Ok);
-        ChatStream::new(futures_util::stream::iter(held).chain(self.rest))
+        self.rest
+            .map_stream(|rest| futures_util::stream::iter(held).chain(rest))
     }
 }
 

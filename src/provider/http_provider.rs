@@ -243,9 +243,7 @@ impl<C: Codec> HttpProvider<C> {
             // The vendor's id for the request, for a support ticket, whatever
             // header the vendor puts it in.
             if api.request_id.is_none() {
-                api.request_id = ["x-request-id", "request-id"]
-                    .iter()
-                    .find_map(|name| error_answer::header_str(&parts.headers, name));
+                api.request_id = upstream_request_id(&parts.headers);
             }
             // A 404 is most often a base URL that is not quite right: say where it went.
             if parts.status == http::StatusCode::NOT_FOUND {
@@ -281,13 +279,29 @@ impl<C: Codec> HttpProvider<C> {
         )))
     }
 
-    async fn send_complete(&self, request: http::Request<Bytes>, ctx: &RequestMeta) -> Result<Bytes> {
+    /// Sends a request for a complete reply: its body, and the vendor's id
+    /// for the request.
+    async fn send_complete(
+        &self,
+        request: http::Request<Bytes>,
+        ctx: &RequestMeta,
+    ) -> Result<(Bytes, Option<String>)> {
         let host = host_of(request.uri());
         let response = self.send(request, ctx).await?;
-        read_body(response.into_body(), self.max_response_bytes)
+        let request_id = upstream_request_id(response.headers());
+        let body = read_body(response.into_body(), self.max_response_bytes)
             .await
-            .map_err(|e| e.at(self.codec.name(), &host))
+            .map_err(|e| e.at(self.codec.name(), &host))?;
+        Ok((body, request_id))
     }
+}
+
+/// The vendor's id for a request, from whichever header the vendor puts it
+/// in (OpenAI and Azure `x-request-id`, Anthropic `request-id`).
+fn upstream_request_id(headers: &http::HeaderMap) -> Option<String> {
+    ["x-request-id", "request-id"]
+        .iter()
+        .find_map(|name| error_answer::header_str(headers, name))
 }
 
 /// The host and port a request goes to, for error messages.
@@ -343,13 +357,16 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
         request.validate()?;
         let http_request = self.codec.encode_chat(request, ReplyMode::Complete, ctx)?;
         let started = Instant::now();
-        let body = self
+        let (body, request_id) = self
             .limits
             .bound(started, self.send_complete(http_request, ctx))
             .await?;
-        self.codec
+        let mut reply = self
+            .codec
             .decode_chat(&body)
-            .map_err(|e| self.upstream_errors(ctx).tidy(e))
+            .map_err(|e| self.upstream_errors(ctx).tidy(e))?;
+        reply.upstream_request_id = request_id;
+        Ok(reply)
     }
 
     async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
@@ -358,6 +375,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
         let host: Arc<str> = host_of(http_request.uri()).into();
         let started = Instant::now();
         let response = self.limits.bound(started, self.send(http_request, ctx)).await?;
+        let request_id = upstream_request_id(response.headers());
         let content_type = error_answer::header_str(response.headers(), "content-type").map(|ct| {
             ct.split(';')
                 .next()
@@ -370,6 +388,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
                 return self
                     .not_a_stream(ct, response, ctx)
                     .await
+                    .map(|stream| stream.with_upstream_request_id(request_id))
                     .map_err(|e| e.at(self.codec.name(), &host));
             }
             _ => {}
@@ -387,16 +406,18 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
             pending_error: None,
             upstream_errors: self.upstream_errors(ctx),
         });
-        Ok(self.limits.wrap(stream, started))
+        Ok(self
+            .limits
+            .wrap(stream.with_upstream_request_id(request_id), started))
     }
 
     async fn embed(&self, request: &EmbeddingRequest, ctx: &RequestMeta) -> Result<EmbeddingResponse> {
         let http_request = self.codec.encode_embeddings(request, ctx)?;
-        let body = self
+        let (body, request_id) = self
             .limits
             .bound(Instant::now(), self.send_complete(http_request, ctx))
             .await?;
-        let response = self
+        let mut response = self
             .codec
             .decode_embeddings(&body)
             .map_err(|e| self.upstream_errors(ctx).tidy(e))?;
@@ -411,6 +432,7 @@ impl<C: Codec + fmt::Debug> Provider for HttpProvider<C> {
                 ),
             ));
         }
+        response.upstream_request_id = request_id;
         Ok(response)
     }
 }

@@ -115,7 +115,14 @@ async fn send(
             (reply, request.model.clone())
         }
     };
+    let upstream_request_id = match &reply {
+        Reply::Complete(reply) => reply.upstream_request_id.clone(),
+        Reply::Stream(stream) => stream.upstream_request_id().map(str::to_owned),
+        Reply::Embeddings(reply) => reply.upstream_request_id.clone(),
+    };
     let mut response = LlmResponse::new(reply);
-    response.extensions.insert(ServedBy::new(provider.name(), model));
+    response
+        .extensions
+        .insert(ServedBy::new(provider.name(), model).with_upstream_request_id(upstream_request_id));
     Ok(response)
 }

@@ -35,6 +35,7 @@
 //! | `gen_ai.request.max_tokens`, `gen_ai.request.temperature`, `gen_ai.request.top_p` | at the start, when set |
 //! | `tower_ai.request_id`, `tower_ai.tenant`, `tower_ai.stream` | at the start |
 //! | `gen_ai.provider.name` | once the provider answered (or from the error) |
+//! | `tower_ai.upstream_request_id` | once the provider answered, when the vendor sent its id for the request |
 //! | `gen_ai.response.id`, `gen_ai.response.model`, `gen_ai.response.finish_reasons` | at the end |
 //! | `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`, `gen_ai.usage.cache_read.input_tokens`, `gen_ai.usage.cache_creation.input_tokens` | at the end, when reported |
 //! | `error.type` | on failure: the error's [`kind`](crate::Error::kind) (`blocked`, `budget_exceeded`, ...), or `cancelled` |

@@ -60,6 +60,7 @@ impl Recorder {
             gen_ai.usage.cache_creation.input_tokens = Empty,
             error.type = Empty,
             tower_ai.request_id = %request.meta.id,
+            tower_ai.upstream_request_id = Empty,
             tower_ai.tenant = request.meta.principal.tenant.as_deref(),
             tower_ai.stream = request.is_stream(),
             tower_ai.outcome = Empty,
@@ -219,6 +220,9 @@ impl Observer for Recorder {
         self.streamed = response.is_stream();
         if let Some(served) = response.extensions.get::<ServedBy>() {
             self.set_provider(&served.provider);
+            if let Some(id) = &served.upstream_request_id {
+                self.span.record("tower_ai.upstream_request_id", id.as_str());
+            }
         }
         self.cached = Outcome::of_response(response) == Outcome::Cached;
     }

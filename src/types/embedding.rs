@@ -62,6 +62,11 @@ pub struct EmbeddingResponse {
     /// Token usage, when known (output is always 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The vendor's id for the HTTP request that produced these embeddings (from
+    /// `x-request-id` or `request-id`), for a support ticket: not the reply's
+    /// own id. `None` when the vendor sent none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_request_id: Option<String>,
 }
 
 impl EmbeddingResponse {
@@ -71,6 +76,7 @@ impl EmbeddingResponse {
             model: model.into(),
             embeddings,
             usage: None,
+            upstream_request_id: None,
         }
     }
 }

@@ -421,6 +421,9 @@ pub struct ServedBy {
     pub provider: String,
     /// The concrete model the provider was asked for (after any alias was resolved).
     pub model: String,
+    /// The vendor's id for the HTTP request that answered (`x-request-id`,
+    /// `request-id`), for a support ticket; `None` when it sent none.
+    pub upstream_request_id: Option<String>,
 }
 
 impl ServedBy {
@@ -429,7 +432,15 @@ impl ServedBy {
         Self {
             provider: provider.into(),
             model: model.into(),
+            upstream_request_id: None,
         }
+    }
+
+    /// Sets the vendor's id for the HTTP request that answered.
+    #[must_use]
+    pub fn with_upstream_request_id(mut self, id: Option<String>) -> Self {
+        self.upstream_request_id = id;
+        self
     }
 }
 

@@ -21,6 +21,11 @@ pub struct ChatResponse {
     /// Token usage, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The vendor's id for the HTTP request that produced this reply (from
+    /// `x-request-id` or `request-id`), for a support ticket: not the reply's
+    /// own id. `None` when the vendor sent none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_request_id: Option<String>,
 }
 
 impl ChatResponse {
@@ -32,6 +37,7 @@ impl ChatResponse {
             message,
             finish_reason: None,
             usage: None,
+            upstream_request_id: None,
         }
     }
 

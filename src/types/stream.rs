@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -96,6 +97,7 @@ impl StreamEvent {
 /// upstream request.
 pub struct ChatStream {
     inner: Pin<Box<dyn Stream<Item = Result<StreamEvent>> + Send + 'static>>,
+    upstream_request_id: Option<Arc<str>>,
 }
 
 impl ChatStream {
@@ -106,7 +108,46 @@ impl ChatStream {
     {
         Self {
             inner: Box::pin(stream),
+            upstream_request_id: None,
         }
+    }
+
+    /// The vendor's id for the HTTP request that opened this stream (from
+    /// `x-request-id` or `request-id`), as the provider set it; not the
+    /// reply's own id. A layer that wraps the stream in a new one carries it
+    /// over with [`with_upstream_request_id`](Self::with_upstream_request_id).
+    pub fn upstream_request_id(&self) -> Option<&str> {
+        self.upstream_request_id.as_deref()
+    }
+
+    /// Wraps this stream in an adapter (a layer's filter, a timer), keeping
+    /// what the stream carries besides its events (the
+    /// [upstream request id](Self::upstream_request_id)).
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// use tower_ai::types::{ChatResponse, ChatStream};
+    ///
+    /// let stream = ChatStream::from_response(&ChatResponse::text_reply("r", "m", "hi"))
+    ///     .with_upstream_request_id(Some("req_123"));
+    /// let wrapped = stream.map_stream(|inner| inner.inspect(|event| println!("{event:?}")));
+    /// assert_eq!(wrapped.upstream_request_id(), Some("req_123"));
+    /// ```
+    pub fn map_stream<S>(mut self, wrap: impl FnOnce(ChatStream) -> S) -> ChatStream
+    where
+        S: Stream<Item = Result<StreamEvent>> + Send + 'static,
+    {
+        let id = self.upstream_request_id.take();
+        let mut stream = ChatStream::new(wrap(self));
+        stream.upstream_request_id = id;
+        stream
+    }
+
+    /// Sets the [upstream request id](Self::upstream_request_id).
+    #[must_use]
+    pub fn with_upstream_request_id(mut self, id: Option<impl Into<Arc<str>>>) -> Self {
+        self.upstream_request_id = id.map(Into::into);
+        self
     }
 
     /// A stream that yields these items, then ends.
@@ -142,7 +183,9 @@ impl ChatStream {
         while let Some(event) = self.next().await {
             acc.try_push(&event?)?;
         }
-        Ok(acc.finish())
+        let mut response = acc.finish();
+        response.upstream_request_id = self.upstream_request_id.as_deref().map(str::to_owned);
+        Ok(response)
     }
 }
 
@@ -161,7 +204,9 @@ impl Stream for ChatStream {
 
 impl fmt::Debug for ChatStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChatStream").finish_non_exhaustive()
+        f.debug_struct("ChatStream")
+            .field("upstream_request_id", &self.upstream_request_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -373,6 +418,7 @@ impl StreamAccumulator {
             message,
             finish_reason: self.finish_reason,
             usage: self.usage,
+            upstream_request_id: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use tower_ai::types::{
     CacheStatus, ChatRequest, ChatResponse, EmbeddingRequest, FinishReason, StreamEvent, Usage,
 };
 use tower_ai::ReplyMode;
-use tower_ai::{ApiError, Error, LlmRequest, LlmResponse, Principal, Reply, ServiceBuilderExt};
+use tower_ai::{ApiError, Error, LlmRequest, LlmResponse, Principal, Reply, ServedBy, ServiceBuilderExt};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -459,4 +459,21 @@ fn a_budget_refusal_is_recorded_as_such() {
         metrics.counter("gen_ai.client.requests", &[("outcome", "budget_exceeded")]),
         1
     );
+}
+
+#[test]
+fn the_vendors_request_id_is_recorded_when_it_sent_one() {
+    let (spans, _) = run(|_, _| async {
+        let provider = tower::service_fn(|_: LlmRequest| async {
+            let mut response = LlmResponse::new(Reply::Complete(ChatResponse::text_reply("r", "m", "hi")));
+            response
+                .extensions
+                .insert(ServedBy::new("openai", "m").with_upstream_request_id(Some("req_7Hq".into())));
+            Ok::<_, Error>(response)
+        });
+        let service = ServiceBuilder::new().telemetry().service(provider);
+        service.oneshot(request(false)).await.unwrap();
+    });
+    assert_eq!(spans[0]["tower_ai.upstream_request_id"], "req_7Hq");
+    assert_eq!(spans[0]["gen_ai.provider.name"], "openai");
 }

@@ -29,6 +29,7 @@ pub(crate) const VENDOR: Vendor<Anthropic> = Vendor {
     stream: "anthropic/stream_text.sse",
     tool_calls: "anthropic/message_tool_use.json",
     stream_tool_calls: "anthropic/stream_tool_use.sse",
+    request_id_header: "request-id",
     terminal: "data: {\"type\":\"message_stop\"}\n",
     complete_text: "Hello! How can I help you today?",
     complete_usage: (12, 10),

@@ -96,6 +96,8 @@ pub(crate) struct Vendor<P> {
     pub(crate) tool_calls: &'static str,
     /// A streamed reply with the tool calls in `calls`.
     pub(crate) stream_tool_calls: &'static str,
+    /// The response header the vendor puts its id for the request in.
+    pub(crate) request_id_header: &'static str,
     /// The line that ends a finished stream: a stream cut before it is an error.
     pub(crate) terminal: &'static str,
     /// The text of `complete`.
@@ -187,6 +189,11 @@ macro_rules! conformance_tests {
         #[tokio::test]
         async fn the_call_context_reaches_the_upstream() {
             $crate::conformance::the_call_context_reaches_the_upstream(&$vendor).await;
+        }
+
+        #[tokio::test]
+        async fn the_upstream_request_id_is_kept() {
+            $crate::conformance::the_upstream_request_id_is_kept(&$vendor).await;
         }
 
         #[tokio::test]
@@ -601,4 +608,37 @@ pub(crate) async fn the_call_context_reaches_the_upstream<P: Provider>(v: &Vendo
     );
     assert_eq!(seen[1].header("x-trace-tag"), None);
     assert_ne!(seen[1].header("x-request-id"), Some(id.as_str()));
+}
+
+/// The vendor's id for the request (a response header) is kept on a
+/// successful reply, complete and streamed: in `ServedBy`, in the complete
+/// reply, on the stream and in the reply folded from it.
+pub(crate) async fn the_upstream_request_id_is_kept<P: Provider>(v: &Vendor<P>) {
+    let up = FakeUpstream::start().await;
+    up.push(Reply::fixture(200, v.complete).with_header(v.request_id_header, "req_complete_1"));
+    up.push(
+        Reply::fixture(200, v.stream)
+            .with_header("content-type", "text/event-stream")
+            .with_header(v.request_id_header, "req_stream_2"),
+    );
+    up.push(Reply::fixture(200, v.complete));
+    let mut service = v.service(&up);
+
+    let response = call(&mut service, v.request()).await.unwrap();
+    let served = response.extensions.get::<tower_ai::ServedBy>().unwrap();
+    assert_eq!(served.upstream_request_id.as_deref(), Some("req_complete_1"));
+    let reply = response.into_complete().await.unwrap();
+    assert_eq!(reply.upstream_request_id.as_deref(), Some("req_complete_1"));
+
+    let response = call(&mut service, v.stream_request()).await.unwrap();
+    let served = response.extensions.get::<tower_ai::ServedBy>().unwrap();
+    assert_eq!(served.upstream_request_id.as_deref(), Some("req_stream_2"));
+    let stream = response.into_stream();
+    assert_eq!(stream.upstream_request_id(), Some("req_stream_2"));
+    let reply = stream.collect_response().await.unwrap();
+    assert_eq!(reply.upstream_request_id.as_deref(), Some("req_stream_2"));
+
+    let response = call(&mut service, v.request()).await.unwrap();
+    let served = response.extensions.get::<tower_ai::ServedBy>().unwrap();
+    assert_eq!(served.upstream_request_id, None, "none sent, none made up");
 }

@@ -31,6 +31,7 @@ pub(crate) const VENDOR: Vendor<OpenAi> = Vendor {
     stream: "openai/stream_text.sse",
     tool_calls: "openai/chat_completion_tool_calls.json",
     stream_tool_calls: "openai/stream_tool_calls.sse",
+    request_id_header: "x-request-id",
     terminal: "data: [DONE]\n",
     complete_text: "Hello! How can I help you today?",
     complete_usage: (19, 9),
