@@ -291,7 +291,9 @@ pub enum Error {
     /// The provider failed on its side (HTTP 5xx). Retryable.
     #[error("provider server error: {0}")]
     Server(Box<ApiError>),
-    /// The credentials were missing or refused (HTTP 401, 403).
+    /// The credentials were missing or refused (HTTP 401, 403), or their
+    /// account cannot pay for the call (out of quota or credit, a billing
+    /// problem): not retryable, but another deployment may serve it.
     #[error("authentication failed: {0}")]
     Authentication(Box<ApiError>),
     /// The provider refused the request as invalid (HTTP 400, 404, 413, 422).

@@ -8,24 +8,6 @@ use http::HeaderMap;
 /// The most characters of a non-JSON error body kept as its message.
 const SNIPPET_CHARS: usize = 512;
 
-/// Phrases with which vendors and compatible servers say the prompt does not
-/// fit the model's context window.
-const CONTEXT_PHRASES: &[&str] = &[
-    "maximum context length",
-    "context_length_exceeded",
-    "context window",
-    "exceeds the context",
-    "exceed context limit",
-    "prompt is too long",
-    "reduce the length of the messages",
-    // llama.cpp's server, two versions.
-    "exceeds the available context size",
-    "larger than the max context size",
-    "exceed_context_size_error",
-    // LiteLLM-style proxies name the exception.
-    "contextwindowexceedederror",
-];
-
 /// A header's value, trimmed; `None` when absent, empty or not text.
 pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -64,12 +46,6 @@ pub(crate) fn body_snippet(body: &[u8]) -> Option<String> {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     })
-}
-
-/// Whether an error message says the prompt does not fit the context window.
-pub(crate) fn mentions_context_overflow(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    CONTEXT_PHRASES.iter().any(|p| lower.contains(p))
 }
 
 #[cfg(test)]
@@ -140,16 +116,5 @@ mod tests {
         assert!(text.ends_with('…'));
         assert_eq!(body_snippet(b"  \n"), None);
         assert_eq!(body_snippet(b" upstream down ").as_deref(), Some("upstream down"));
-    }
-
-    #[test]
-    fn context_overflow_phrases() {
-        assert!(mentions_context_overflow(
-            "prompt is too long: 210000 tokens > 200000 maximum"
-        ));
-        assert!(mentions_context_overflow(
-            "This model's maximum context length is 8192 tokens."
-        ));
-        assert!(!mentions_context_overflow("Invalid value for temperature"));
     }
 }

@@ -728,19 +728,22 @@ fn azure_rate_limits_are_rate_limits() {
 }
 
 #[test]
-fn an_exhausted_quota_is_not_retryable() {
+/// Out of quota, the account cannot make the call until someone pays: no
+/// retry cures it, but another deployment (another account) may serve it.
+fn an_exhausted_quota_is_not_retryable_but_may_fall_back() {
     let body = br#"{"error": {"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}"#;
     let err = openai().decode_error(
         StatusCode::TOO_MANY_REQUESTS,
         &headers(&[("retry-after", "1")]),
         body,
     );
-    let Error::InvalidRequest(api) = &err else {
+    let Error::Authentication(api) = &err else {
         panic!("{err:?}")
     };
     assert_eq!(api.status, Some(http::StatusCode::from_u16(429).unwrap()));
     assert_eq!(api.code.as_deref(), Some("insufficient_quota"));
     assert!(!err.is_retryable());
+    assert!(err.is_fallback_candidate());
     assert_eq!(err.retry_after(), None);
 }
 

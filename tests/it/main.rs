@@ -23,6 +23,8 @@ mod credentials;
 mod cross_vendor;
 #[cfg(all(feature = "openai", feature = "anthropic"))]
 mod custom_transport;
+#[cfg(all(feature = "openai", feature = "anthropic"))]
+mod error_dialects;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
 mod hostile;
 mod mock_provider;

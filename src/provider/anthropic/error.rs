@@ -1,9 +1,9 @@
 //! Anthropic error bodies and error events to typed [`Error`]s.
 //!
 //! Anthropic answers `{"type": "error", "error": {"type", "message"},
-//! "request_id"}`, with the same envelope in a stream's `error` event. The
-//! error type decides the [`Error`] (the table in the [module docs](super));
-//! an unknown or missing type is mapped by the HTTP status.
+//! "request_id"}`, with the same envelope in a stream's `error` event,
+//! classified by the table every dialect shares (the one in the
+//! [module docs](super) is its Anthropic part).
 
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use crate::error::{ApiError, Error};
-use crate::provider::error_answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
+use crate::provider::error_answer::{body_snippet, header_str, retry_after};
+use crate::provider::error_table;
 
 /// A non-2xx answer.
 pub(super) fn from_response(provider: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
@@ -87,53 +88,22 @@ impl ErrorFields {
     }
 }
 
-/// The typed error for an Anthropic error type and/or HTTP status.
-///
-/// The error type decides; an unknown or missing type is mapped by status.
+/// The typed error: the shared table ([`error_table`]) decides, from the
+/// error type, the status and the message.
 fn classify(
     provider: &str,
     status: Option<u16>,
     fields: ErrorFields,
     retry_after: Option<Duration>,
 ) -> Error {
-    #[derive(PartialEq)]
-    enum Kind {
-        RateLimited,
-        Overloaded,
-        Auth,
-        Invalid,
-        Server,
-    }
-    let kind = match fields.kind.as_deref() {
-        Some("rate_limit_error") => Kind::RateLimited,
-        Some("overloaded_error") => Kind::Overloaded,
-        Some("authentication_error" | "permission_error" | "billing_error") => Kind::Auth,
-        Some("invalid_request_error" | "not_found_error" | "request_too_large") => Kind::Invalid,
-        Some("api_error" | "timeout_error") => Kind::Server,
-        _ => match status {
-            Some(429) => Kind::RateLimited,
-            Some(503 | 529) => Kind::Overloaded,
-            Some(401 | 403) => Kind::Auth,
-            Some(400..=499) => Kind::Invalid,
-            _ => Kind::Server,
-        },
-    };
     let message = fields.message.unwrap_or_else(|| match status {
         Some(status) => format!("HTTP {status}"),
         None => "error event without a message".to_owned(),
     });
-    let context_length = kind == Kind::Invalid && mentions_context_overflow(&message);
+    let class = error_table::classify(status, [fields.kind.as_deref()], &message);
     let mut api = ApiError::new(provider, message);
     api.status = status.and_then(|s| http::StatusCode::from_u16(s).ok());
     api.code = fields.kind;
     api.request_id = fields.request_id;
-    api.retry_after = retry_after;
-    match kind {
-        Kind::RateLimited => Error::RateLimited(Box::new(api)),
-        Kind::Overloaded => Error::Overloaded(Box::new(api)),
-        Kind::Auth => Error::Authentication(Box::new(api)),
-        Kind::Invalid if context_length => Error::ContextLengthExceeded(Box::new(api)),
-        Kind::Invalid => Error::InvalidRequest(Box::new(api)),
-        Kind::Server => Error::Server(Box::new(api)),
-    }
+    class.into_error(api, retry_after)
 }

@@ -132,7 +132,8 @@
 //! |---|---|---|
 //! | `rate_limit_error` | 429 | `RateLimited`, with `retry-after` |
 //! | `overloaded_error` | 529 (or 503) | `Overloaded` |
-//! | `authentication_error`, `permission_error`, `billing_error` | 401, 403 | `Authentication` |
+//! | `authentication_error`, `permission_error` | 401, 403 | `Authentication` |
+//! | `billing_error` | 402 | `Authentication` (the account, not the request: another may serve it) |
 //! | `invalid_request_error` saying "prompt is too long" | 400 | `ContextLengthExceeded` |
 //! | `invalid_request_error`, `not_found_error`, `request_too_large` | other 4xx | `InvalidRequest` |
 //! | `api_error`, `timeout_error` | 5xx | `Server` |

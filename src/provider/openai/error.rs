@@ -11,33 +11,8 @@ use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 use crate::error::{ApiError, Error};
-use crate::provider::error_answer::{body_snippet, header_str, mentions_context_overflow, retry_after};
-
-/// Codes (or types) of a 429 that no retry will cure: the account is out of
-/// quota or credit. OpenAI's error-codes guide says not to retry them.
-const QUOTA_CODES: &[&str] = &[
-    "insufficient_quota",
-    "billing_hard_limit_reached",
-    "billing_not_active",
-    "credit_balance_exhausted",
-    "project_spend_limit_exceeded",
-    "access_terminated",
-];
-
-const RATE_LIMIT_CODES: &[&str] = &["rate_limit_exceeded", "rate_limit_error", "requests", "tokens"];
-const OVERLOADED_CODES: &[&str] = &[
-    "server_is_overloaded",
-    "service_unavailable_error",
-    "overloaded_error",
-    "engine_overloaded",
-];
-const AUTH_CODES: &[&str] = &[
-    "invalid_api_key",
-    "authentication_error",
-    "invalid_authentication",
-    "permission_error",
-];
-const CONTENT_FILTER_CODES: &[&str] = &["content_filter", "content_policy_violation"];
+use crate::provider::error_answer::{body_snippet, header_str, retry_after};
+use crate::provider::error_table;
 
 /// A non-2xx answer.
 pub(super) fn from_response(provider: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
@@ -114,14 +89,10 @@ impl Fields {
             inner_code,
         }
     }
-
-    /// Whether the code or the type is one of `names`.
-    fn is(&self, names: &[&str]) -> bool {
-        let hit = |v: &Option<String>| v.as_deref().is_some_and(|v| names.contains(&v));
-        hit(&self.code) || hit(&self.kind)
-    }
 }
 
+/// The typed error: the shared table ([`error_table`]) decides, from the
+/// status, the code, the type, Azure's inner code and the message.
 fn classify(
     provider: &str,
     status: Option<u16>,
@@ -129,16 +100,15 @@ fn classify(
     request_id: Option<String>,
     retry_after: Option<Duration>,
 ) -> Error {
-    let context = fields.is(&["context_length_exceeded", "exceed_context_size_error"])
-        || mentions_context_overflow(&fields.message);
-    let filtered = fields.is(CONTENT_FILTER_CODES)
-        || fields.inner_code.as_deref() == Some("ResponsibleAIPolicyViolation");
-    let quota = fields.is(QUOTA_CODES);
-    let rate_limited = fields.is(RATE_LIMIT_CODES);
-    let overloaded = fields.is(OVERLOADED_CODES);
-    let auth = fields.is(AUTH_CODES);
-    let invalid = fields.is(&["invalid_request_error"]);
-
+    let class = error_table::classify(
+        status,
+        [
+            fields.code.as_deref(),
+            fields.kind.as_deref(),
+            fields.inner_code.as_deref(),
+        ],
+        &fields.message,
+    );
     let mut api = ApiError::new(provider, fields.message);
     api.status = status.and_then(|s| http::StatusCode::from_u16(s).ok());
     // Servers that put the HTTP status in `code` ("400", 429) lose nothing:
@@ -153,41 +123,7 @@ fn classify(
         fields.code.or(fields.kind)
     };
     api.request_id = request_id;
-
-    let client_error = status.is_none_or(|s| (400..500).contains(&s) && s != 429);
-    if filtered && client_error {
-        return Error::ContentFiltered(Box::new(api));
-    }
-    if context && client_error {
-        return Error::ContextLengthExceeded(Box::new(api));
-    }
-    if quota {
-        // Out of quota or credit: the same call will fail until someone pays,
-        // so it is not a (retryable) rate limit. The 429 status and the code stay.
-        return Error::InvalidRequest(Box::new(api));
-    }
-    match status {
-        Some(429) => {
-            api.retry_after = retry_after;
-            Error::RateLimited(Box::new(api))
-        }
-        Some(401 | 403) => Error::Authentication(Box::new(api)),
-        // 529 is Anthropic's "overloaded", and proxies pass it on: one rule
-        // for every wire.
-        Some(503 | 529) => Error::Overloaded(Box::new(api)),
-        Some(s) if s >= 500 && overloaded => Error::Overloaded(Box::new(api)),
-        Some(s) if s >= 500 => Error::Server(Box::new(api)),
-        Some(_) => Error::InvalidRequest(Box::new(api)),
-        None if rate_limited => {
-            api.retry_after = retry_after;
-            Error::RateLimited(Box::new(api))
-        }
-        None if overloaded => Error::Overloaded(Box::new(api)),
-        None if auth => Error::Authentication(Box::new(api)),
-        None if invalid => Error::InvalidRequest(Box::new(api)),
-        // An error inside a stream with nothing else to go by is the server's.
-        None => Error::Server(Box::new(api)),
-    }
+    class.into_error(api, retry_after)
 }
 
 /// A JSON value as message text: strings as they are, anything else as JSON.

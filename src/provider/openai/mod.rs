@@ -130,14 +130,20 @@
 //! | answer | error |
 //! |---|---|
 //! | 429 | [`RateLimited`](crate::Error::RateLimited), `retry_after` from `retry-after-ms`, `retry-after` (seconds or an HTTP date), or the message ("try again in 20s") |
-//! | 429 with `insufficient_quota` (or another billing code) | [`InvalidRequest`](crate::Error::InvalidRequest), status and code kept: out of quota, so not retryable |
+//! | 429 with `insufficient_quota` (or another billing code) | [`Authentication`](crate::Error::Authentication), status and code kept: the account is out of quota, so not retryable, but another account may serve the call |
 //! | 401, 403 | [`Authentication`](crate::Error::Authentication) |
 //! | code `context_length_exceeded`, or a message saying so | [`ContextLengthExceeded`](crate::Error::ContextLengthExceeded) |
 //! | code `content_filter` (Azure) | [`ContentFiltered`](crate::Error::ContentFiltered) |
-//! | 503 | [`Overloaded`](crate::Error::Overloaded) |
+//! | 503, 529 | [`Overloaded`](crate::Error::Overloaded) |
 //! | other 5xx | [`Server`](crate::Error::Server) |
 //! | other 4xx | [`InvalidRequest`](crate::Error::InvalidRequest) |
 //! | `{"error": ...}` inside a stream | the same, by code and type |
+//!
+//! This is the OpenAI part of one table every dialect shares (OpenAI, Azure,
+//! vLLM, llama.cpp's server, Ollama, LiteLLM-style proxies and Anthropic):
+//! each server's own names and wordings are in it, so a context overflow
+//! from llama.cpp is `ContextLengthExceeded` as it is from OpenAI. See
+//! [`docs/vendors.md`](crate::guide::vendors) for the whole table.
 //!
 //! `x-request-id` becomes the error's request id. Bodies that are not JSON
 //! are tolerated; replies that are not what they should be are
