@@ -16,6 +16,17 @@ use crate::types::{ChatStream, StreamAccumulator, StreamEvent};
 /// The filter lives as long as the stream and is dropped right after its
 /// end hook ran, or with the stream. An observer's events pass through
 /// untouched, without a queue.
+///
+/// The reply handed to the end hooks is folded as the events pass. When the
+/// hooks need the content ([`Filter::NEEDS_CONTENT`]), it holds at most
+/// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::provider::DEFAULT_MAX_RESPONSE_BYTES)
+/// of text, reasoning and tool-call arguments, the limit on a complete
+/// reply's body: an event that would take it past the limit is not
+/// delivered, and the stream ends with
+/// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) (the end hook
+/// sees [`End::Failed`](super::End::Failed) with what arrived before). When
+/// they do not, only the id, model, finish reason and usage are kept, and no
+/// limit applies.
 pub struct FilteredStream<F: Filter> {
     /// `None` once the upstream stream ended, failed, or was let go.
     inner: Option<ChatStream>,
@@ -36,7 +47,11 @@ impl<F: Filter> FilteredStream<F> {
         Self {
             inner: Some(inner),
             out: Emit::new(),
-            acc: StreamAccumulator::new(),
+            acc: if F::NEEDS_CONTENT {
+                StreamAccumulator::with_limit(crate::provider::DEFAULT_MAX_RESPONSE_BYTES)
+            } else {
+                StreamAccumulator::new()
+            },
             filter: Some(filter),
             pending_error: None,
             finished: false,
@@ -48,36 +63,56 @@ impl<F: Filter> FilteredStream<F> {
         self.filter.is_none()
     }
 
-    /// Notes an event on its way to the caller.
+    /// Notes an event on its way to the caller, unless the folded reply
+    /// would grow past its limit.
     #[inline]
-    fn note(&mut self, event: &StreamEvent) {
-        if F::NEEDS_CONTENT || !event.is_content() {
+    fn note(&mut self, event: &StreamEvent) -> Result<()> {
+        if F::NEEDS_CONTENT {
+            self.acc.try_push(event)?;
+        } else if !event.is_content() {
             self.acc.push(event);
         }
         if matches!(event, StreamEvent::Finish { .. }) {
             self.finished = true;
         }
+        Ok(())
     }
 
     #[inline]
     fn deliver(&mut self, event: StreamEvent) -> Poll<Option<Result<StreamEvent>>> {
-        self.note(&event);
-        Poll::Ready(Some(Ok(event)))
+        match self.note(&event) {
+            Ok(()) => Poll::Ready(Some(Ok(event))),
+            Err(error) => self.fail(error),
+        }
+    }
+
+    /// Ends the stream with `error`: the upstream is let go, nothing queued
+    /// is delivered, and the end hook runs.
+    fn fail(&mut self, error: Error) -> Poll<Option<Result<StreamEvent>>> {
+        self.inner = None;
+        self.out.clear();
+        self.end(Some(&error));
+        Poll::Ready(Some(Err(error)))
     }
 
     /// The path of a filter that passes everything through (an observer):
     /// no queue, and each item is returned as the inner stream gave it.
     #[inline]
     fn poll_watch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<StreamEvent>>> {
-        let (Some(filter), Some(inner)) = (self.filter.as_mut(), self.inner.as_mut()) else {
+        let (Some(_), Some(inner)) = (self.filter.as_ref(), self.inner.as_mut()) else {
             return Poll::Ready(None);
         };
         let poll = Pin::new(inner).poll_next(cx);
         match &poll {
             Poll::Pending => {}
             Poll::Ready(Some(Ok(event))) => {
-                filter.watch_event(event);
-                self.note(event);
+                // Folded first: an event past the limit is shown to no one.
+                if let Err(error) = self.note(event) {
+                    return self.fail(error);
+                }
+                if let Some(filter) = self.filter.as_mut() {
+                    filter.watch_event(event);
+                }
             }
             Poll::Ready(Some(Err(error))) => {
                 self.inner = None;

@@ -513,3 +513,88 @@ async fn peek_stops_after_its_head_limit() {
     assert_eq!(peeked.head.len(), 1024);
     assert_eq!(peeked.into_stream().count().await, 5000);
 }
+
+/// Watches a call's content and records how it ended.
+struct Content(Log);
+
+impl Observer for Content {
+    fn on_end(self, end: End<'_>) {
+        let line = match &end {
+            End::Finished(reply) => format!("finished with {} bytes", reply.text().len()),
+            End::Failed { error, partial } => {
+                format!("failed {} with {} bytes", error.kind(), partial.text().len())
+            }
+            End::Embedded(_) => "embedded".to_owned(),
+        };
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+/// Watches only the usage: no content is folded.
+struct UsageOnly(Log);
+
+impl Observer for UsageOnly {
+    const NEEDS_CONTENT: bool = false;
+
+    fn on_end(self, end: End<'_>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("ended failed={}", end.error().is_some()));
+    }
+}
+
+/// Five deltas of 8 MiB: 40 MiB of text, past the 32 MiB the fold holds.
+fn huge_stream() -> ChatStream {
+    let delta = "x".repeat(8 << 20);
+    let mut events = vec![Ok(StreamEvent::Start {
+        id: "r".into(),
+        model: "m".into(),
+    })];
+    events.extend((0..5).map(|_| Ok(StreamEvent::TextDelta { text: delta.clone() })));
+    events.push(Ok(StreamEvent::Finish {
+        reason: FinishReason::Stop,
+    }));
+    ChatStream::from_events(events)
+}
+
+#[tokio::test]
+async fn an_observer_folding_content_stops_a_stream_past_the_reply_limit() {
+    let log = Log::default();
+    let response = LlmResponse::new(Reply::Stream(huge_stream()));
+    let Reply::Stream(mut stream) = attach(response, Content(Arc::clone(&log))).unwrap().reply else {
+        panic!("a stream stays a stream");
+    };
+    let mut delivered = 0;
+    let mut error = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(StreamEvent::TextDelta { text }) => delivered += text.len(),
+            Ok(_) => {}
+            Err(e) => error = Some(e),
+        }
+    }
+    assert!(matches!(error, Some(Error::ResponseTooLarge { limit }) if limit == 32 << 20));
+    assert_eq!(
+        delivered,
+        32 << 20,
+        "the four deltas within the limit reach the caller"
+    );
+    assert_eq!(
+        lines(&log),
+        vec![format!("failed response_too_large with {} bytes", 32 << 20)]
+    );
+}
+
+#[tokio::test]
+async fn an_observer_that_needs_no_content_lets_a_large_stream_through() {
+    let log = Log::default();
+    let response = LlmResponse::new(Reply::Stream(huge_stream()));
+    let reply = attach(response, UsageOnly(Arc::clone(&log))).unwrap();
+    let Reply::Stream(stream) = reply.reply else {
+        panic!("a stream stays a stream");
+    };
+    let whole = stream.collect_response_within(usize::MAX).await.unwrap();
+    assert_eq!(whole.text().len(), 40 << 20);
+    assert_eq!(lines(&log), vec!["ended failed=false"]);
+}
