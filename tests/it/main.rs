@@ -34,6 +34,8 @@ mod openai_provider;
 mod support_selftest;
 #[cfg(feature = "telemetry")]
 mod telemetry;
+#[cfg(feature = "tokens")]
+mod tokens;
 #[cfg(all(feature = "openai", feature = "anthropic"))]
 mod truncation;
 mod types;
