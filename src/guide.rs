@@ -11,3 +11,8 @@ pub mod benchmarks {}
 
 #[doc = include_str!("../docs/vendors.md")]
 pub mod vendors {}
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+#[doc = include_str!("../docs/testing.md")]
+pub mod testing {}

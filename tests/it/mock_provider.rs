@@ -175,7 +175,10 @@ async fn the_strict_mock_always_ends_a_clean_stream_with_finish() {
         arguments: "{}".into(),
     };
     let mock = MockProvider::new()
-        .push(MockReply::stream(vec![StreamEvent::text("a"), StreamEvent::text("b")]))
+        .push(MockReply::stream(vec![
+            StreamEvent::text("a"),
+            StreamEvent::text("b"),
+        ]))
         .push(MockReply::stream(vec![tool_delta.clone()]))
         .push(MockReply::stream(vec![
             StreamEvent::text("a"),
@@ -183,9 +186,11 @@ async fn the_strict_mock_always_ends_a_clean_stream_with_finish() {
                 reason: FinishReason::Length,
             },
         ]))
-        .push(MockReply::stream(vec![StreamEvent::text("a")]).then_fail(Error::StreamTruncated {
-            provider: "mock".into(),
-        }));
+        .push(
+            MockReply::stream(vec![StreamEvent::text("a")]).then_fail(Error::StreamTruncated {
+                provider: "mock".into(),
+            }),
+        );
 
     let text = Collected::read(mock.chat_stream(&request, &ctx).await.unwrap()).await;
     assert!(text.error.is_none());

@@ -1,6 +1,8 @@
-//! Self-tests of `tests/it/support`: the fake upstream server and the call helpers.
+//! `tower_ai::testing`, the fake vendors the crate ships for applications'
+//! tests (and uses for its own), seen from a plain HTTP client; and the call
+//! helpers of `tests/it/support`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -8,15 +10,12 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use tower_ai::provider::mock::{MockProvider, MockReply};
-use tower_ai::provider::{Provider, ProviderService};
-use tower_ai::types::{ChatRequest, StreamEvent};
-use tower_ai::Error;
-use tower_ai::LlmRequest;
+use tower_ai::provider::{HttpProviderBuilder, Provider, ProviderService};
+use tower_ai::testing::{canned, FakeUpstream, Scripted};
+use tower_ai::types::{ChatRequest, RequestMeta, StreamEvent};
+use tower_ai::{Error, LlmRequest};
 
-use crate::support::{
-    collect, complete, fixture_bytes, openai_stream_of, streamed, Collected, FakeUpstream, Reply,
-};
-use tower_ai::types::RequestMeta;
+use crate::support::{collect, complete, fixture_bytes, json_fixture, sse_fixture, streamed, Collected};
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 type Response = http::Response<hyper::body::Incoming>;
@@ -81,8 +80,27 @@ const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content
 const CHAT_STREAM: &str =
     r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
 
+async fn post_stream(up: &FakeUpstream) -> Response {
+    post(up, "/v1/chat/completions", CHAT_STREAM).await
+}
+
+fn json_of(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).expect("a JSON body")
+}
+
+/// The JSON of each `data:` line of an SSE body, `[DONE]` left out.
+fn sse_data(body: &[u8]) -> Vec<serde_json::Value> {
+    std::str::from_utf8(body)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter(|data| *data != "[DONE]")
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect()
+}
+
 #[tokio::test]
-async fn default_chat_fixture() {
+async fn default_replies_follow_the_path_and_the_stream_flag() {
     let up = FakeUpstream::start().await;
     assert!(up.base_url().starts_with("http://127.0.0.1:"));
     assert_eq!(up.base_url(), format!("http://{}", up.addr()));
@@ -90,123 +108,110 @@ async fn default_chat_fixture() {
     let response = post(&up, "/v1/chat/completions", CHAT).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(content_type(&response), "application/json");
-    let body = concat(&frames(response).await);
-    assert_eq!(body, fixture_bytes("openai/chat_completion.json"));
-    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let json = json_of(&concat(&frames(response).await));
     assert_eq!(json["object"], "chat.completion");
-}
+    assert_eq!(
+        json["choices"][0]["message"]["content"],
+        "Hello! How can I help you today?"
+    );
 
-#[tokio::test]
-async fn default_chat_stream_fixture() {
-    let up = FakeUpstream::start().await;
-    let response = post(&up, "/v1/chat/completions", CHAT_STREAM).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let response = post_stream(&up).await;
     assert_eq!(content_type(&response), "text/event-stream");
     let body = concat(&frames(response).await);
-    assert_eq!(body, fixture_bytes("openai/stream_text.sse"));
-    assert_eq!(up.disconnects(), 0);
-}
+    assert!(body.ends_with(b"data: [DONE]\n\n"));
+    let chunks = sse_data(&body);
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
+    assert!(chunks.last().unwrap()["usage"]["total_tokens"].is_u64());
 
-#[tokio::test]
-async fn default_embeddings_and_azure_routes() {
-    let up = FakeUpstream::start().await;
-
-    let response = post(&up, "/v1/embeddings", r#"{"input":"x"}"#).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        concat(&frames(response).await),
-        fixture_bytes("openai/embeddings.json")
-    );
+    let response = post(&up, "/v1/embeddings", r#"{"input":["a","b","c"]}"#).await;
+    let json = json_of(&concat(&frames(response).await));
+    assert_eq!(json["data"].as_array().unwrap().len(), 3);
 
     let path = "/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21";
-    let response = post(&up, path, CHAT).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        concat(&frames(response).await),
-        fixture_bytes("openai/chat_completion.json")
-    );
+    let json = json_of(&concat(&frames(post(&up, path, CHAT).await).await));
+    assert_eq!(json["object"], "chat.completion");
 
-    let path = "/openai/deployments/my-embed/embeddings?api-version=2024-10-21";
-    let response = post(&up, path, r#"{"input":"x"}"#).await;
-    assert_eq!(
-        concat(&frames(response).await),
-        fixture_bytes("openai/embeddings.json")
-    );
+    let json = json_of(&concat(
+        &frames(post(&up, "/v1/messages", r#"{"model":"claude","max_tokens":8}"#).await).await,
+    ));
+    assert_eq!(json["type"], "message");
+    assert_eq!(json["content"][0]["text"], "Hello! How can I help you today?");
+    let body = r#"{"model":"claude","max_tokens":8,"stream":true}"#;
+    let body = concat(&frames(post(&up, "/v1/messages", body).await).await);
+    assert!(body.starts_with(b"event: message_start\n"));
+    assert!(body.ends_with(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
 
     let seen = up.requests();
-    assert_eq!(seen.len(), 3);
-    assert_eq!(
-        seen[1].path_and_query,
-        "/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21"
-    );
-    assert_eq!(seen[1].path(), "/openai/deployments/my-gpt/chat/completions");
+    assert_eq!(seen.len(), 6);
+    assert_eq!(seen[3].path_and_query, path);
+    assert_eq!(seen[3].path(), "/openai/deployments/my-gpt/chat/completions");
+    assert!(seen[1].is_stream() && !seen[0].is_stream());
 }
 
 #[tokio::test]
-async fn default_anthropic_message_fixture() {
-    let up = FakeUpstream::start().await;
-    let response = post(&up, "/v1/messages", r#"{"model":"claude","max_tokens":8}"#).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        concat(&frames(response).await),
-        fixture_bytes("anthropic/message.json")
-    );
-
-    let body = r#"{"model":"claude","max_tokens":8,"stream":true}"#;
-    let response = post(&up, "/v1/messages", body).await;
-    assert_eq!(content_type(&response), "text/event-stream");
-    assert_eq!(
-        concat(&frames(response).await),
-        fixture_bytes("anthropic/stream_text.sse")
-    );
-}
-
-#[tokio::test]
-async fn unknown_path_is_404_and_recorded() {
+async fn unknown_paths_are_404_and_other_methods_405_and_recorded() {
     let up = FakeUpstream::start().await;
     let response = post(&up, "/v1/nope", "{}").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let json: serde_json::Value = serde_json::from_slice(&concat(&frames(response).await)).unwrap();
+    let json = json_of(&concat(&frames(response).await));
     assert!(json["error"]["message"].is_string());
     assert_eq!(json["error"]["type"], "invalid_request_error");
 
+    let response = send(&client(), &up, Method::GET, "/v1/chat/completions", &[], "").await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+
     let seen = up.requests();
-    assert_eq!(seen.len(), 1);
+    assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].path_and_query, "/v1/nope");
+    assert_eq!(seen[1].method, Method::GET);
 }
 
 #[tokio::test]
-async fn pushed_status_with_retry_after() {
+async fn a_fallback_replaces_the_default_replies() {
+    let up = FakeUpstream::builder()
+        .fallback(|seen| Scripted::json(418, format!(r#"{{"path":"{}"}}"#, seen.path())))
+        .start()
+        .await;
+    let response = post(&up, "/v1/chat/completions", CHAT).await;
+    assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
+    assert_eq!(
+        json_of(&concat(&frames(response).await))["path"],
+        "/v1/chat/completions"
+    );
+}
+
+#[tokio::test]
+async fn a_pushed_reply_keeps_its_status_headers_and_body() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::Status {
-        status: 429,
-        headers: vec![("retry-after".to_owned(), "7".to_owned())],
-        body: fixture_bytes("openai/error_rate_limit.json"),
-    });
+    up.push(
+        json_fixture(429, "openai/error_rate_limit.json")
+            .with_retry_after(Duration::from_millis(6_500))
+            .with_header("x-request-id", "req_1"),
+    );
+    assert_eq!(up.queued(), 1);
 
     let response = post(&up, "/v1/chat/completions", CHAT).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()["retry-after"], "7");
+    assert_eq!(response.headers()["x-request-id"], "req_1");
     assert_eq!(content_type(&response), "application/json");
     assert_eq!(
         concat(&frames(response).await),
         fixture_bytes("openai/error_rate_limit.json")
     );
 
-    // The queue is empty again: back to the default fixture.
+    // The queue is empty again: back to the default reply.
+    assert_eq!(up.queued(), 0);
     let response = post(&up, "/v1/chat/completions", CHAT).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
-async fn pushed_replies_are_fifo_and_headers_override_content_type() {
+async fn pushed_replies_are_fifo_on_any_path_and_a_header_overrides_the_content_type() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::json(500, r#"{"error":{"message":"first"}}"#));
-    up.push(Reply::Status {
-        status: 503,
-        headers: vec![("Content-Type".to_owned(), "text/plain".to_owned())],
-        body: Bytes::from_static(b"second"),
-    });
+    up.push(Scripted::json(500, r#"{"error":{"message":"first"}}"#))
+        .push(Scripted::json(503, "second").with_header("Content-Type", "text/plain"))
+        .push(Scripted::raw(200, "", "third"));
 
     let first = post(&up, "/v1/embeddings", "{}").await;
     assert_eq!(first.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -214,37 +219,77 @@ async fn pushed_replies_are_fifo_and_headers_override_content_type() {
     assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(content_type(&second), "text/plain");
     assert_eq!(concat(&frames(second).await), Bytes::from_static(b"second"));
+    let third = post(&up, "/anywhere", "{}").await;
+    assert!(third.headers().get("content-type").is_none());
 }
 
 #[tokio::test]
-async fn sse_reply_arrives_as_several_frames() {
+async fn vendor_errors_have_the_vendors_shapes() {
     let up = FakeUpstream::start().await;
-    let chunks = openai_stream_of(3);
-    assert_eq!(chunks.len(), 6);
-    up.push(Reply::Sse {
-        chunks: chunks.clone(),
-        delay: Duration::from_millis(20),
-        cut_after: None,
-    });
+    up.push(Scripted::openai_error(400, "invalid_request_error", "bad"))
+        .push(Scripted::anthropic_error(529, "overloaded_error", "Overloaded"));
+    let openai = post(&up, "/v1/chat/completions", CHAT).await;
+    assert_eq!(openai.status(), StatusCode::BAD_REQUEST);
+    let json = json_of(&concat(&frames(openai).await));
+    assert_eq!(json["error"]["type"], "invalid_request_error");
+    assert_eq!(json["error"]["message"], "bad");
+    let anthropic = post(&up, "/v1/messages", "{}").await;
+    assert_eq!(anthropic.status().as_u16(), 529);
+    let json = json_of(&concat(&frames(anthropic).await));
+    assert_eq!(
+        (json["type"].as_str(), json["error"]["type"].as_str()),
+        (Some("error"), Some("overloaded_error"))
+    );
+}
 
-    let response = post(&up, "/v1/chat/completions", CHAT_STREAM).await;
-    assert_eq!(response.status(), StatusCode::OK);
+#[tokio::test]
+async fn latency_comes_before_the_head() {
+    let up = FakeUpstream::start().await;
+    up.push(Scripted::openai_text("late").with_latency(Duration::from_millis(150)));
+    let started = Instant::now();
+    let response = post(&up, "/v1/chat/completions", CHAT).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
+    let json = json_of(&concat(&frames(response).await));
+    assert_eq!(json["choices"][0]["message"]["content"], "late");
+}
+
+#[tokio::test]
+async fn a_stream_arrives_event_by_event_with_its_delay() {
+    let up = FakeUpstream::start().await;
+    let reply = Scripted::openai_stream(["a", "b", "c"]).with_event_delay(Duration::from_millis(30));
+    assert_eq!(reply.frames().len(), 7);
+    up.push(reply.clone());
+
+    let started = Instant::now();
+    let response = post_stream(&up).await;
+    let head = started.elapsed();
     assert_eq!(content_type(&response), "text/event-stream");
     let received = frames(response).await;
-    assert!(received.len() > 1, "expected several frames, got {received:?}");
-    assert_eq!(concat(&received), concat(&chunks));
-    assert!(concat(&received).ends_with(b"data: [DONE]\n\n"));
+    // Six pauses between seven events, after the head.
+    assert!(
+        started.elapsed() >= head + Duration::from_millis(180),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(received.len(), 7, "one frame an event");
+    assert_eq!(concat(&received), reply.body());
+    let text: String = sse_data(&reply.body())
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(text, "abc");
     assert_eq!(up.disconnects(), 0);
 }
 
 #[tokio::test]
 async fn dropping_a_slow_stream_counts_a_disconnect() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::Sse {
-        chunks: openai_stream_of(200),
-        delay: Duration::from_millis(50),
-        cut_after: None,
-    });
+    let pieces: Vec<String> = (0..200).map(|i| format!("tok{i} ")).collect();
+    up.push(Scripted::openai_stream(pieces).with_event_delay(Duration::from_millis(50)));
 
     let client = client();
     let response = send(
@@ -270,26 +315,74 @@ async fn dropping_a_slow_stream_counts_a_disconnect() {
 }
 
 #[tokio::test]
-async fn completed_and_cut_streams_do_not_count() {
+async fn a_cut_stream_ends_cleanly_early_and_is_no_disconnect() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::sse_fixture("openai/stream_text.sse").with_delay(Duration::from_millis(5)));
+    up.push(sse_fixture("openai/stream_text.sse").with_event_delay(Duration::from_millis(5)));
     up.push(
-        Reply::sse_fixture("openai/stream_text.sse")
-            .with_delay(Duration::from_millis(5))
+        sse_fixture("openai/stream_text.sse")
+            .with_event_delay(Duration::from_millis(5))
             .cut_after(2),
     );
 
-    let full = frames(post(&up, "/v1/chat/completions", CHAT_STREAM).await).await;
+    let full = frames(post_stream(&up).await).await;
     assert_eq!(concat(&full), fixture_bytes("openai/stream_text.sse"));
 
-    let cut = frames(post(&up, "/v1/chat/completions", CHAT_STREAM).await).await;
-    let Reply::Sse { chunks, .. } = Reply::sse_fixture("openai/stream_text.sse") else {
-        unreachable!()
-    };
-    assert_eq!(concat(&cut), concat(&chunks[..2]));
+    let cut = frames(post_stream(&up).await).await;
+    let events = sse_fixture("openai/stream_text.sse");
+    assert_eq!(concat(&cut), concat(&events.frames()[..2]));
 
     assert!(!up.wait_for_disconnects(1, Duration::from_millis(200)).await);
     assert_eq!(up.disconnects(), 0);
+}
+
+#[tokio::test]
+async fn an_aborted_reply_sends_its_frames_then_breaks_the_body() {
+    let up = FakeUpstream::start().await;
+    up.push(Scripted::openai_stream(["a", "b"]).abort_after(2));
+
+    let response = post_stream(&up).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let mut received = Vec::new();
+    let mut error = None;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => received.extend(frame.into_data().ok()),
+            Err(err) => {
+                error = Some(err);
+                break;
+            }
+        }
+    }
+    assert!(error.is_some(), "the body should end with an error");
+    assert_eq!(received.len(), 2);
+    assert_eq!(up.disconnects(), 0, "a scripted abort is not the client leaving");
+}
+
+#[tokio::test]
+async fn a_closed_connection_sends_no_head() {
+    let up = FakeUpstream::start().await;
+    up.push(Scripted::close());
+    let request = Request::post(format!("{}/v1/chat/completions", up.base_url()))
+        .body(Full::new(Bytes::from_static(CHAT.as_bytes())))
+        .unwrap();
+    assert!(client().request(request).await.is_err());
+    assert_eq!(up.requests().len(), 1);
+    // The server goes on answering.
+    assert_eq!(
+        post(&up, "/v1/chat/completions", CHAT).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn chunked_replies_keep_their_bytes_in_small_frames() {
+    let up = FakeUpstream::start().await;
+    up.push(sse_fixture("openai/stream_text.sse").chunked(7));
+    let received = frames(post_stream(&up).await).await;
+    assert!(received.len() > 10, "{}", received.len());
+    assert!(received.iter().all(|f| f.len() <= 7));
+    assert_eq!(concat(&received), fixture_bytes("openai/stream_text.sse"));
 }
 
 #[tokio::test]
@@ -323,70 +416,43 @@ async fn requests_records_body_and_headers() {
     assert_eq!(request.json()["messages"][0]["content"], "hi");
 }
 
-#[tokio::test]
-async fn malformed_json_delayed_and_dropped_connection() {
-    let up = FakeUpstream::start().await;
-    up.push(Reply::MalformedJson);
-    up.push(Reply::json(200, "{}").with_delay(Duration::from_millis(10)));
-    up.push(Reply::DropConnection);
-
-    let response = post(&up, "/v1/chat/completions", CHAT).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(content_type(&response), "application/json");
-    let body = concat(&frames(response).await);
-    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err());
-
-    let response = post(&up, "/v1/chat/completions", CHAT).await;
-    assert_eq!(concat(&frames(response).await), Bytes::from_static(b"{}"));
-
-    let response = post(&up, "/v1/chat/completions", CHAT).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut body = response.into_body();
-    let mut saw_error = false;
-    while let Some(frame) = body.frame().await {
-        if frame.is_err() {
-            saw_error = true;
-            break;
-        }
-    }
-    assert!(saw_error, "body should end with an error");
-}
-
 #[test]
-fn sse_fixture_splits_events_and_chunked_keeps_bytes() {
+fn sse_constructors_make_one_frame_an_event() {
     let file = fixture_bytes("openai/stream_text.sse");
-    let Reply::Sse {
-        chunks,
-        delay,
-        cut_after,
-    } = Reply::sse_fixture("openai/stream_text.sse")
-    else {
-        panic!("not an Sse reply")
-    };
-    assert!(chunks.len() > 2);
-    assert!(chunks.iter().all(|c| c.ends_with(b"\n\n")));
-    assert_eq!(concat(&chunks), file);
-    assert_eq!(delay, Duration::ZERO);
-    assert_eq!(cut_after, None);
+    let reply = sse_fixture("openai/stream_text.sse");
+    assert!(reply.frames().len() > 2);
+    assert!(reply.frames().iter().all(|c| c.ends_with(b"\n\n")));
+    assert_eq!(reply.body(), file);
+    assert_eq!(reply.headers()["content-type"], "text/event-stream");
 
-    let Reply::Sse { chunks, .. } = Reply::sse_fixture_chunked("openai/stream_text.sse", 7) else {
-        panic!("not an Sse reply")
-    };
-    assert!(chunks.iter().all(|c| c.len() <= 7 && !c.is_empty()));
-    assert_eq!(concat(&chunks), file);
+    let reply = Scripted::sse(["{\"a\":1}", "two\nlines"]);
+    assert_eq!(
+        reply.frames(),
+        [&b"data: {\"a\":1}\n\n"[..], &b"data: two\ndata: lines\n\n"[..]]
+    );
 }
 
-#[test]
-fn openai_stream_of_shape() {
-    let chunks = openai_stream_of(4);
-    assert_eq!(chunks.len(), 7);
-    for chunk in &chunks[..6] {
-        let text = std::str::from_utf8(chunk).unwrap();
-        let json: serde_json::Value =
-            serde_json::from_str(text.strip_prefix("data: ").unwrap().trim_end()).unwrap();
-        assert_eq!(json["object"], "chat.completion.chunk");
-    }
-    assert_eq!(&chunks[6][..], b"data: [DONE]\n\n");
+#[tokio::test]
+async fn a_canned_transport_keeps_the_scripted_reply() {
+    let provider = tower_ai::provider::openai::OpenAi::builder()
+        .api_key("sk-test")
+        .transport(canned(sse_fixture("openai/stream_text.sse").chunked(5)))
+        .build()
+        .unwrap();
+    let reply = streamed(&provider, ChatRequest::new("gpt-4o-mini").user("hi"))
+        .await
+        .unwrap();
+    assert_eq!(reply.text(), "Hello! How can I help?");
+
+    let provider = tower_ai::provider::openai::OpenAi::builder()
+        .api_key("sk-test")
+        .transport(canned(Scripted::openai_stream(["a", "b"]).cut_after(3)))
+        .build()
+        .unwrap();
+    let err = streamed(&provider, ChatRequest::new("gpt-4o-mini").user("hi"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::StreamTruncated { .. }), "{err:?}");
 }
 
 #[tokio::test]
