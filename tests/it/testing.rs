@@ -491,3 +491,85 @@ async fn collected_keeps_the_events_and_the_error_that_ended_the_stream() {
     assert_eq!(got.fold().text(), "partial");
     assert!(matches!(got.into_reply(), Err(Error::StreamTruncated { .. })));
 }
+
+/// The vendor-shaped replies decode, through the vendors' own providers, to
+/// what they say: text, streams with usage, parallel tool calls, typed errors.
+#[cfg(feature = "anthropic")]
+#[tokio::test]
+async fn the_vendor_shaped_replies_decode_as_the_vendors_own() {
+    use serde_json::json;
+    use tower_ai::provider::anthropic::Anthropic;
+    use tower_ai::provider::openai::OpenAi;
+    use tower_ai::types::{EmbeddingRequest, FinishReason};
+
+    let up = FakeUpstream::start().await;
+    let openai = OpenAi::builder()
+        .api_key("sk-test")
+        .base_url(format!("{}/v1", up.base_url()))
+        .build()
+        .unwrap();
+    let claude = Anthropic::builder()
+        .api_key("sk-ant-test")
+        .base_url(up.base_url())
+        .build()
+        .unwrap();
+    let request = ChatRequest::new("m").user("hi");
+    let ctx = RequestMeta::new();
+    let calls = || [("get_weather", json!({"city": "Paris"})), ("get_time", json!({}))];
+
+    for provider in [&openai as &dyn Provider, &claude] {
+        let anthropic = provider.name() == "anthropic";
+        let (text, stream, tools, error) = if anthropic {
+            (
+                Scripted::anthropic_text("one"),
+                Scripted::anthropic_stream(["t", "wo"]),
+                Scripted::anthropic_tool_calls(calls()),
+                Scripted::anthropic_error(529, "overloaded_error", "Overloaded"),
+            )
+        } else {
+            (
+                Scripted::openai_text("one"),
+                Scripted::openai_stream(["t", "wo"]),
+                Scripted::openai_tool_calls(calls()),
+                Scripted::openai_error(429, "requests", "Rate limit reached")
+                    .with_retry_after(Duration::from_millis(1_500)),
+            )
+        };
+        up.push(text).push(stream).push(tools).push(error);
+
+        let reply = provider.chat(&request, &ctx).await.unwrap();
+        assert_eq!(reply.text(), "one");
+        assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
+
+        let reply = streamed(provider, request.clone()).await.unwrap();
+        assert_eq!(reply.text(), "two", "{}", provider.name());
+        assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
+        assert!(reply.usage.unwrap().output_tokens > 0);
+
+        let reply = provider.chat(&request, &ctx).await.unwrap();
+        assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
+        let tool_calls: Vec<_> = reply.tool_calls().collect();
+        assert_eq!(tool_calls.len(), 2);
+        assert_eq!(tool_calls[0].name, "get_weather");
+        assert_eq!(tool_calls[0].arguments_json().unwrap()["city"], "Paris");
+        assert_eq!(tool_calls[1].name, "get_time");
+        assert_ne!(tool_calls[0].id, tool_calls[1].id);
+
+        let err = provider.chat(&request, &ctx).await.unwrap_err();
+        if anthropic {
+            assert!(matches!(err, Error::Overloaded(_)), "{err:?}");
+        } else {
+            assert!(matches!(err, Error::RateLimited(_)), "{err:?}");
+            assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
+        }
+    }
+
+    up.push(Scripted::openai_embeddings(3));
+    let embeddings = openai
+        .embed(&EmbeddingRequest::new("e", ["a", "b", "c"]), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(embeddings.embeddings.len(), 3);
+    assert!(embeddings.embeddings.iter().all(|v| v.len() == 8));
+    assert_eq!(up.requests().len(), 9);
+}
