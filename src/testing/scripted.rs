@@ -466,3 +466,87 @@ impl Drop for DropGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(reply: Scripted) -> (StatusCode, HeaderMap, Vec<Bytes>, Option<io::Error>) {
+        let response = reply.render(None).await.expect("a response");
+        let (parts, mut body) = response.into_parts();
+        let mut frames = Vec::new();
+        let mut error = None;
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => frames.extend(frame.into_data().ok()),
+                Err(err) => {
+                    error = Some(err);
+                    break;
+                }
+            }
+        }
+        (parts.status, parts.headers, frames, error)
+    }
+
+    #[test]
+    fn headers_add_and_the_content_type_replaces() {
+        let reply = Scripted::json(200, "{}")
+            .with_header("x-a", "1")
+            .with_header("x-a", "2")
+            .with_header("Content-Type", "text/plain")
+            .with_retry_after(Duration::from_secs(2));
+        let values: Vec<_> = reply.headers().get_all("x-a").iter().collect();
+        assert_eq!(values, ["1", "2"]);
+        assert_eq!(reply.headers()[CONTENT_TYPE], "text/plain");
+        assert_eq!(reply.headers()[RETRY_AFTER], "2");
+        let rounded = Scripted::json(429, "{}").with_retry_after(Duration::from_millis(2_001));
+        assert_eq!(rounded.headers()[RETRY_AFTER], "3");
+        assert!(Scripted::raw(200, "", "x").headers().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_whole_reply_is_one_frame_and_a_cut_one_stops_early() {
+        let (status, _, frames, error) = read(Scripted::json(201, "{\"a\":1}")).await;
+        assert_eq!((status.as_u16(), frames.len(), error.is_none()), (201, 1, true));
+
+        let reply = Scripted::sse(["1", "2", "3"]);
+        let (_, headers, frames, error) = read(reply.clone().cut_after(2)).await;
+        assert_eq!(headers[CONTENT_TYPE], "text/event-stream");
+        assert_eq!(frames, reply.frames()[..2]);
+        assert!(error.is_none());
+
+        let (_, _, frames, error) = read(reply.clone().chunked(4)).await;
+        assert!(frames.iter().all(|f| f.len() <= 4));
+        assert_eq!(frames.concat(), reply.body());
+        assert!(error.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_aborted_reply_fails_after_its_frames_and_a_closed_one_has_no_head() {
+        let reply = Scripted::sse(["1", "2", "3"]).abort_after(1);
+        let (_, _, frames, error) = read(reply).await;
+        assert_eq!(frames.len(), 1);
+        assert_eq!(error.unwrap().kind(), io::ErrorKind::ConnectionAborted);
+
+        assert!(Scripted::close().render(None).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_counts_once() {
+        let watch = Arc::new(Disconnects::default());
+        let reply = Scripted::sse(["1", "2"]);
+        let response = reply.clone().render(Some(Arc::clone(&watch))).await.unwrap();
+        let mut body = response.into_body();
+        assert!(body.frame().await.is_some());
+        drop(body);
+        assert_eq!(watch.count.load(Ordering::SeqCst), 1);
+
+        // Read to its end, or cut by the script, it is no disconnect.
+        for reply in [reply.clone(), reply.cut_after(1)] {
+            let mut body = reply.render(Some(Arc::clone(&watch))).await.unwrap().into_body();
+            while body.frame().await.is_some() {}
+            drop(body);
+        }
+        assert_eq!(watch.count.load(Ordering::SeqCst), 1);
+    }
+}

@@ -324,8 +324,8 @@ fn route_of(path: &str) -> Option<Route> {
 ///
 /// | `POST` to | reply |
 /// |---|---|
-/// | `/v1/chat/completions`, `/openai/deployments/{d}/chat/completions` | [`Scripted::openai_text`], or [`Scripted::openai_stream`] for `"stream": true` |
-/// | `/v1/embeddings`, `/openai/deployments/{d}/embeddings` | [`Scripted::openai_embeddings`], one vector per input |
+/// | `/v1/chat/completions`, `/chat/completions`, `/openai/deployments/{d}/chat/completions` | [`Scripted::openai_text`], or [`Scripted::openai_stream`] for `"stream": true` |
+/// | `/v1/embeddings`, `/embeddings`, `/openai/deployments/{d}/embeddings` | [`Scripted::openai_embeddings`], one vector per input |
 /// | `/v1/messages` | [`Scripted::anthropic_text`], or [`Scripted::anthropic_stream`] for `"stream": true` |
 ///
 /// The text is `"Hello! How can I help you today?"` (complete) or
@@ -352,5 +352,54 @@ pub fn default_reply(request: &SeenRequest) -> Scripted {
         }
         Route::Messages if request.is_stream() => Scripted::anthropic_stream(wire::DEFAULT_PIECES),
         Route::Messages => Scripted::anthropic_text(wire::DEFAULT_TEXT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(method: Method, path: &str, body: &str) -> SeenRequest {
+        SeenRequest {
+            method,
+            path_and_query: path.to_owned(),
+            headers: HeaderMap::new(),
+            body: Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn the_default_reply_follows_the_path_the_method_and_the_stream_flag() {
+        let status = |method, path| default_reply(&seen(method, path, "{}")).status().as_u16();
+        assert_eq!(status(Method::POST, "/v1/chat/completions"), 200);
+        assert_eq!(status(Method::POST, "/chat/completions?x=1"), 200);
+        assert_eq!(status(Method::POST, "/openai/deployments/d/embeddings"), 200);
+        assert_eq!(status(Method::POST, "/openai/deployments//embeddings"), 404);
+        assert_eq!(status(Method::POST, "/v2/messages"), 404);
+        assert_eq!(status(Method::GET, "/v1/messages"), 405);
+
+        let stream = default_reply(&seen(Method::POST, "/v1/messages", r#"{"stream":true}"#));
+        assert_eq!(stream.headers()["content-type"], "text/event-stream");
+        let whole = default_reply(&seen(Method::POST, "/v1/messages", r#"{"stream":false}"#));
+        assert_eq!(whole.headers()["content-type"], "application/json");
+        let embeddings = default_reply(&seen(Method::POST, "/v1/embeddings", "not json"));
+        let body: serde_json::Value = serde_json::from_slice(&embeddings.body()).unwrap();
+        assert_eq!(body["data"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_seen_request_reads_its_path_headers_and_json() {
+        let mut request = seen(
+            Method::POST,
+            "/v1/chat/completions?api-version=1",
+            r#"{"stream":true}"#,
+        );
+        request
+            .headers
+            .insert("x-key", http::HeaderValue::from_static("v"));
+        assert_eq!(request.path(), "/v1/chat/completions");
+        assert_eq!(request.header("X-Key"), Some("v"));
+        assert!(request.is_stream());
+        assert_eq!(request.json()["stream"], true);
     }
 }
