@@ -573,3 +573,16 @@ async fn the_vendor_shaped_replies_decode_as_the_vendors_own() {
     assert!(embeddings.embeddings.iter().all(|v| v.len() == 8));
     assert_eq!(up.requests().len(), 9);
 }
+
+#[tokio::test]
+async fn the_server_stops_when_dropped() {
+    let up = FakeUpstream::start().await;
+    let addr = up.addr();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_ok());
+    drop(up);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(Instant::now() < deadline, "still listening on {addr}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
