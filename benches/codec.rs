@@ -1,7 +1,7 @@
 //! Codec costs: encoding a request, decoding a complete reply, decoding a stream.
 //!
 //! ```text
-//! cargo bench --bench codec
+//! cargo bench --bench codec --features testing
 //! ```
 
 use std::collections::VecDeque;

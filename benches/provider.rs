@@ -2,7 +2,7 @@
 //! fake upstream: what `ProviderService` adds to an HTTP round trip.
 //!
 //! ```text
-//! cargo bench --bench provider
+//! cargo bench --bench provider --features testing
 //! ```
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -86,9 +86,12 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     // The same call with no network: a canned in-process transport answers
-    // the server's default reply. What the stack adds to the codec's own work
-    // is the difference between the two.
-    let reply = Scripted::openai_text("Hello! How can I help you today?");
+    // the recorded reply. What the stack adds to the codec's own work is the
+    // difference between the two.
+    let reply = Scripted::json(
+        200,
+        include_bytes!("../tests/it/fixtures/openai/chat_completion.json"),
+    );
     let body = reply.body();
     let canned = OpenAi::builder()
         .api_key("sk-bench")
