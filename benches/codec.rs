@@ -1,11 +1,8 @@
 //! Codec costs: encoding a request, decoding a complete reply, decoding a stream.
 //!
 //! ```text
-//! cargo bench --bench codec
+//! cargo bench --bench codec --features testing
 //! ```
-
-#[path = "../tests/it/support/mod.rs"]
-mod support;
 
 use std::collections::VecDeque;
 use std::hint::black_box;
@@ -14,6 +11,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use tower_ai::provider::anthropic::Anthropic;
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::{Codec, StreamDecoder};
+use tower_ai::testing::Scripted;
 use tower_ai::transport::{Framer, SseDecoder, DEFAULT_MAX_EVENT_BYTES};
 use tower_ai::types::{
     ChatRequest, ContentPart, Message, ReplyMode, RequestMeta, Role, StreamAccumulator, StreamEvent, Tool,
@@ -90,18 +88,24 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("decode_complete");
-    let body = support::fixture_bytes("openai/chat_completion_tool_calls.json");
+    let body = bytes::Bytes::from_static(include_bytes!(
+        "../tests/it/fixtures/openai/chat_completion_tool_calls.json"
+    ));
     group.bench_function("openai", |b| {
         b.iter(|| openai.codec().decode_chat(black_box(&body)).unwrap())
     });
-    let body = support::fixture_bytes("anthropic/message_tool_use.json");
+    let body = bytes::Bytes::from_static(include_bytes!(
+        "../tests/it/fixtures/anthropic/message_tool_use.json"
+    ));
     group.bench_function("anthropic", |b| {
         b.iter(|| anthropic.codec().decode_chat(black_box(&body)).unwrap())
     });
     group.finish();
 
-    // 1,000 content events plus finish, usage and [DONE].
-    let chunks = support::openai_stream_of(1000);
+    // 1,000 content events plus role, finish, usage and [DONE].
+    let chunks = Scripted::openai_stream((0..1000).map(|i| format!("tok{i} ")))
+        .frames()
+        .to_vec();
     let bytes: usize = chunks.iter().map(|c| c.len()).sum();
     let events = sse_events(&chunks);
     let mut group = c.benchmark_group("decode_stream_1000_events");

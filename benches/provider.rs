@@ -2,16 +2,14 @@
 //! fake upstream: what `ProviderService` adds to an HTTP round trip.
 //!
 //! ```text
-//! cargo bench --bench provider
+//! cargo bench --bench provider --features testing
 //! ```
-
-#[path = "../tests/it/support/mod.rs"]
-mod support;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use tower::{Service, ServiceExt};
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::{Codec, HttpProviderBuilder, ProviderService};
+use tower_ai::testing::{canned, FakeUpstream, Scripted};
 use tower_ai::types::{ChatRequest, ReplyMode, RequestMeta};
 use tower_ai::LlmRequest;
 
@@ -21,7 +19,7 @@ fn benches(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let up = runtime.block_on(support::FakeUpstream::start());
+    let up = runtime.block_on(FakeUpstream::start());
     let base = format!("{}/v1", up.base_url());
     let client = reqwest::Client::new();
     let provider = OpenAi::builder()
@@ -90,17 +88,16 @@ fn benches(c: &mut Criterion) {
     // The same call with no network: a canned in-process transport answers
     // the recorded reply. What the stack adds to the codec's own work is the
     // difference between the two.
+    let reply = Scripted::json(
+        200,
+        include_bytes!("../tests/it/fixtures/openai/chat_completion.json"),
+    );
+    let body = reply.body();
     let canned = OpenAi::builder()
         .api_key("sk-bench")
-        .transport(support::canned(
-            200,
-            &[],
-            support::fixture_bytes("openai/chat_completion.json"),
-            usize::MAX,
-        ))
+        .transport(canned(reply))
         .build()
         .unwrap();
-    let body = support::fixture_bytes("openai/chat_completion.json");
     let canned_service = ProviderService::new(canned.clone());
     let ctx = RequestMeta::new();
     let mut group = c.benchmark_group("in_process_complete");

@@ -2,11 +2,8 @@
 //! under a provider.
 //!
 //! ```text
-//! cargo run --example custom_transport
+//! cargo run --example custom_transport --features testing
 //! ```
-
-#[path = "../tests/it/support/mod.rs"]
-mod support;
 
 use std::time::Duration;
 
@@ -18,6 +15,7 @@ use hyper_util::rt::TokioExecutor;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_ai::prelude::*;
 use tower_ai::provider::openai::OpenAi;
+use tower_ai::testing::FakeUpstream;
 use tower_ai::transport::Transport;
 use tower_http::set_header::SetRequestHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -27,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter("tower_http=debug")
         .init();
-    let up = support::FakeUpstream::start().await;
+    let up = FakeUpstream::start().await;
 
     // The application's client: hyper-util, with its own layers.
     let client = Client::builder(TokioExecutor::new())

@@ -1,20 +1,17 @@
 //! Quickstart: one request, three replies, no API key.
 //!
-//! Starts a fake OpenAI-compatible server on 127.0.0.1 (the same one the test
-//! suite uses), then sends requests through a `ProviderService`: a complete
+//! Starts a fake OpenAI-compatible server on 127.0.0.1 (`tower_ai::testing`,
+//! the one the test suite uses), then sends requests through a `ProviderService`: a complete
 //! reply, a streamed reply printed as it arrives, and a tool call with usage.
 //! The telemetry layer prints one span per call when it closes, with the
 //! OpenTelemetry GenAI attributes it recorded.
 //!
 //! ```text
-//! cargo run --example quickstart
+//! cargo run --example quickstart --features testing
 //! ```
 //!
 //! To talk to the real OpenAI API instead, set `OPENAI_API_KEY` and run with
 //! `-- --live`.
-
-#[path = "../tests/it/support/mod.rs"]
-mod support;
 
 use std::io::{IsTerminal, Write};
 
@@ -23,6 +20,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_ai::prelude::HttpProviderBuilder;
 use tower_ai::provider::openai::OpenAi;
 use tower_ai::provider::ProviderService;
+use tower_ai::testing::{FakeUpstream, Scripted};
 use tower_ai::types::{ChatRequest, StreamEvent, Tool};
 use tower_ai::{LlmRequest, ServiceBuilderExt};
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -41,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fake = if live {
         None
     } else {
-        Some(support::FakeUpstream::start().await)
+        Some(FakeUpstream::start().await)
     };
 
     let provider = match &fake {
@@ -97,10 +95,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. A tool call. The fake server answers with two parallel calls.
     if let Some(up) = &fake {
-        up.push(support::Reply::fixture(
-            200,
-            "openai/chat_completion_tool_calls.json",
-        ));
+        up.push(Scripted::openai_tool_calls([
+            ("get_weather", serde_json::json!({"city": "Paris"})),
+            ("get_weather", serde_json::json!({"city": "Tokyo"})),
+        ]));
     }
     let request = ChatRequest::new("gpt-4o-mini")
         .user("What's the weather in Paris and Tokyo?")

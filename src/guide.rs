@@ -14,3 +14,7 @@ pub mod vendors {}
 
 #[doc = include_str!("../docs/security.md")]
 pub mod security {}
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+#[doc = include_str!("../docs/testing.md")]
+pub mod testing {}

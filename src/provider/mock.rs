@@ -22,7 +22,10 @@
 //! assert_eq!(reply.text(), "streamed");
 //! // With the script used up, the mock echoes the last user message.
 //! assert_eq!(mock.chat(&request, &ctx).await?.text(), "hi");
-//! assert_eq!(mock.requests().len(), 4);
+//! // Like a vendor provider, it refuses what no vendor accepts.
+//! let empty = ChatRequest::new("m");
+//! assert!(matches!(mock.chat(&empty, &ctx).await, Err(Error::Config { .. })));
+//! assert_eq!(mock.requests().len(), 5);
 //! # Ok(())
 //! # }
 //! ```
@@ -136,12 +139,23 @@ fn remember<T>(log: &mut VecDeque<T>, item: T) {
 /// user message. Usage is estimated (about four characters a token) when a
 /// reply carries none. Clones share the script and the record of requests
 /// (the last 10 000 calls).
+///
+/// The mock is strict by default, so that a test passes only where a real
+/// vendor would answer: a request with no model, no messages, `max_tokens`
+/// of 0, or a tool result that answers no call before it, is refused with
+/// the same [`Error::Config`] a vendor provider gives (from
+/// [`ChatRequest::validate`]), before any latency and without using the
+/// script; and a scripted stream that ends cleanly without a
+/// [`StreamEvent::Finish`] gets one (`ToolCalls` after a tool call, `Stop`
+/// otherwise), as a vendor's decoder always sends. [`strict(false)`](Self::strict)
+/// answers anything and streams the script as it is.
 #[derive(Clone)]
 pub struct MockProvider {
     name: String,
     default_text: Option<String>,
     latency: Duration,
     capabilities: Capabilities,
+    strict: bool,
     state: Arc<Mutex<State>>,
 }
 
@@ -156,6 +170,7 @@ impl fmt::Debug for MockProvider {
         f.debug_struct("MockProvider")
             .field("name", &self.name)
             .field("latency", &self.latency)
+            .field("strict", &self.strict)
             .field("scripted", &self.lock().script.len())
             .finish_non_exhaustive()
     }
@@ -169,6 +184,7 @@ impl MockProvider {
             default_text: None,
             latency: Duration::ZERO,
             capabilities: Capabilities::all(),
+            strict: true,
             state: Arc::default(),
         }
     }
@@ -199,6 +215,22 @@ impl MockProvider {
     pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
         self.capabilities = capabilities;
         self
+    }
+
+    /// Whether the mock refuses, as a vendor provider does, a request no
+    /// vendor accepts (on by default): see [`ChatRequest::validate`].
+    ///
+    /// `strict(false)` answers any request, for a test of what a layer does
+    /// with a request that a real provider would refuse.
+    #[must_use]
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Whether the mock refuses what a vendor refuses; see [`strict`](Self::strict).
+    pub fn is_strict(&self) -> bool {
+        self.strict
     }
 
     /// Appends a scripted reply.
@@ -240,11 +272,20 @@ impl MockProvider {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Records the call, then gives the reply: the strict check's refusal,
+    /// or the next scripted reply, or the default one.
     async fn next_reply(&self, request: &ChatRequest, ctx: &RequestMeta) -> MockReply {
         let scripted = {
             let mut state = self.lock();
             remember(&mut state.requests, request.clone());
             remember(&mut state.contexts, ctx.clone());
+            if self.strict {
+                if let Err(refusal) = request.validate() {
+                    // Refused before any call, as a vendor provider does:
+                    // no latency, and the script keeps its reply.
+                    return MockReply::Error(refusal);
+                }
+            }
             state.script.pop_front()
         };
         if !self.latency.is_zero() {
@@ -301,14 +342,14 @@ impl Provider for MockProvider {
         match self.next_reply(request, ctx).await {
             MockReply::Complete(response) => Ok(response),
             MockReply::Error(error) => Err(error),
-            stream @ MockReply::Stream { .. } => into_stream(stream).collect_response().await,
+            stream @ MockReply::Stream { .. } => into_stream(stream, self.strict).collect_response().await,
         }
     }
 
     async fn chat_stream(&self, request: &ChatRequest, ctx: &RequestMeta) -> Result<ChatStream> {
         match self.next_reply(request, ctx).await {
             MockReply::Error(error) => Err(error),
-            reply => Ok(into_stream(reply)),
+            reply => Ok(into_stream(reply, self.strict)),
         }
     }
 
@@ -353,11 +394,18 @@ fn pseudo_embedding(text: &str, dims: usize) -> Vec<f32> {
     v
 }
 
-fn into_stream(reply: MockReply) -> ChatStream {
+fn into_stream(reply: MockReply, strict: bool) -> ChatStream {
     match reply {
         MockReply::Complete(response) => ChatStream::from_response(&response),
         MockReply::Error(error) => ChatStream::from_events([Err(error)]),
-        MockReply::Stream { events, delay, error } => {
+        MockReply::Stream {
+            mut events,
+            delay,
+            error,
+        } => {
+            if strict && error.is_none() {
+                close_with_finish(&mut events);
+            }
             let items = events.into_iter().map(Ok).chain(error.map(Err));
             let stream = futures_util::stream::iter(items).then(move |item| async move {
                 if !delay.is_zero() {
@@ -368,4 +416,21 @@ fn into_stream(reply: MockReply) -> ChatStream {
             ChatStream::new(stream)
         }
     }
+}
+
+/// Appends a `Finish` to a stream that ends cleanly without one, as every
+/// vendor's decoder does: `ToolCalls` after a tool call, `Stop` otherwise.
+fn close_with_finish(events: &mut Vec<StreamEvent>) {
+    if events.iter().any(|e| matches!(e, StreamEvent::Finish { .. })) {
+        return;
+    }
+    let tool_call = events
+        .iter()
+        .any(|e| matches!(e, StreamEvent::ToolCallDelta { .. }));
+    let reason = if tool_call {
+        FinishReason::ToolCalls
+    } else {
+        FinishReason::Stop
+    };
+    events.push(StreamEvent::Finish { reason });
 }

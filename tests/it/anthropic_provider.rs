@@ -10,7 +10,8 @@ use tower_ai::LlmRequest;
 
 use crate::conformance::anthropic::{self, API_KEY};
 use crate::conformance::Endpoint;
-use crate::support::{collect, complete, streamed, FakeUpstream, Reply};
+use crate::support::{collect, complete, json_fixture, sse_fixture, streamed};
+use tower_ai::testing::FakeUpstream;
 use tower_ai::types::RequestMeta;
 
 fn provider(up: &FakeUpstream) -> Anthropic {
@@ -49,8 +50,8 @@ async fn requests_have_the_messages_shape_with_the_system_prompt_hoisted() {
 #[tokio::test]
 async fn tool_use_keeps_its_ids_and_counts_cached_input_tokens() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, "anthropic/message_tool_use.json"));
-    up.push(Reply::sse_fixture("anthropic/stream_tool_use.sse"));
+    up.push(json_fixture(200, "anthropic/message_tool_use.json"));
+    up.push(sse_fixture("anthropic/stream_tool_use.sse"));
     let mut service = ProviderService::new(provider(&up));
 
     let whole = complete(&mut service, hello()).await.unwrap();
@@ -69,7 +70,7 @@ async fn tool_use_keeps_its_ids_and_counts_cached_input_tokens() {
 #[tokio::test]
 async fn thinking_is_kept_with_its_signature() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::sse_fixture("anthropic/stream_thinking.sse"));
+    up.push(sse_fixture("anthropic/stream_thinking.sse"));
     let provider = provider(&up);
     let reply = streamed(&provider, hello()).await.unwrap();
     let reasoning: Vec<_> = reply.reasoning().collect();
@@ -82,7 +83,7 @@ async fn thinking_is_kept_with_its_signature() {
 #[tokio::test]
 async fn an_error_event_mid_stream_is_a_typed_error_after_the_text_so_far() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::sse_fixture("anthropic/stream_error.sse"));
+    up.push(sse_fixture("anthropic/stream_error.sse"));
     let mut service = ProviderService::new(provider(&up));
     let got = collect(&mut service, LlmRequest::stream(hello())).await.unwrap();
     assert_eq!(got.finishes(), 0, "an errored stream must not finish: {got:?}");
@@ -104,7 +105,7 @@ async fn embeddings_are_unsupported_with_a_typed_error() {
 #[tokio::test]
 async fn content_and_stop_reason_carried_in_message_start_are_kept() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::sse_fixture("anthropic/stream_start_content.sse"));
+    up.push(sse_fixture("anthropic/stream_start_content.sse"));
     let mut service = ProviderService::new(provider(&up));
 
     let reply = complete(&mut service, LlmRequest::stream(hello())).await.unwrap();

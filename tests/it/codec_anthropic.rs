@@ -1,6 +1,7 @@
 //! The Anthropic codec against the recorded wire fixtures in `tests/it/fixtures/anthropic/`.
 
 use crate::support;
+use tower_ai::testing::{canned, Scripted};
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -1406,17 +1407,21 @@ fn provider(transport: Transport) -> Anthropic {
 async fn provider_chat_and_stream_over_a_transport() {
     let request = ChatRequest::new(MODEL).user("Weather?");
 
-    let reply = provider(support::canned(200, &[], fixture("message_tool_use.json"), 64))
-        .chat(&request.clone(), &RequestMeta::new())
-        .await
-        .unwrap();
+    let reply = provider(canned(
+        Scripted::raw(200, "", fixture("message_tool_use.json")).chunked(64),
+    ))
+    .chat(&request.clone(), &RequestMeta::new())
+    .await
+    .unwrap();
     assert_eq!(reply.tool_calls().count(), 2);
 
     for chunk in [1, 7, 4096] {
-        let stream = provider(support::canned(200, &[], fixture("stream_tool_use.sse"), chunk))
-            .chat_stream(&request.clone(), &RequestMeta::new())
-            .await
-            .unwrap();
+        let stream = provider(canned(
+            Scripted::raw(200, "", fixture("stream_tool_use.sse")).chunked(chunk),
+        ))
+        .chat_stream(&request.clone(), &RequestMeta::new())
+        .await
+        .unwrap();
         let streamed = stream.collect_response().await.unwrap();
         assert_eq!(streamed.text(), "I'll check both cities.");
         assert_eq!(
@@ -1428,18 +1433,20 @@ async fn provider_chat_and_stream_over_a_transport() {
         assert_eq!(streamed.usage.unwrap().output_tokens, 89);
     }
 
-    let err = provider(support::canned(200, &[], fixture("stream_error.sse"), 13))
-        .chat_stream(&request.clone(), &RequestMeta::new())
-        .await
-        .unwrap()
-        .collect_response()
-        .await
-        .unwrap_err();
+    let err = provider(canned(
+        Scripted::raw(200, "", fixture("stream_error.sse")).chunked(13),
+    ))
+    .chat_stream(&request.clone(), &RequestMeta::new())
+    .await
+    .unwrap()
+    .collect_response()
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::Overloaded(_)), "{err:?}");
 
     let mut cut = fixture("stream_text.sse");
     cut.truncate(cut.len() - 40);
-    let err = provider(support::canned(200, &[], cut, 10))
+    let err = provider(canned(Scripted::raw(200, "", cut).chunked(10)))
         .chat_stream(&request.clone(), &RequestMeta::new())
         .await
         .unwrap()
@@ -1448,14 +1455,11 @@ async fn provider_chat_and_stream_over_a_transport() {
         .unwrap_err();
     assert!(matches!(err, Error::StreamTruncated { .. }), "{err:?}");
 
-    let err = provider(support::canned(
-        429,
-        &[
-            ("retry-after", "20"),
-            ("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy"),
-        ],
-        fixture("error_rate_limit.json"),
-        50,
+    let err = provider(canned(
+        Scripted::raw(429, "", fixture("error_rate_limit.json"))
+            .with_header("retry-after", "20")
+            .with_header("request-id", "req_011CSHoEeqs5C35K2UUqR7Fy")
+            .chunked(50),
     ))
     .chat(&request.clone(), &RequestMeta::new())
     .await
@@ -1463,7 +1467,7 @@ async fn provider_chat_and_stream_over_a_transport() {
     assert!(matches!(err, Error::RateLimited(_)), "{err:?}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(20)));
 
-    let err = provider(support::canned(200, &[], Vec::new(), 1))
+    let err = provider(canned(Scripted::raw(200, "", Vec::new()).chunked(1)))
         .embed(
             &tower_ai::types::EmbeddingRequest::new("m", ["x"]),
             &RequestMeta::new(),
@@ -1506,7 +1510,7 @@ async fn provider_sends_the_encoded_request() {
 /// A transport that answers nothing useful: for providers that are built but
 /// never sent anything (with the `reqwest` feature off, `build` needs one).
 fn offline() -> tower_ai::transport::Transport {
-    support::canned(200, &[], Bytes::new(), usize::MAX)
+    canned(Scripted::raw(200, "", Bytes::new()))
 }
 
 #[test]

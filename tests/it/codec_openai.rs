@@ -1,7 +1,7 @@
 //! The OpenAI codec against the recorded wire fixtures in `tests/it/fixtures/openai/`,
 //! without a socket: request encoding, reply and stream decoding, error mapping.
 
-use crate::support;
+use tower_ai::testing::{canned, Scripted};
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -1453,7 +1453,7 @@ fn debug_never_shows_the_key() {
     let codec = builder.build_codec().unwrap();
     let provider = OpenAi::builder()
         .api_key(KEY)
-        .transport(support::canned(200, &[], Bytes::new(), usize::MAX))
+        .transport(canned(Scripted::raw(200, "", Bytes::new())))
         .build()
         .unwrap();
     let azure_builder = OpenAi::azure()
@@ -1544,7 +1544,7 @@ fn provider(body: &'static [u8], status: u16) -> OpenAi {
     OpenAi::builder()
         .api_key(KEY)
         .base_url("https://api.openai.com/v1")
-        .transport(support::canned(status, &[], Bytes::from_static(body), usize::MAX))
+        .transport(canned(Scripted::raw(status, "", Bytes::from_static(body))))
         .build()
         .unwrap()
 }
@@ -1603,7 +1603,7 @@ async fn a_cut_stream_ends_with_an_error() {
 /// A transport that answers nothing useful: for providers that are built but
 /// never sent anything (with the `reqwest` feature off, `build` needs one).
 fn offline() -> tower_ai::transport::Transport {
-    support::canned(200, &[], Bytes::new(), usize::MAX)
+    canned(Scripted::raw(200, "", Bytes::new()))
 }
 
 /// Mistral's reasoning models send their reasoning as a `thinking` content

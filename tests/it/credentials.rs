@@ -10,7 +10,8 @@ use tower_ai::types::ChatRequest;
 use tower_ai::{Error, LlmRequest};
 
 use crate::conformance::{anthropic, openai, Endpoint};
-use crate::support::{call, FakeUpstream, Reply};
+use crate::support::{call, json_fixture};
+use tower_ai::testing::{FakeUpstream, Scripted};
 
 const AZURE_KEY: &str = "azure-secret-5c2e91";
 const ENTRA_TOKEN: &str = "eyJ-entra-7d0a33";
@@ -59,7 +60,7 @@ async fn a_redirect_to_another_host_is_not_followed() {
         let before = up.requests().len();
         for (status, stream) in [(307, false), (308, true), (301, false), (302, true)] {
             let location = format!("{}/v1/chat/completions", elsewhere.base_url());
-            up.push(Reply::json(status, "{}").with_header("location", &location));
+            up.push(Scripted::json(status, "{}").with_header("location", &location));
             let request = if stream {
                 LlmRequest::stream(hello())
             } else {
@@ -97,7 +98,7 @@ async fn a_redirect_to_another_host_is_not_followed() {
 
 /// An upstream that echoes the credential it was sent, in the error body
 /// shape both vendors read (Anthropic's envelope, with OpenAI's fields).
-fn echoing(credential: &str) -> Reply {
+fn echoing(credential: &str) -> Scripted {
     let body = serde_json::json!({
         "type": "error",
         "error": {
@@ -106,7 +107,7 @@ fn echoing(credential: &str) -> Reply {
             "code": credential,
         }
     });
-    Reply::json(401, &body.to_string())
+    Scripted::json(401, body.to_string())
 }
 
 /// The bare credential, without a `Bearer ` prefix.
@@ -141,11 +142,7 @@ async fn a_key_echoed_in_a_stream_error_is_redacted() {
     let up = FakeUpstream::start().await;
     let message = format!("the key {} was revoked", openai::API_KEY);
     let event = serde_json::json!({"error": {"message": message, "type": "server_error"}});
-    up.push(Reply::Sse {
-        chunks: vec![format!("data: {event}\n\n").into()],
-        delay: std::time::Duration::ZERO,
-        cut_after: None,
-    });
+    up.push(Scripted::sse_frames([format!("data: {event}\n\n")]));
     let mut service = ProviderService::new(openai::provider(Endpoint::upstream(&up)));
     let response = call(&mut service, LlmRequest::stream(hello())).await.unwrap();
     let err = response.into_complete().await.unwrap_err();
@@ -193,7 +190,7 @@ async fn headers_that_carry_credentials_are_marked_sensitive() {
 #[tokio::test]
 async fn an_absurd_retry_after_is_reported_but_not_honoured() {
     let up = FakeUpstream::start().await;
-    let rate_limited = || Reply::fixture(429, "openai/error_rate_limit.json");
+    let rate_limited = || json_fixture(429, "openai/error_rate_limit.json");
     for value in ["99999999999", "1e19", "Fri, 31 Dec 9999 23:59:59 GMT"] {
         up.push(rate_limited().with_header("retry-after", value));
     }

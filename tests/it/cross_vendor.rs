@@ -6,7 +6,8 @@ use tower_ai::provider::Provider;
 use tower_ai::types::{ChatRequest, Message, Tool};
 
 use crate::conformance::{anthropic, openai, Endpoint};
-use crate::support::{FakeUpstream, Reply};
+use crate::support::json_fixture;
+use tower_ai::testing::FakeUpstream;
 use tower_ai::types::RequestMeta;
 
 fn weather_tool() -> Tool {
@@ -27,7 +28,7 @@ fn providers(up: &FakeUpstream) -> (OpenAi, Anthropic) {
 #[tokio::test]
 async fn openai_tool_calls_continue_on_anthropic() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, "openai/chat_completion_tool_calls.json"));
+    up.push(json_fixture(200, "openai/chat_completion_tool_calls.json"));
     let (openai, anthropic) = providers(&up);
 
     let request = ChatRequest::new("gpt-4o-mini")
@@ -80,7 +81,7 @@ async fn openai_tool_calls_continue_on_anthropic() {
 #[tokio::test]
 async fn anthropic_tool_use_continues_on_openai() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, "anthropic/message_tool_use.json"));
+    up.push(json_fixture(200, "anthropic/message_tool_use.json"));
     let (openai, anthropic) = providers(&up);
 
     let request = ChatRequest::new("claude-sonnet-4-5")
@@ -121,7 +122,7 @@ async fn anthropic_tool_use_continues_on_openai() {
 #[tokio::test]
 async fn anthropic_thinking_is_left_out_for_openai_and_kept_for_anthropic() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, "anthropic/message_thinking.json"));
+    up.push(json_fixture(200, "anthropic/message_thinking.json"));
     let (openai, anthropic) = providers(&up);
     let request = ChatRequest::new("claude-sonnet-4-5").user("Think, then answer.");
     let reply = anthropic

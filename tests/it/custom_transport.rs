@@ -12,7 +12,8 @@ use tower_ai::types::ChatRequest;
 use tower_http::set_header::SetRequestHeaderLayer;
 
 use crate::conformance::{anthropic, openai, Endpoint};
-use crate::support::{streamed, FakeUpstream};
+use crate::support::streamed;
+use tower_ai::testing::FakeUpstream;
 use tower_ai::types::RequestMeta;
 
 fn my_client() -> Transport {

@@ -6,7 +6,8 @@ use tower_ai::types::{ChatRequest, EmbeddingRequest};
 use tower_ai::{Error, LlmRequest};
 
 use crate::conformance::{anthropic, openai, Endpoint};
-use crate::support::{call, complete, FakeUpstream, Reply};
+use crate::support::{call, complete, json_fixture, sse_fixture};
+use tower_ai::testing::{FakeUpstream, Scripted};
 
 fn services(up: &FakeUpstream) -> [(&'static str, ProviderService, &'static str, &'static str); 2] {
     [
@@ -34,7 +35,7 @@ async fn an_html_page_where_a_stream_was_asked_for_is_a_decode_error() {
     let up = FakeUpstream::start().await;
     for (name, mut service, _, _) in services(&up) {
         let page = "<html><body>Please sign in to the guest network</body></html>";
-        up.push(Reply::json(200, page).with_header("content-type", "text/html; charset=utf-8"));
+        up.push(Scripted::json(200, page).with_header("content-type", "text/html; charset=utf-8"));
         let err = call(&mut service, LlmRequest::stream(hello())).await.unwrap_err();
         assert!(matches!(err, Error::Decode { .. }), "{name}: {err:?}");
         assert!(!err.is_retryable(), "{name}: a retry would loop on the same page");
@@ -48,14 +49,14 @@ async fn an_html_page_where_a_stream_was_asked_for_is_a_decode_error() {
 async fn a_complete_json_reply_where_a_stream_was_asked_for_is_replayed_as_a_stream() {
     let up = FakeUpstream::start().await;
     for (name, mut service, fixture, text) in services(&up) {
-        up.push(Reply::fixture(200, fixture));
+        up.push(json_fixture(200, fixture));
         let response = call(&mut service, LlmRequest::stream(hello())).await.unwrap();
         assert!(response.is_stream(), "{name}");
         let reply = response.into_complete().await.unwrap();
         assert_eq!(reply.text(), text, "{name}");
         assert!(reply.usage.is_some(), "{name}");
         // A complete request still reads it as it always did.
-        up.push(Reply::fixture(200, fixture));
+        up.push(json_fixture(200, fixture));
         assert_eq!(complete(&mut service, hello()).await.unwrap().text(), text);
     }
 }
@@ -65,7 +66,7 @@ async fn a_wrong_number_of_vectors_is_a_decode_error() {
     let up = FakeUpstream::start().await;
     let mut service = ProviderService::new(openai::provider(Endpoint::upstream(&up)));
     // The fake server answers two vectors, whatever was asked.
-    up.push(Reply::fixture(200, "openai/embeddings.json"));
+    up.push(json_fixture(200, "openai/embeddings.json"));
     let request = LlmRequest::embeddings(EmbeddingRequest::new("e", ["a", "b", "c"]));
     let err = call(&mut service, request).await.unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
@@ -100,7 +101,7 @@ async fn a_stalled_or_keep_alive_only_stream_ends_with_a_named_timeout() {
             .idle(Duration::from_millis(60)),
     );
     // The head and a first chunk arrive, then the server goes quiet.
-    up.push(Reply::sse_fixture("openai/stream_text.sse").with_delay(Duration::from_millis(400)));
+    up.push(sse_fixture("openai/stream_text.sse").with_event_delay(Duration::from_millis(400)));
     let err = call(&mut service, LlmRequest::stream(hello()))
         .await
         .unwrap()
@@ -120,12 +121,9 @@ async fn a_stalled_or_keep_alive_only_stream_ends_with_a_named_timeout() {
 
     // Only keep-alive comments: bytes keep coming, events never do. Idle
     // time is counted between events, so the idle limit fires...
-    let keep_alives = || Reply::Sse {
-        chunks: (0..40)
-            .map(|_| bytes::Bytes::from_static(b": keep-alive\n\n"))
-            .collect(),
-        delay: Duration::from_millis(20),
-        cut_after: None,
+    let keep_alives = || {
+        Scripted::sse_frames((0..40).map(|_| bytes::Bytes::from_static(b": keep-alive\n\n")))
+            .with_event_delay(Duration::from_millis(20))
     };
     up.push(keep_alives());
     let err = call(&mut service, LlmRequest::stream(hello()))
@@ -170,7 +168,7 @@ async fn a_stalled_or_keep_alive_only_stream_ends_with_a_named_timeout() {
 async fn a_not_found_says_where_the_request_went() {
     let up = FakeUpstream::start().await;
     for (name, mut service, _, _) in services(&up) {
-        up.push(Reply::json(
+        up.push(Scripted::json(
             404,
             "{\"error\": {\"message\": \"Not Found\", \"type\": \"not_found_error\"}}",
         ));
@@ -205,13 +203,9 @@ async fn a_refused_connection_names_the_provider_the_host_and_the_cause() {
     assert!(std::error::Error::source(&err).is_some());
 }
 
-fn sse(lines: &[&str]) -> Reply {
+fn sse(lines: &[&str]) -> Scripted {
     let body: String = lines.iter().map(|l| format!("{l}\n\n")).collect();
-    Reply::Sse {
-        chunks: vec![body.into()],
-        delay: std::time::Duration::ZERO,
-        cut_after: None,
-    }
+    Scripted::sse_frames([body])
 }
 
 #[tokio::test]
@@ -265,7 +259,7 @@ async fn an_empty_text_part_next_to_a_tool_call_is_dropped() {
         "stop_reason": "tool_use",
         "usage": {"input_tokens": 5, "output_tokens": 9}
     });
-    up.push(Reply::json(200, &body.to_string()));
+    up.push(Scripted::json(200, body.to_string()));
     let mut claude = ProviderService::new(anthropic::provider(Endpoint::upstream(&up)));
     let reply = complete(&mut claude, hello()).await.unwrap();
     assert_eq!(reply.message.content.len(), 1, "{:?}", reply.message.content);
@@ -284,7 +278,7 @@ async fn compatible_servers_context_overflows_are_context_length_errors() {
         ),
         ("openai/error_litellm_context.json", "400"),
     ] {
-        up.push(Reply::fixture(400, fixture));
+        up.push(json_fixture(400, fixture));
         let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
         assert!(
             matches!(err, Error::ContextLengthExceeded(_)),
@@ -303,7 +297,7 @@ async fn compatible_servers_context_overflows_are_context_length_errors() {
 async fn a_529_is_overloaded_on_every_wire() {
     let up = FakeUpstream::start().await;
     for (name, mut service, _, _) in services(&up) {
-        up.push(Reply::json(529, "{\"error\": {\"message\": \"busy\"}}"));
+        up.push(Scripted::json(529, "{\"error\": {\"message\": \"busy\"}}"));
         let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
         assert!(matches!(err, Error::Overloaded(_)), "{name}: {err:?}");
     }
@@ -355,7 +349,9 @@ async fn the_vendors_request_id_is_kept_on_errors() {
     let up = FakeUpstream::start().await;
     for (name, mut service, _, _) in services(&up) {
         for header in ["x-request-id", "request-id"] {
-            up.push(Reply::json(500, "{\"error\": {\"message\": \"boom\"}}").with_header(header, "req_7f3a"));
+            up.push(
+                Scripted::json(500, "{\"error\": {\"message\": \"boom\"}}").with_header(header, "req_7f3a"),
+            );
             let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
             assert_eq!(
                 err.api().unwrap().request_id.as_deref(),

@@ -1,9 +1,11 @@
-//! The integration tests, as one test binary (`cargo test --test it`).
+//! The integration tests, as one test binary (`cargo test --test it`); it
+//! needs the `testing` feature, whose fake upstream servers most areas use.
 //!
 //! Each module is one area; a module that needs crate features is compiled only
-//! when they are on. `support` holds the fake upstream server and the shared
-//! helpers; `conformance` the checks every vendor passes, and each vendor's run
-//! of them; `fixtures/` the recorded wire bodies (see each folder's `SOURCES.md`).
+//! when they are on. `support` holds the fixture readers and the call helpers;
+//! `testing` tests the fake upstream servers themselves; `conformance` the
+//! checks every vendor passes, and each vendor's run of them; `fixtures/` the
+//! recorded wire bodies (see each folder's `SOURCES.md`).
 
 mod support;
 
@@ -31,9 +33,10 @@ mod mock_provider;
 mod observe;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
 mod openai_provider;
-mod support_selftest;
 #[cfg(feature = "telemetry")]
 mod telemetry;
+#[cfg(all(feature = "reqwest", feature = "openai"))]
+mod testing;
 #[cfg(feature = "tokens")]
 mod tokens;
 #[cfg(all(feature = "openai", feature = "anthropic"))]

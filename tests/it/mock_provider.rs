@@ -6,7 +6,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_ai::error::TimeoutKind;
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::{Provider, ProviderService};
-use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason, StreamEvent, UsageSource};
+use tower_ai::types::{ChatRequest, EmbeddingRequest, FinishReason, Message, StreamEvent, UsageSource};
 use tower_ai::Error;
 use tower_ai::LlmRequest;
 
@@ -114,4 +114,119 @@ async fn tool_call_replies_and_embeddings() {
     assert_eq!(embeddings.embeddings[0], embeddings.embeddings[2]);
     assert_ne!(embeddings.embeddings[0], embeddings.embeddings[1]);
     assert_eq!(mock.embedding_requests().len(), 1);
+}
+
+/// What a vendor provider refuses before any call, the strict mock refuses
+/// too, with the same error; the refusal keeps the script for the next call.
+#[tokio::test]
+async fn the_strict_mock_refuses_what_a_vendor_refuses() {
+    let mock = MockProvider::new().push_text("scripted");
+    assert!(mock.is_strict());
+    let ctx = RequestMeta::new();
+    let orphan = ChatRequest::new("m")
+        .user("weather?")
+        .message(Message::tool_result("call_9", "sunny"));
+    let refused = [
+        ChatRequest::new("m"),
+        ChatRequest::new("").user("hi"),
+        ChatRequest::new("  ").user("hi"),
+        orphan.clone(),
+        ChatRequest::new("m").user("hi").max_tokens(0),
+    ];
+    for request in &refused {
+        let expected = request.validate().unwrap_err().to_string();
+        for err in [
+            mock.chat(request, &ctx).await.unwrap_err(),
+            mock.chat_stream(request, &ctx).await.err().unwrap(),
+        ] {
+            assert!(matches!(err, Error::Config { .. }), "{request:?}: {err:?}");
+            assert_eq!(err.to_string(), expected);
+        }
+    }
+    // Every refused call is recorded; none used the script.
+    assert_eq!(mock.requests().len(), 2 * refused.len());
+    let ok = mock.chat(&ChatRequest::new("m").user("hi"), &ctx).await.unwrap();
+    assert_eq!(ok.text(), "scripted");
+
+    // Through the service, the refusal is the call's error.
+    let mut service = ProviderService::new(mock.clone());
+    let err = call(&mut service, ChatRequest::new("m")).await.unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+
+    // Not strict: the same requests are answered.
+    let lenient = MockProvider::new().strict(false).with_text_reply("anything");
+    assert!(!lenient.is_strict());
+    for request in &refused {
+        assert_eq!(lenient.chat(request, &ctx).await.unwrap().text(), "anything");
+    }
+}
+
+/// A scripted stream that ends cleanly without `Finish` gets one, as every
+/// vendor's stream has; a stream that already has one, or ends with an
+/// error, is left as it is; `strict(false)` streams the script as written.
+#[tokio::test]
+async fn the_strict_mock_always_ends_a_clean_stream_with_finish() {
+    let request = ChatRequest::new("m").user("hi");
+    let ctx = RequestMeta::new();
+    let tool_delta = StreamEvent::ToolCallDelta {
+        index: 0,
+        id: Some("call_1".into()),
+        name: Some("lookup".into()),
+        arguments: "{}".into(),
+    };
+    let mock = MockProvider::new()
+        .push(MockReply::stream(vec![
+            StreamEvent::text("a"),
+            StreamEvent::text("b"),
+        ]))
+        .push(MockReply::stream(vec![tool_delta.clone()]))
+        .push(MockReply::stream(vec![
+            StreamEvent::text("a"),
+            StreamEvent::Finish {
+                reason: FinishReason::Length,
+            },
+        ]))
+        .push(
+            MockReply::stream(vec![StreamEvent::text("a")]).then_fail(Error::StreamTruncated {
+                provider: "mock".into(),
+            }),
+        );
+
+    let text = Collected::read(mock.chat_stream(&request, &ctx).await.unwrap()).await;
+    assert!(text.error.is_none());
+    assert!(matches!(
+        text.events.last(),
+        Some(StreamEvent::Finish {
+            reason: FinishReason::Stop
+        })
+    ));
+
+    let tool = Collected::read(mock.chat_stream(&request, &ctx).await.unwrap()).await;
+    assert!(matches!(
+        tool.events.last(),
+        Some(StreamEvent::Finish {
+            reason: FinishReason::ToolCalls
+        })
+    ));
+
+    let finished = Collected::read(mock.chat_stream(&request, &ctx).await.unwrap()).await;
+    assert_eq!(finished.finishes(), 1);
+    assert_eq!(finished.fold().finish_reason, Some(FinishReason::Length));
+
+    let failed = Collected::read(mock.chat_stream(&request, &ctx).await.unwrap()).await;
+    assert_eq!(failed.finishes(), 0);
+    assert!(matches!(failed.error, Some(Error::StreamTruncated { .. })));
+
+    // Folded into a complete reply, the added Finish gives its reason.
+    let mock = MockProvider::new().push(MockReply::stream(vec![tool_delta]));
+    assert_eq!(
+        mock.chat(&request, &ctx).await.unwrap().finish_reason,
+        Some(FinishReason::ToolCalls)
+    );
+
+    let lenient = MockProvider::new()
+        .strict(false)
+        .push(MockReply::stream(vec![StreamEvent::text("a")]));
+    let raw = Collected::read(lenient.chat_stream(&request, &ctx).await.unwrap()).await;
+    assert_eq!(raw.events, vec![StreamEvent::text("a")]);
 }

@@ -14,7 +14,8 @@ use tower_ai::LlmRequest;
 
 use crate::conformance::openai::{self, API_KEY};
 use crate::conformance::Endpoint;
-use crate::support::{call, complete, streamed, FakeUpstream, Reply};
+use crate::support::{call, complete, json_fixture, sse_fixture, streamed};
+use tower_ai::testing::{FakeUpstream, Scripted};
 use tower_ai::types::RequestMeta;
 
 fn provider(up: &FakeUpstream) -> OpenAi {
@@ -53,8 +54,8 @@ async fn requests_have_the_openai_shape() {
 #[tokio::test]
 async fn parallel_tool_calls_keep_their_ids_and_cached_tokens() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, "openai/chat_completion_tool_calls.json"));
-    up.push(Reply::sse_fixture("openai/stream_tool_calls.sse"));
+    up.push(json_fixture(200, "openai/chat_completion_tool_calls.json"));
+    up.push(sse_fixture("openai/stream_tool_calls.sse"));
     let mut service = ProviderService::new(provider(&up));
 
     let whole = complete(&mut service, hello()).await.unwrap();
@@ -69,7 +70,7 @@ async fn parallel_tool_calls_keep_their_ids_and_cached_tokens() {
 #[tokio::test]
 async fn json_schema_output_is_requested_and_returned() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, "openai/chat_completion_json.json"));
+    up.push(json_fixture(200, "openai/chat_completion_json.json"));
     let mut service = ProviderService::new(provider(&up));
     let schema = serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}});
     let request = hello().response_format(ResponseFormat::json_schema("weather", schema.clone()));
@@ -108,7 +109,7 @@ async fn embeddings_over_the_service() {
 #[tokio::test]
 async fn a_filtered_prompt_is_a_content_filtered_error() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(400, "openai/error_content_filter.json"));
+    up.push(json_fixture(400, "openai/error_content_filter.json"));
     let mut service = ProviderService::new(provider(&up));
     let err = call(&mut service, hello()).await.unwrap_err();
     assert!(matches!(err, Error::ContentFiltered(_)), "{err:?}");
@@ -118,7 +119,7 @@ async fn a_filtered_prompt_is_a_content_filtered_error() {
 #[tokio::test]
 async fn a_503_without_a_json_body_is_retryable() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::json(503, "upstream unavailable"));
+    up.push(Scripted::json(503, "upstream unavailable"));
     let mut service = ProviderService::new(provider(&up));
     let err = call(&mut service, hello()).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
@@ -129,11 +130,7 @@ async fn a_503_without_a_json_body_is_retryable() {
 async fn an_oversized_stream_event_is_refused() {
     let up = FakeUpstream::start().await;
     let big = format!("data: {{\"x\":\"{}\"}}\n\n", "a".repeat(10_000));
-    up.push(Reply::Sse {
-        chunks: vec![big.into()],
-        delay: Duration::ZERO,
-        cut_after: None,
-    });
+    up.push(Scripted::sse_frames([big]));
     let provider = provider(&up).max_event_bytes(1024);
     let err = streamed(&provider, hello()).await.unwrap_err();
     assert!(matches!(err, Error::EventTooLarge { limit: 1024 }), "{err:?}");
@@ -142,8 +139,8 @@ async fn an_oversized_stream_event_is_refused() {
 #[tokio::test]
 async fn slow_chunks_arrive_and_a_timeout_layer_stops_a_slow_upstream() {
     let up = FakeUpstream::start().await;
-    up.push(Reply::sse_fixture("openai/stream_text.sse").with_delay(Duration::from_millis(5)));
-    up.push(Reply::fixture(200, "openai/chat_completion.json").with_delay(Duration::from_secs(5)));
+    up.push(sse_fixture("openai/stream_text.sse").with_event_delay(Duration::from_millis(5)));
+    up.push(json_fixture(200, "openai/chat_completion.json").with_latency(Duration::from_secs(5)));
     let mut service = ServiceBuilder::new()
         .map_err(tower_ai::error::from_box_error)
         .timeout(Duration::from_millis(300))
@@ -203,11 +200,7 @@ async fn usage_carried_in_an_error_chunk_comes_before_the_error() {
         r#"{"id":"c1","object":"chat.completion.chunk","model":"m","error":{"message":"Provider disconnected","code":502},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#,
     ];
     let body: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
-    up.push(Reply::Sse {
-        chunks: vec![body.into()],
-        delay: Duration::ZERO,
-        cut_after: None,
-    });
+    up.push(Scripted::sse_frames([body]));
     let mut service = ProviderService::new(provider(&up));
     let collected = crate::support::collect(&mut service, LlmRequest::stream(hello()))
         .await

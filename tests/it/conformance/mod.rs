@@ -24,7 +24,8 @@ use tower_ai::types::{ChatRequest, ChatResponse, FinishReason, StreamEvent};
 use tower_ai::Error;
 use tower_ai::{LlmRequest, ReplyMode};
 
-use crate::support::{self, call, collect, complete, FakeUpstream, Reply};
+use crate::support::{self, call, collect, complete, json_fixture, sse_fixture};
+use tower_ai::testing::{canned, FakeUpstream, Scripted};
 use tower_ai::types::RequestMeta;
 
 #[cfg(feature = "anthropic")]
@@ -51,9 +52,14 @@ impl Endpoint {
 
     /// No server: every request is answered at once with `status` and `body`.
     pub(crate) fn canned(status: u16, headers: &[(&'static str, &'static str)], body: Bytes) -> Self {
+        // No content type, as the fixtures carry none: the body alone decides.
+        let mut reply = Scripted::raw(status, "", body);
+        for (name, value) in headers {
+            reply = reply.with_header(name, value);
+        }
         Endpoint {
             base_url: "http://canned.invalid".to_owned(),
-            transport: Some(support::canned(status, headers, body, usize::MAX)),
+            transport: Some(canned(reply)),
         }
     }
 }
@@ -252,16 +258,13 @@ fn assert_usage(reply: &ChatResponse, expected: Option<(u64, u64)>) {
 
 /// The SSE events of a fixture, one chunk each, as the fake upstream sends them.
 fn sse_events(file: &str) -> Vec<Bytes> {
-    match Reply::sse_fixture(file) {
-        Reply::Sse { chunks, .. } => chunks,
-        other => unreachable!("sse_fixture gave {other:?}"),
-    }
+    support::sse_fixture_events(file)
 }
 
 /// A complete reply: text, stop, usage; the request did not ask for a stream.
 pub(crate) async fn complete_reply<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, v.complete));
+    up.push(json_fixture(200, v.complete));
     let mut service = v.service(&up);
     let response = call(&mut service, v.request()).await.unwrap();
     assert!(!response.is_stream());
@@ -279,8 +282,8 @@ pub(crate) async fn complete_reply<P: Provider>(v: &Vendor<P>) {
 /// the reply `into_complete` gives for the same stream; text, stop, usage.
 pub(crate) async fn streamed_reply<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
-    up.push(Reply::sse_fixture(v.stream));
-    up.push(Reply::sse_fixture(v.stream));
+    up.push(sse_fixture(v.stream));
+    up.push(sse_fixture(v.stream));
     let mut service = v.service(&up);
 
     let response = call(&mut service, v.stream_request()).await.unwrap();
@@ -309,8 +312,8 @@ pub(crate) async fn streamed_reply<P: Provider>(v: &Vendor<P>) {
 /// arguments that parse as the expected JSON; finish on tool calls; usage.
 pub(crate) async fn tool_calls<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, v.tool_calls));
-    up.push(Reply::sse_fixture(v.stream_tool_calls));
+    up.push(json_fixture(200, v.tool_calls));
+    up.push(sse_fixture(v.stream_tool_calls));
     let mut service = v.service(&up);
 
     let whole = complete(&mut service, v.request()).await.unwrap();
@@ -343,10 +346,10 @@ pub(crate) async fn any_chunking_decodes_the_same<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
     let mut service = v.service(&up);
     for file in [v.stream, v.stream_tool_calls] {
-        up.push(Reply::sse_fixture(file));
+        up.push(sse_fixture(file));
         let reference = complete(&mut service, v.stream_request()).await.unwrap();
         for size in [1, 7, 64] {
-            up.push(Reply::sse_fixture_chunked(file, size));
+            up.push(sse_fixture(file).chunked(size));
             let reply = complete(&mut service, v.stream_request()).await.unwrap();
             assert_eq!(reply, reference, "{file} in frames of {size} bytes");
         }
@@ -373,7 +376,7 @@ pub(crate) async fn http_errors_are_typed<P: Provider>(v: &Vendor<P>) {
     let mut service = v.service(&up);
     for (status, file, kind) in cases {
         for stream in [false, true] {
-            let reply = Reply::fixture(status, file);
+            let reply = json_fixture(status, file);
             up.push(if status == 429 {
                 reply.with_header("retry-after", "7")
             } else {
@@ -410,14 +413,14 @@ pub(crate) async fn cut_streams_are_errors<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
     let mut service = v.service(&up);
     for file in [v.stream, v.stream_tool_calls] {
-        up.push(Reply::sse_fixture(file));
+        up.push(sse_fixture(file));
         let full = collect(&mut service, v.stream_request()).await.unwrap();
         assert!(full.error.is_none(), "{full:?}");
         let events = sse_events(file);
         for cut in 0..=events.len() {
             let sent: Vec<u8> = events[..cut].concat();
             let finished = String::from_utf8_lossy(&sent).contains(v.terminal);
-            up.push(Reply::sse_fixture(file).cut_after(cut));
+            up.push(sse_fixture(file).cut_after(cut));
             let got = match collect(&mut service, v.stream_request()).await {
                 Ok(got) => got,
                 Err(err) => support::Collected {
@@ -465,9 +468,12 @@ pub(crate) async fn every_byte_cut_of_the_streams<P: Provider>(v: &Vendor<P>) {
 /// `Transport` error, or a retryable error for a stream.
 pub(crate) async fn malformed_bodies_and_dropped_connections_are_errors<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
-    up.push(Reply::MalformedJson);
-    up.push(Reply::DropConnection);
-    up.push(Reply::DropConnection);
+    up.push(Scripted::json(
+        200,
+        r#"{"id": "chatcmpl-broken", "object": "chat.completion", "choices": [{"#,
+    ));
+    up.push(Scripted::json(200, r#"{"id": "chatcmpl-"#).abort_after(1));
+    up.push(Scripted::json(200, r#"{"id": "chatcmpl-"#).abort_after(1));
     let mut service = v.service(&up);
 
     let err = call(&mut service, v.request()).await.unwrap_err();
@@ -489,7 +495,7 @@ pub(crate) async fn malformed_bodies_and_dropped_connections_are_errors<P: Provi
 /// Dropping a stream after its first event closes the request to the upstream.
 pub(crate) async fn dropping_a_stream_closes_the_upstream_request<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
-    up.push(Reply::sse_fixture(v.stream).with_delay(Duration::from_millis(50)));
+    up.push(sse_fixture(v.stream).with_event_delay(Duration::from_millis(50)));
     let mut service = v.service(&up);
     let mut stream = call(&mut service, v.stream_request())
         .await
@@ -581,8 +587,8 @@ pub(crate) async fn every_cut_of<P: Provider>(
 /// headers go upstream.
 pub(crate) async fn the_call_context_reaches_the_upstream<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, v.complete));
-    up.push(Reply::fixture(200, v.complete));
+    up.push(json_fixture(200, v.complete));
+    up.push(json_fixture(200, v.complete));
     let mut service = v.service(&up);
     let byok = LlmRequest::new(v.request())
         .with_credential("sk-tenant-0c4f2a")
@@ -615,13 +621,13 @@ pub(crate) async fn the_call_context_reaches_the_upstream<P: Provider>(v: &Vendo
 /// reply, on the stream and in the reply folded from it.
 pub(crate) async fn the_upstream_request_id_is_kept<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
-    up.push(Reply::fixture(200, v.complete).with_header(v.request_id_header, "req_complete_1"));
+    up.push(json_fixture(200, v.complete).with_header(v.request_id_header, "req_complete_1"));
     up.push(
-        Reply::fixture(200, v.stream)
+        json_fixture(200, v.stream)
             .with_header("content-type", "text/event-stream")
             .with_header(v.request_id_header, "req_stream_2"),
     );
-    up.push(Reply::fixture(200, v.complete));
+    up.push(json_fixture(200, v.complete));
     let mut service = v.service(&up);
 
     let response = call(&mut service, v.request()).await.unwrap();
