@@ -35,6 +35,7 @@ pub(crate) const VENDOR: Vendor<Anthropic> = Vendor {
     complete_usage: (12, 10),
     stream_text: "Hello! How can I help?",
     stream_usage: (25, 15),
+    stream_repeats: "anthropic/stream_repeats.sse",
     calls: &[
         Call {
             name: "get_weather",

@@ -114,6 +114,10 @@ pub(crate) struct Vendor<P> {
     pub(crate) stream_text: &'static str,
     /// The (input, output) tokens of `stream`.
     pub(crate) stream_usage: (u64, u64),
+    /// A streamed reply with what vendors repeat (a start, a finish, a
+    /// usage report whose last figure is smaller): one start, one finish,
+    /// the text `"Hi there"`, and the last usage, (9, 3).
+    pub(crate) stream_repeats: &'static str,
     /// The tool calls of `tool_calls` and `stream_tool_calls`, in order.
     pub(crate) calls: &'static [Call],
     /// The error bodies.
@@ -195,6 +199,11 @@ macro_rules! conformance_tests {
         #[tokio::test]
         async fn the_call_context_reaches_the_upstream() {
             $crate::conformance::the_call_context_reaches_the_upstream(&$vendor).await;
+        }
+
+        #[tokio::test]
+        async fn repeated_starts_finishes_and_usage_reports_fold_to_one_reply() {
+            $crate::conformance::repeated_starts_finishes_and_usage_reports_fold_to_one_reply(&$vendor).await;
         }
 
         #[tokio::test]
@@ -619,6 +628,20 @@ pub(crate) async fn the_call_context_reaches_the_upstream<P: Provider>(v: &Vendo
 /// The vendor's id for the request (a response header) is kept on a
 /// successful reply, complete and streamed: in `ServedBy`, in the complete
 /// reply, on the stream and in the reply folded from it.
+pub(crate) async fn repeated_starts_finishes_and_usage_reports_fold_to_one_reply<P: Provider>(v: &Vendor<P>) {
+    let up = FakeUpstream::start().await;
+    up.push(sse_fixture(v.stream_repeats));
+    let mut service = v.service(&up);
+    let got = collect(&mut service, v.stream_request()).await.unwrap();
+    assert!(got.error.is_none(), "{got:?}");
+    assert_eq!((got.starts(), got.finishes()), (1, 1), "{got:?}");
+    let reply = got.fold();
+    assert_eq!(reply.text(), "Hi there");
+    assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
+    // Usage reports are cumulative: the last one is kept, even when smaller.
+    assert_usage(&reply, Some((9, 3)));
+}
+
 pub(crate) async fn the_upstream_request_id_is_kept<P: Provider>(v: &Vendor<P>) {
     let up = FakeUpstream::start().await;
     up.push(json_fixture(200, v.complete).with_header(v.request_id_header, "req_complete_1"));

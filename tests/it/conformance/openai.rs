@@ -37,6 +37,7 @@ pub(crate) const VENDOR: Vendor<OpenAi> = Vendor {
     complete_usage: (19, 9),
     stream_text: "Hello! How can I help?",
     stream_usage: (19, 7),
+    stream_repeats: "openai/stream_repeats.sse",
     calls: &[
         Call {
             name: "get_weather",
