@@ -50,7 +50,7 @@ const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
 /// A [`Provider`] made of a vendor [`Codec`], a [`Transport`] and a [`Signer`].
 ///
 /// Vendor providers are this type with their codec, for example
-/// [`OpenAi`](super::openai::OpenAi). Each call's request is encoded by the
+/// `OpenAi`. Each call's request is encoded by the
 /// codec, given the call's request id (in the codec's
 /// [`request_id_header`](Codec::request_id_header)) and extra headers, signed,
 /// and sent. Cloning is cheap.

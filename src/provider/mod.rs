@@ -38,6 +38,7 @@
 mod codec;
 #[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
 mod error_answer;
+#[cfg(any(feature = "openai", feature = "anthropic"))]
 mod error_table;
 mod http_provider;
 #[cfg(any(feature = "openai", feature = "anthropic"))]

@@ -245,7 +245,7 @@ pub trait HttpProviderBuilder: Sized {
         self
     }
 
-    /// The HTTP transport (default: [`Transport::reqwest_default`], a reqwest
+    /// The HTTP transport (default: `Transport::reqwest_default`, a reqwest
     /// client that follows no redirect).
     #[must_use]
     fn transport(mut self, transport: Transport) -> Self {

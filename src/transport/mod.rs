@@ -191,7 +191,7 @@ pub(crate) fn classify_body_error(err: &(dyn std::error::Error + 'static)) -> Bo
 /// A cheap-to-clone HTTP client that providers send their requests through.
 ///
 /// Build it from any tower service with [`Transport::new`], or use
-/// [`Transport::reqwest_default`] for a reqwest client (feature `reqwest`).
+/// `Transport::reqwest_default` for a reqwest client (feature `reqwest`).
 ///
 /// Providers never follow a redirect themselves, and the default transport
 /// follows none: an LLM API has no reason to send one, and following it
