@@ -8,9 +8,9 @@
 //! calls, in one process or many, never overspend; an audit append is
 //! acknowledged only once it is durable in the store and in chain order.
 //!
-//! Implementations are given by the layers that use them (in memory) and
-//! by the `redis` feature; an application can write its own against another
-//! database.
+//! [`MemoryCounterStore`] keeps counters in this process; the `redis`
+//! feature shares them between processes; an application can write its own
+//! against another database.
 //!
 //! ```
 //! use std::time::Duration;
@@ -19,13 +19,17 @@
 //! // What a budget asks of a counter store for one call: 1 200 tokens
 //! // against the tenant's daily limit and the user's hourly one, atomically.
 //! let ops = [
-//!     CounterOp::new("tokens:tenant:acme", 1_200, 1_000_000, Window::Fixed(Duration::from_secs(86_400))),
-//!     CounterOp::new("tokens:user:u-42", 1_200, 50_000, Window::Fixed(Duration::from_secs(3_600))),
+//!     CounterOp::new("tokens:tenant:acme", 1_200, 1_000_000, Window::DAY),
+//!     CounterOp::new("tokens:user:u-42", 1_200, 50_000, Window::HOUR),
 //! ];
 //! # let _ = ops;
 //! let refused = Admission::Refused { op: 1, current: 49_500, reset_after: Some(Duration::from_secs(600)) };
 //! assert!(!refused.is_admitted());
 //! ```
+
+mod memory;
+
+pub use memory::MemoryCounterStore;
 
 use std::fmt;
 use std::time::Duration;
@@ -35,15 +39,34 @@ use bytes::Bytes;
 
 use crate::error::Result;
 
-/// The time window a counter counts in.
+/// The time window a counter counts in. Windows are read on the store's
+/// clock (for Redis, the server's `TIME`), so processes with skewed clocks
+/// agree on when a window resets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Window {
-    /// A fixed window of this length, aligned on the store's clock (so all
-    /// processes agree on when it resets).
+    /// Fixed windows of this length, aligned on the Unix epoch: a minute,
+    /// an hour or a day (`86 400` s) then begin on the minute, the hour or
+    /// midnight UTC.
     Fixed(Duration),
+    /// The calendar month, in UTC.
+    Month,
+    /// The last `Duration` before now. Counted in 60 buckets of a sixtieth
+    /// of the window; the oldest bucket counts whole until it has entirely
+    /// left the window, so a rolling limit is never passed, and may admit up
+    /// to a bucket's worth less than the limit.
+    Rolling(Duration),
     /// No window: the counter never resets (a lifetime budget).
     Unbounded,
+}
+
+impl Window {
+    /// A fixed minute.
+    pub const MINUTE: Window = Window::Fixed(Duration::from_secs(60));
+    /// A fixed hour.
+    pub const HOUR: Window = Window::Fixed(Duration::from_secs(3_600));
+    /// A fixed day, from midnight UTC.
+    pub const DAY: Window = Window::Fixed(Duration::from_secs(86_400));
 }
 
 /// One counter a call adds to, with the limit it must stay within.
@@ -82,7 +105,7 @@ pub enum Admission {
     Refused {
         /// The index of the first refusing operation.
         op: usize,
-        /// That counter's value.
+        /// That counter's value (spent and held), in its current window.
         current: u64,
         /// When its window resets, for a windowed counter.
         reset_after: Option<Duration>,
@@ -96,25 +119,57 @@ impl Admission {
     }
 }
 
-/// Counters for budgets and rate limits.
+/// A counter's figures in its current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CounterValue {
+    /// What settled calls spent.
+    pub spent: u64,
+    /// What live reservations hold.
+    pub held: u64,
+    /// When the window resets, for a windowed counter.
+    pub reset_after: Option<Duration>,
+}
+
+impl CounterValue {
+    /// Spent and held, together: what a new reservation is checked against.
+    pub fn total(&self) -> u64 {
+        self.spent.saturating_add(self.held)
+    }
+}
+
+/// Counters for budgets and rate limits, with reservations held as leases.
 ///
 /// The one rule: [`reserve`](Self::reserve) checks and adds in one atomic
 /// step across all its operations. A check followed by a separate add lets
 /// concurrent calls overspend; this trait has no such pair.
+///
+/// A reservation is a lease: it holds its amounts until it is settled, or
+/// until its time to live passes. A process that dies holding one leaks
+/// nothing for longer than that.
 #[async_trait]
 pub trait CounterStore: Send + Sync + fmt::Debug + 'static {
-    /// Adds every operation's amount if, and only if, every counter stays
-    /// within its limit; otherwise adds nothing.
-    async fn reserve(&self, ops: &[CounterOp]) -> Result<Admission>;
+    /// Atomically, across every operation: lets go of leases past their
+    /// time; then, if every counter's spent and held amounts plus the
+    /// operation's amount stay within its limit, records the lease `lease`
+    /// holding each amount (in each counter's current window) for `ttl`;
+    /// otherwise changes nothing.
+    ///
+    /// Lease ids are unique per call (the crate uses the call's id).
+    async fn reserve(&self, lease: &str, ops: &[CounterOp], ttl: Duration) -> Result<Admission>;
 
-    /// Adjusts counters without a limit check, by a signed amount: the
-    /// settlement of a reservation to what the call really cost (negative
-    /// to give back what was over-reserved), or its release on failure.
-    /// A counter never goes below zero.
-    async fn adjust(&self, adjustments: &[(String, Window, i64)]) -> Result<()>;
+    /// Ends the lease `lease`: what it held is let go, and `spent[i]` is
+    /// added to the counter of the lease's operation `i`, in the window the
+    /// lease was counted in, whatever the limit (a call's real cost is
+    /// recorded as it is). `spent` of zeros releases the lease.
+    ///
+    /// A lease that already expired is let go by then; its spending is
+    /// added to the counters' current windows. An unknown lease with no
+    /// operations adds nothing.
+    async fn settle(&self, lease: &str, ops: &[CounterOp], spent: &[u64]) -> Result<()>;
 
-    /// A counter's value in its current window.
-    async fn get(&self, key: &str, window: Window) -> Result<u64>;
+    /// A counter's figures in its current window.
+    async fn value(&self, key: &str, window: Window) -> Result<CounterValue>;
 }
 
 /// Entries of an exact cache: opaque bytes under a (tenant-scoped) key.
