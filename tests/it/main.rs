@@ -13,6 +13,8 @@ mod support;
 mod anthropic_provider;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
 mod body_errors;
+#[cfg(feature = "budget")]
+mod budget;
 #[cfg(feature = "anthropic")]
 mod codec_anthropic;
 #[cfg(feature = "openai")]

@@ -1,0 +1,612 @@
+//! Token, cost and request budgets that concurrent calls never overspend:
+//! reserve the worst case before the call, settle to the reported usage at
+//! the reply's real end.
+//!
+//! ```
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower_ai::budget::{BudgetLayer, Limit, Metric, Period, Scope};
+//! use tower_ai::provider::{mock::MockProvider, ProviderService};
+//! use tower_ai::store::MemoryCounterStore;
+//! use tower_ai::types::ChatRequest;
+//! use tower_ai::{Error, LlmRequest, Principal};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Error> {
+//! let budget = BudgetLayer::new(MemoryCounterStore::new())
+//!     .limit(Limit::new(Scope::User, Metric::Requests, Period::Day, 2));
+//! let mut service = ServiceBuilder::new()
+//!     .layer(budget.clone())
+//!     .service(ProviderService::new(MockProvider::new().with_text_reply("hi")));
+//!
+//! let ann = || LlmRequest::new(ChatRequest::new("gpt-4o").user("hello"))
+//!     .with_principal(Principal::new().user("ann"));
+//! for _ in 0..2 {
+//!     service.ready().await?.call(ann()).await?.into_complete().await?;
+//! }
+//! let refused = service.ready().await?.call(ann()).await.unwrap_err();
+//! assert!(matches!(refused, Error::BudgetExceeded { .. }));
+//! assert_eq!(refused.to_string().contains("user:ann"), true);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Reserve, then settle
+//!
+//! Before the call, the layer counts the prompt ([`TokenCounter`]), checks
+//! it against the model's context window, and reserves the call's worst
+//! case against **every** limit that applies to it, in one atomic step of
+//! the [`CounterStore`]: the prompt's tokens plus the most the reply may
+//! generate (`max_tokens`, else the model's maximum output, else
+//! [`BudgetLayer::default_max_output_tokens`]), priced at the model's
+//! prices. If any limit would be passed, nothing is reserved and the call
+//! fails with [`Error::BudgetExceeded`] naming the scope, the limit and when
+//! it resets, without calling upstream.
+//!
+//! At the reply's real end (a stream's last event, its error, or its drop)
+//! the reservation is settled to the usage the vendor reported: the unused
+//! part is let go, and what was really spent is recorded, cached and
+//! reasoning tokens priced at their own rates. A reply without usage is
+//! settled on the prompt's count and the generated text counted with the
+//! tokenizer. A failure before the reply's head spends nothing. The
+//! settlement is left in the response's [`BudgetCharge`] for telemetry and
+//! audit.
+//!
+//! Reservations are leases ([`BudgetLayer::lease_ttl`], 10 minutes by
+//! default): a process that dies holding one gives it back when it expires.
+//!
+//! # When the store fails
+//!
+//! By default a call whose reservation cannot be made (the store is down)
+//! fails with the store's error: the budget is never passed. With
+//! [`BudgetLayer::fail_open`], it goes through unreserved, and a warning is
+//! logged.
+
+mod limit;
+
+pub use limit::{Limit, Metric, Period, Scope};
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tower::ServiceExt;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::{ApiError, Error, Result};
+use crate::observe::{observe, End, Observer};
+use crate::store::{Admission, CounterOp, CounterStore, CounterValue};
+use crate::tokens::TokenCounter;
+use crate::types::{
+    BudgetCharge, BuiltinCatalog, Charge, ChatResponse, LlmRequest, LlmResponse, ModelCatalog, ModelInfo,
+    Operation, Usage, UsageSource,
+};
+
+/// How long a reservation is held before it expires, by default.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(600);
+
+/// The most output reserved for a model whose maximum is unknown and a
+/// request without `max_tokens`, by default.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 4_096;
+
+/// A layer that reserves each call's worst case against its limits and
+/// settles it to the real usage. See the [module docs](self).
+#[derive(Clone)]
+pub struct BudgetLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<dyn CounterStore>,
+    limits: Vec<Limit>,
+    counter: TokenCounter,
+    catalog: Arc<dyn ModelCatalog>,
+    lease_ttl: Duration,
+    default_max_output: u32,
+    fail_open: bool,
+    pending: AtomicUsize,
+    idle: Notify,
+}
+
+impl BudgetLayer {
+    /// A budget keeping its counters in `store`, with no limit yet.
+    pub fn new(store: impl CounterStore) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store: Arc::new(store),
+                limits: Vec::new(),
+                counter: TokenCounter::new(),
+                catalog: Arc::new(BuiltinCatalog::new()),
+                lease_ttl: DEFAULT_LEASE_TTL,
+                default_max_output: DEFAULT_MAX_OUTPUT_TOKENS,
+                fail_open: false,
+                pending: AtomicUsize::new(0),
+                idle: Notify::new(),
+            }),
+        }
+    }
+
+    fn edit(mut self, change: impl FnOnce(&mut Shared)) -> Self {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => change(shared),
+            None => {
+                // Configured after a clone: the clone keeps the old settings.
+                let old = &self.shared;
+                let mut shared = Shared {
+                    store: Arc::clone(&old.store),
+                    limits: old.limits.clone(),
+                    counter: old.counter.clone(),
+                    catalog: Arc::clone(&old.catalog),
+                    lease_ttl: old.lease_ttl,
+                    default_max_output: old.default_max_output,
+                    fail_open: old.fail_open,
+                    pending: AtomicUsize::new(0),
+                    idle: Notify::new(),
+                };
+                change(&mut shared);
+                self.shared = Arc::new(shared);
+            }
+        }
+        self
+    }
+
+    /// Adds a limit.
+    #[must_use]
+    pub fn limit(self, limit: Limit) -> Self {
+        self.edit(|s| s.limits.push(limit))
+    }
+
+    /// Adds limits (from configuration, say).
+    #[must_use]
+    pub fn limits(self, limits: impl IntoIterator<Item = Limit>) -> Self {
+        self.edit(|s| s.limits.extend(limits))
+    }
+
+    /// Where context windows, maximum outputs and prices come from (default:
+    /// the built-in table).
+    #[must_use]
+    pub fn catalog(self, catalog: impl ModelCatalog) -> Self {
+        self.edit(|s| s.catalog = Arc::new(catalog))
+    }
+
+    /// The token counter (share one between layers to share its memo).
+    #[must_use]
+    pub fn counter(self, counter: TokenCounter) -> Self {
+        self.edit(|s| s.counter = counter)
+    }
+
+    /// How long a reservation lives if it is never settled (default
+    /// [`DEFAULT_LEASE_TTL`]). Longer than the longest call.
+    #[must_use]
+    pub fn lease_ttl(self, ttl: Duration) -> Self {
+        self.edit(|s| s.lease_ttl = ttl)
+    }
+
+    /// The output reserved when neither the request nor the catalog bounds
+    /// it (default [`DEFAULT_MAX_OUTPUT_TOKENS`]).
+    #[must_use]
+    pub fn default_max_output_tokens(self, tokens: u32) -> Self {
+        self.edit(|s| s.default_max_output = tokens)
+    }
+
+    /// Lets calls through unreserved when the store fails, instead of
+    /// failing them (the default).
+    #[must_use]
+    pub fn fail_open(self, yes: bool) -> Self {
+        self.edit(|s| s.fail_open = yes)
+    }
+
+    /// Waits until every settlement begun so far reached the store.
+    ///
+    /// Settling runs on a task spawned at the reply's end; a test (or a
+    /// shutdown) that reads the ledger right after a call waits here first.
+    pub async fn settled(&self) {
+        loop {
+            let idle = self.shared.idle.notified();
+            if self.shared.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// What `limit` has counted for one value of its scope (`"ann"` for a
+    /// per-user limit; anything for a global one), in its current window.
+    pub async fn spend(&self, limit: &Limit, value: &str) -> Result<Spend> {
+        let key = limit.key_for(value);
+        let value = self.shared.store.value(&key, limit.period.window()).await?;
+        Ok(Spend {
+            limit: limit.clone(),
+            value,
+        })
+    }
+}
+
+impl fmt::Debug for BudgetLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BudgetLayer")
+            .field("store", &self.shared.store)
+            .field("limits", &self.shared.limits)
+            .field("lease_ttl", &self.shared.lease_ttl)
+            .field("fail_open", &self.shared.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one limit has counted, in its current window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Spend {
+    /// The limit.
+    pub limit: Limit,
+    /// Spent and held, and when the window resets.
+    pub value: CounterValue,
+}
+
+impl Spend {
+    /// What is left before the limit, held reservations counted as spent.
+    pub fn remaining(&self) -> u64 {
+        self.limit.max.saturating_sub(self.value.total())
+    }
+}
+
+impl<S> Layer<S> for BudgetLayer {
+    type Service = Budget<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Budget {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service [`BudgetLayer`] makes.
+#[derive(Clone)]
+pub struct Budget<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Budget<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Budget")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Service<LlmRequest> for Budget<S>
+where
+    S: Service<LlmRequest, Response = LlmResponse, Error = Error> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = LlmResponse;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<LlmResponse>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: LlmRequest) -> Self::Future {
+        // The service that was made ready goes with this call; the clone
+        // left behind is readied by the next `poll_ready`.
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move { shared.call(inner, request).await })
+    }
+}
+
+/// The call's worst case, and what it is reserved against.
+struct Plan {
+    ops: Vec<CounterOp>,
+    metrics: Vec<Metric>,
+    scopes: Vec<String>,
+    limits: Vec<Limit>,
+    prompt_tokens: u64,
+    model: Option<ModelInfo>,
+    reserved: Charge,
+}
+
+impl Shared {
+    async fn call<S>(self: Arc<Self>, inner: S, request: LlmRequest) -> Result<LlmResponse>
+    where
+        S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
+    {
+        let plan = self.plan(&request)?;
+        let lease = request.meta.id.clone();
+        let mut reserved = !plan.ops.is_empty();
+        if reserved {
+            match self.store.reserve(&lease, &plan.ops, self.lease_ttl).await {
+                Ok(Admission::Admitted) => {}
+                Ok(Admission::Refused {
+                    op,
+                    current,
+                    reset_after,
+                }) => {
+                    let limit = &plan.limits[op];
+                    let left = limit.max.saturating_sub(current);
+                    return Err(Error::budget_exceeded(
+                        plan.scopes[op].clone(),
+                        format!("{limit}: {left} left, this call may use {}", plan.ops[op].amount),
+                        reset_after,
+                    ));
+                }
+                Err(error) if self.fail_open => {
+                    tracing::warn!(%error, "budget store failed; the call goes through unreserved");
+                    reserved = false;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let charge = BudgetCharge::new(plan.scopes.clone(), plan.reserved);
+        let settle = Settle {
+            shared: Arc::clone(&self),
+            lease,
+            plan,
+            charge: charge.clone(),
+            reserved,
+        };
+        match inner.oneshot(request).await {
+            Ok(mut response) => {
+                response.extensions.insert(charge);
+                Ok(observe(response, settle))
+            }
+            Err(error) => {
+                // Nothing was generated: the reservation is let go whole.
+                settle.release().await;
+                Err(error)
+            }
+        }
+    }
+
+    fn plan(&self, request: &LlmRequest) -> Result<Plan> {
+        let model_name = request.model();
+        let model = self.catalog.model(model_name).map(|m| m.into_owned());
+        let (prompt_tokens, max_output) = match &request.operation {
+            Operation::Chat(chat) => {
+                let prompt = self.counter.count_request(chat).tokens;
+                let window = model.as_ref().and_then(|m| m.context_window).map(u64::from);
+                let model_max = model.as_ref().and_then(|m| m.max_output_tokens).map(u64::from);
+                if let Some(window) = window {
+                    let asked = chat.max_tokens.map(u64::from).unwrap_or(0);
+                    if prompt.saturating_add(asked) > window {
+                        return Err(Error::ContextLengthExceeded(Box::new(ApiError::new(
+                            "budget",
+                            format!(
+                                "the prompt ({prompt} tokens, counted locally) and max_tokens ({asked}) \
+                                 pass {model_name}'s context window of {window} tokens"
+                            ),
+                        ))));
+                    }
+                }
+                let mut output = chat
+                    .max_tokens
+                    .map(u64::from)
+                    .or(model_max)
+                    .unwrap_or(u64::from(self.default_max_output));
+                if let Some(window) = window {
+                    output = output.min(window.saturating_sub(prompt));
+                }
+                (prompt, output)
+            }
+            Operation::Embeddings(embedding) => {
+                let prompt = embedding
+                    .input
+                    .iter()
+                    .map(|text| self.counter.count_text(model_name, text).tokens)
+                    .sum();
+                (prompt, 0)
+            }
+            #[allow(unreachable_patterns)]
+            _ => (0, 0),
+        };
+        let worst = Usage::new(prompt_tokens, max_output).with_source(UsageSource::Estimated);
+        let worst_cost = model.as_ref().and_then(|m| m.cost(&worst));
+
+        let all: Vec<(&Limit, limit::Applied)> = self
+            .limits
+            .iter()
+            .filter_map(|limit| limit.applies(request).map(|applied| (limit, applied)))
+            .collect();
+        let mut plan = Plan {
+            ops: Vec::new(),
+            metrics: Vec::new(),
+            scopes: Vec::new(),
+            limits: Vec::new(),
+            prompt_tokens,
+            model,
+            reserved: Charge::new(worst.total_tokens(), worst_cost),
+        };
+        for (limit, applied) in &all {
+            // A limit for one value replaces the general one of its kind.
+            let replaced = all.iter().any(|(other, other_applied)| {
+                limit.overridden_by(other) && other_applied.scope == applied.scope
+            });
+            if replaced {
+                continue;
+            }
+            let amount = match limit.metric {
+                Metric::CostMicros => match worst_cost {
+                    Some(usd) => micros(usd),
+                    None => {
+                        return Err(Error::config(format!(
+                            "a cost limit applies to this call, but {model_name}'s prices are unknown: \
+                             add the model to the budget's catalog"
+                        )))
+                    }
+                },
+                metric => amount(metric, &worst, None),
+            };
+            plan.ops.push(CounterOp::new(
+                applied.key.clone(),
+                amount,
+                limit.max,
+                limit.period.window(),
+            ));
+            plan.metrics.push(limit.metric);
+            plan.scopes.push(applied.scope.clone());
+            plan.limits.push((*limit).clone());
+        }
+        Ok(plan)
+    }
+}
+
+/// Micro-dollars, rounded up: a budget never undercharges.
+fn micros(usd: f64) -> u64 {
+    let micros = (usd * 1_000_000.0).ceil();
+    if micros.is_finite() && micros > 0.0 {
+        micros as u64
+    } else {
+        0
+    }
+}
+
+/// What `usage` counts for `metric`; `cost` in micro-dollars for the cost metric.
+fn amount(metric: Metric, usage: &Usage, cost: Option<u64>) -> u64 {
+    match metric {
+        Metric::Requests => 1,
+        Metric::InputTokens => usage.input_tokens,
+        Metric::OutputTokens => usage.output_tokens,
+        Metric::TotalTokens => usage.total_tokens(),
+        Metric::CostMicros => cost.unwrap_or(0),
+    }
+}
+
+/// Settles one call's reservation at the reply's end.
+struct Settle {
+    shared: Arc<Shared>,
+    lease: String,
+    plan: Plan,
+    charge: BudgetCharge,
+    reserved: bool,
+}
+
+impl Settle {
+    /// Lets the whole reservation go (nothing spent).
+    async fn release(self) {
+        if self.reserved {
+            let zeros = vec![0; self.plan.ops.len()];
+            if let Err(error) = self
+                .shared
+                .store
+                .settle(&self.lease, &self.plan.ops, &zeros)
+                .await
+            {
+                tracing::warn!(%error, "budget release failed; the reservation expires with its lease");
+            }
+        }
+        self.charge.settle(Charge {
+            tokens: 0,
+            cost_usd: Some(0.0),
+            requests: 0,
+        });
+    }
+
+    /// What a reply spent: its usage, or the prompt's count and the text's.
+    fn usage_of(&self, reply: &ChatResponse) -> Usage {
+        if let Some(usage) = reply.usage {
+            return usage;
+        }
+        let counter = &self.shared.counter;
+        let model = &reply.model;
+        let mut output = counter.count_text(model, &reply.text()).tokens;
+        for call in reply.tool_calls() {
+            output += counter.count_text(model, &call.arguments).tokens;
+        }
+        Usage::new(self.plan.prompt_tokens, output).with_source(UsageSource::Estimated)
+    }
+
+    /// Records `usage` as spent (on a spawned task: hooks never wait).
+    fn spend(self, usage: Usage) {
+        let cache_hit = usage.source == UsageSource::CacheHit;
+        let cost_usd = if cache_hit {
+            Some(0.0)
+        } else {
+            self.plan.model.as_ref().and_then(|m| m.cost(&usage))
+        };
+        let cost = cost_usd.map(micros);
+        let spent: Vec<u64> = self
+            .plan
+            .metrics
+            .iter()
+            .map(|metric| match (metric, cache_hit) {
+                (Metric::Requests, _) => 1,
+                (_, true) => 0,
+                (metric, false) => amount(*metric, &usage, cost),
+            })
+            .collect();
+        self.charge.settle(Charge {
+            tokens: if cache_hit { 0 } else { usage.total_tokens() },
+            cost_usd,
+            requests: 1,
+        });
+        if !self.reserved {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime to settle on (the reply was dropped after it shut
+            // down): the reservation expires with its lease.
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        shared.pending.fetch_add(1, Ordering::AcqRel);
+        runtime.spawn(async move {
+            let result = shared.store.settle(&self.lease, &self.plan.ops, &spent).await;
+            if let Err(error) = result {
+                tracing::warn!(%error, "budget settlement failed; the reservation expires with its lease");
+            }
+            if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                shared.idle.notify_waiters();
+            }
+        });
+    }
+
+    /// Lets the reservation go, from a hook.
+    fn spend_nothing(self) {
+        let shared = Arc::clone(&self.shared);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        shared.pending.fetch_add(1, Ordering::AcqRel);
+        runtime.spawn(async move {
+            self.release().await;
+            if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                shared.idle.notify_waiters();
+            }
+        });
+    }
+}
+
+impl Observer for Settle {
+    fn on_end(self, end: End<'_>) {
+        let usage = match end {
+            End::Finished(reply) | End::Failed { partial: reply, .. } => self.usage_of(reply),
+            End::Embedded(embeddings) => embeddings.usage.unwrap_or_else(|| {
+                Usage::new(self.plan.prompt_tokens, 0).with_source(UsageSource::Estimated)
+            }),
+        };
+        self.spend(usage);
+    }
+
+    fn on_error(self, _: &Error) {
+        self.spend_nothing();
+    }
+
+    fn on_cancel(self, partial: Option<&ChatResponse>) {
+        match partial {
+            Some(partial) => {
+                let usage = self.usage_of(partial);
+                self.spend(usage);
+            }
+            None => self.spend_nothing(),
+        }
+    }
+}
