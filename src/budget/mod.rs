@@ -203,8 +203,9 @@ impl BudgetLayer {
 
     /// Waits until every settlement begun so far reached the store.
     ///
-    /// Settling runs on a task spawned at the reply's end; a test (or a
-    /// shutdown) that reads the ledger right after a call waits here first.
+    /// A settlement the store cannot finish at once (a network store) runs
+    /// on a task spawned at the reply's end; a test or a shutdown that reads
+    /// the ledger right after a call waits here first.
     pub async fn settled(&self) {
         loop {
             let idle = self.shared.idle.notified();
@@ -551,20 +552,15 @@ impl Settle {
         if !self.reserved {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // No runtime to settle on (the reply was dropped after it shut
-            // down): the reservation expires with its lease.
-            return;
-        };
         let shared = Arc::clone(&self.shared);
-        shared.pending.fetch_add(1, Ordering::AcqRel);
-        runtime.spawn(async move {
-            let result = shared.store.settle(&self.lease, &self.plan.ops, &spent).await;
+        finish(&shared, async move {
+            let result = self
+                .shared
+                .store
+                .settle(&self.lease, &self.plan.ops, &spent)
+                .await;
             if let Err(error) = result {
                 tracing::warn!(%error, "budget settlement failed; the reservation expires with its lease");
-            }
-            if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-                shared.idle.notify_waiters();
             }
         });
     }
@@ -572,17 +568,37 @@ impl Settle {
     /// Lets the reservation go, from a hook.
     fn spend_nothing(self) {
         let shared = Arc::clone(&self.shared);
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        shared.pending.fetch_add(1, Ordering::AcqRel);
-        runtime.spawn(async move {
-            self.release().await;
-            if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-                shared.idle.notify_waiters();
-            }
-        });
+        finish(&shared, self.release());
     }
+}
+
+/// Runs a settlement from a hook, which never waits: polled once here (a
+/// store that answers at once, as the in-memory one does, is done before the
+/// hook returns, so the caller's next call sees it), else finished on a
+/// spawned task that [`BudgetLayer::settled`] waits for.
+fn finish(shared: &Arc<Shared>, settlement: impl Future<Output = ()> + Send + 'static) {
+    let mut settlement = Box::pin(settlement);
+    let waker = futures_util::task::noop_waker();
+    if settlement
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_ready()
+    {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // No runtime to finish on (the reply was dropped after it shut
+        // down): the reservation expires with its lease.
+        return;
+    };
+    shared.pending.fetch_add(1, Ordering::AcqRel);
+    let shared = Arc::clone(shared);
+    runtime.spawn(async move {
+        settlement.await;
+        if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            shared.idle.notify_waiters();
+        }
+    });
 }
 
 impl Observer for Settle {

@@ -433,3 +433,22 @@ async fn a_store_outage_fails_closed_unless_told_otherwise() {
         .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn the_next_call_sees_the_last_one_settled_without_waiting() {
+    // An in-memory store settles inside the reply's end hook: no stale hold
+    // refuses the user's next call.
+    let prompt = TokenCounter::new().count_request(&hello()).tokens;
+    let tokens = Limit::new(Scope::User, Metric::TotalTokens, Period::Day, 2 * (prompt + 50));
+    let budget = BudgetLayer::new(MemoryCounterStore::new())
+        .catalog(catalog())
+        .limit(tokens.clone());
+    let service = budget.layer(upstream(Usage::new(prompt, 1), Arc::default()));
+    for _ in 0..3 {
+        let response = service.clone().oneshot(ann(hello())).await.unwrap();
+        response.into_complete().await.unwrap();
+        let value = budget.spend(&tokens, "ann").await.unwrap().value;
+        assert_eq!(value.held, 0);
+    }
+    assert_eq!(budget.spend(&tokens, "ann").await.unwrap().value.spent, 3 * (prompt + 1));
+}
