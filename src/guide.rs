@@ -18,3 +18,8 @@ pub mod security {}
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 #[doc = include_str!("../docs/testing.md")]
 pub mod testing {}
+
+#[cfg(feature = "budget")]
+#[cfg_attr(docsrs, doc(cfg(feature = "budget")))]
+#[doc = include_str!("../docs/budgets.md")]
+pub mod budgets {}
