@@ -450,5 +450,39 @@ async fn the_next_call_sees_the_last_one_settled_without_waiting() {
         let value = budget.spend(&tokens, "ann").await.unwrap().value;
         assert_eq!(value.held, 0);
     }
-    assert_eq!(budget.spend(&tokens, "ann").await.unwrap().value.spent, 3 * (prompt + 1));
+    assert_eq!(
+        budget.spend(&tokens, "ann").await.unwrap().value.spent,
+        3 * (prompt + 1)
+    );
+}
+
+#[tokio::test]
+async fn a_reservation_never_settled_comes_back_when_its_lease_expires() {
+    let now = Arc::new(Mutex::new(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    ));
+    let clock = Arc::clone(&now);
+    let store = MemoryCounterStore::with_clock(move || *clock.lock().unwrap());
+    let limit = Limit::new(Scope::User, Metric::Requests, Period::Lifetime, 1);
+    let budget = BudgetLayer::new(store)
+        .catalog(catalog())
+        .limit(limit.clone())
+        .lease_ttl(Duration::from_secs(30));
+    let service = budget.layer(streaming(Some(Usage::new(1, 1)), false));
+    // A stream that is never read to its end nor dropped: as if its
+    // process had died holding the reservation.
+    let stuck = service
+        .clone()
+        .oneshot(ann(hello()).with_mode(tower_ai::ReplyMode::Stream))
+        .await
+        .unwrap();
+    std::mem::forget(stuck);
+    assert!(matches!(
+        service.clone().oneshot(ann(hello())).await,
+        Err(Error::BudgetExceeded { .. })
+    ));
+    *now.lock().unwrap() += Duration::from_secs(31);
+    let value = budget.spend(&limit, "ann").await.unwrap().value;
+    assert_eq!((value.spent, value.held), (0, 0));
+    service.clone().oneshot(ann(hello())).await.unwrap();
 }
