@@ -667,7 +667,8 @@ impl Error {
     }
 
     /// Replaces every occurrence of `secret` in the text this error keeps
-    /// from an upstream answer (message, code, request id) with `***`.
+    /// from an upstream answer (message, code, request id, and a parser's
+    /// error that quotes the answer) with `***`.
     /// Secrets shorter than 8 characters are left alone: replacing them
     /// would garble ordinary words and hide nothing.
     pub fn redact(&mut self, secret: &str) {
@@ -691,7 +692,11 @@ impl Error {
                 api.code.as_mut().map(scrub);
                 api.request_id.as_mut().map(scrub);
             }
-            Error::Decode { message, .. } | Error::Encode { message, .. } => scrub(message),
+            Error::Decode { message, source, .. } => {
+                scrub(message);
+                redact_source(source, secret);
+            }
+            Error::Encode { message, .. } => scrub(message),
             Error::Redirected { location, .. } => scrub(location),
             _ => {}
         }
@@ -804,6 +809,37 @@ pub fn from_box_error(err: BoxError) -> Error {
         },
     }
 }
+
+/// Replaces a source whose chain shows `secret` (a parser quoting the value
+/// it could not read) with its text, redacted. The chain's types are lost;
+/// its words are kept.
+fn redact_source(source: &mut Option<SharedError>, secret: &str) {
+    let Some(error) = source else { return };
+    let mut text = String::new();
+    let mut level: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+    while let Some(cause) = level {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        level = cause.source();
+    }
+    if text.contains(secret) || format!("{error:?}").contains(secret) {
+        *source = Some(Arc::new(Redacted(text.replace(secret, "***"))));
+    }
+}
+
+/// A source chain with a credential taken out of it.
+#[derive(Debug)]
+struct Redacted(String);
+
+impl fmt::Display for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Redacted {}
 
 #[cfg(test)]
 mod tests {

@@ -172,10 +172,11 @@ impl SseDecoder {
     }
 
     fn process_line(&mut self, line: &[u8]) -> Result<(), Error> {
+        // Comments count too: a keep-alive line is no licence for unbounded bytes.
+        self.check_size(line.len())?;
         if line[0] == b':' {
             return Ok(());
         }
-        self.check_size(line.len())?;
         let (field, value) = match memchr(b':', line) {
             Some(colon) => {
                 let value = &line[colon + 1..];
@@ -191,10 +192,14 @@ impl SseDecoder {
                 }
                 self.data.push_str(&String::from_utf8_lossy(value));
                 self.has_data = true;
+                // Invalid bytes become U+FFFD, three bytes each: the limit
+                // holds for the text kept, not only for the bytes read.
+                self.check_size(0)?;
             }
             b"event" => {
                 self.event.clear();
                 self.event.push_str(&String::from_utf8_lossy(value));
+                self.check_size(0)?;
             }
             b"id" if memchr(0, value).is_none() => {
                 let id = String::from_utf8_lossy(value);
@@ -278,6 +283,24 @@ mod tests {
     fn oversized_event_is_an_error() {
         let mut d = SseDecoder::with_max_event_bytes(16);
         d.push(b"data: 0123456789\ndata: 0123456789\n");
+        assert!(matches!(d.next_event(), Err(Error::EventTooLarge { limit: 16 })));
+    }
+
+    #[test]
+    fn the_limit_holds_for_the_decoded_text() {
+        // 12 invalid bytes become 12 U+FFFD, 36 bytes of text.
+        let mut d = SseDecoder::with_max_event_bytes(20);
+        let mut body = b"data: ".to_vec();
+        body.extend_from_slice(&[0xFF; 12]);
+        body.extend_from_slice(b"\n\n");
+        d.push(&body);
+        assert!(matches!(d.next_event(), Err(Error::EventTooLarge { limit: 20 })));
+    }
+
+    #[test]
+    fn a_comment_line_past_the_limit_is_an_error() {
+        let mut d = SseDecoder::with_max_event_bytes(16);
+        d.push(format!(": {}\n\ndata: x\n\n", "k".repeat(40)).as_bytes());
         assert!(matches!(d.next_event(), Err(Error::EventTooLarge { limit: 16 })));
     }
 

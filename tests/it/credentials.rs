@@ -226,3 +226,33 @@ async fn an_absurd_retry_after_is_reported_but_not_honoured() {
         .unwrap_err();
     assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(86_400)));
 }
+
+/// Everything an error shows: its `Display`, its `Debug` and each source's.
+fn everything_shown(err: &Error) -> String {
+    let mut shown = format!("{err} {err:?}");
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        shown.push_str(&format!(" | {cause} {cause:?}"));
+        source = cause.source();
+    }
+    shown
+}
+
+#[tokio::test]
+async fn a_key_in_a_malformed_reply_is_redacted_from_the_whole_error_chain() {
+    let up = FakeUpstream::start().await;
+    for (name, mut service, _, credential) in providers(&up) {
+        let key = bare(&credential).to_owned();
+        // The key where a list belongs: the parser's own error quotes it.
+        let body = serde_json::json!({
+            "id": "r", "type": "message", "role": "assistant", "model": "m",
+            "object": "chat.completion", "created": 1,
+            "choices": key, "content": key,
+        });
+        up.push(Scripted::json(200, body.to_string()));
+        let err = call(&mut service, LlmRequest::new(hello())).await.unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{name}: {err:?}");
+        let shown = everything_shown(&err);
+        assert!(!shown.contains(&key), "{name}: {shown}");
+    }
+}
