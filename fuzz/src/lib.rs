@@ -201,8 +201,22 @@ pub fn check_complete(result: Result<ChatResponse, Error>) {
 
 /// A streamed reply from `vendor` answered with `answer`, checked: a stream
 /// that ends, with at most one `Start` and one `Finish`, whose only error is
-/// a typed one and its last item; and its events fold into a reply.
+/// a typed one and its last item; and its events fold into a reply. The
+/// same body in one frame gives the same events and the same error.
 pub fn check_stream(vendor: Vendor, answer: Answer) {
+    let whole = Answer {
+        frames: vec![answer.frames.concat().into()],
+        ..answer.clone()
+    };
+    let split = stream_outcome(vendor, answer);
+    if let Some(whole) = stream_outcome(vendor, whole) {
+        assert_eq!(split, Some(whole), "the frame sizes changed the stream");
+    }
+}
+
+/// What a stream gave: its events, and the kind of the error it ended with;
+/// `None` when the call failed before the stream.
+fn stream_outcome(vendor: Vendor, answer: Answer) -> Option<(Vec<StreamEvent>, Option<&'static str>)> {
     let body_len: usize = answer.frames.iter().map(Bytes::len).sum();
     let provider = provider(vendor, answer);
     let stream = match block_on(provider.chat_stream(&request(), &RequestMeta::new())) {
@@ -210,15 +224,16 @@ pub fn check_stream(vendor: Vendor, answer: Answer) {
         Err(err) => {
             assert!(is_body_error(&err), "untyped error: {err:?}");
             check_error(&err);
-            return;
+            return None;
         }
     };
     // A finite body gives a finite stream: no event is made of nothing, so
     // a generous bound on the events per byte holds.
     let bound = 16 * body_len + 64;
-    let events = block_on(async move {
+    let (events, error) = block_on(async move {
         let mut stream = stream;
         let mut events = Vec::new();
+        let mut error = None;
         let (mut starts, mut finishes) = (0, 0);
         while let Some(item) = stream.next().await {
             assert!(
@@ -238,18 +253,20 @@ pub fn check_stream(vendor: Vendor, answer: Answer) {
                     assert!(is_body_error(&err), "untyped error: {err:?}");
                     check_error(&err);
                     assert!(stream.next().await.is_none(), "an item after the error");
+                    error = Some(err.kind());
                     break;
                 }
             }
         }
         assert!(starts <= 1, "{starts} Start events");
         assert!(finishes <= 1, "{finishes} Finish events");
-        events
+        (events, error)
     });
-    let folded = block_on(ChatStream::from_events(events.into_iter().map(Ok)).collect_response());
+    let folded = block_on(ChatStream::from_events(events.clone().into_iter().map(Ok)).collect_response());
     if let Err(err) = folded {
         assert!(matches!(err, Error::ResponseTooLarge { .. }), "{err:?}");
     }
+    Some((events, error))
 }
 
 /// An error answer from `vendor`: `data[0]` picks the status (400 to 599),
