@@ -40,7 +40,8 @@
 //!
 //! A lease's hash expires a day after the lease: a lease that nothing
 //! collects in that day (no call at all on the store) is forgotten, and
-//! what it held stays held in its windows until they end.
+//! what it held stays held in its windows until they end (in an unbounded
+//! counter, for good).
 //!
 //! The semantics are those of [`MemoryCounterStore`](super::MemoryCounterStore).
 //! Amounts and limits are counted as Redis integers, up to `i64::MAX`;
