@@ -49,6 +49,7 @@
 //! | [`Config`](Error::Config) | no | no |
 //! | [`Blocked`](Error::Blocked), [`BudgetExceeded`](Error::BudgetExceeded) | no | no |
 //! | [`HoldLimitExceeded`](Error::HoldLimitExceeded) | no | no |
+//! | [`Store`](Error::Store) | no | no (the layer that holds the store decides) |
 //! | [`NoRoute`](Error::NoRoute), [`AllAttemptsFailed`](Error::AllAttemptsFailed), [`Other`](Error::Other) | no | no |
 //!
 //! # Sharing one failure
@@ -444,6 +445,19 @@ pub enum Error {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// A shared store (counters, cache entries, the audit stream) could not
+    /// answer: Redis is down or refused the command. Nothing is known of
+    /// the operation's outcome beyond what the store's docs say; the layer
+    /// holding the store decides whether to fail closed or open.
+    #[error("the {store} store failed")]
+    #[non_exhaustive]
+    Store {
+        /// The store (for example `redis`).
+        store: String,
+        /// The store's own error.
+        #[source]
+        source: SharedError,
+    },
     /// An error raised by a user-supplied layer or hook.
     #[error(transparent)]
     Other(SharedError),
@@ -553,6 +567,7 @@ impl Error {
             Error::NoRoute { .. } => "no_route",
             Error::AllAttemptsFailed { .. } => "all_attempts_failed",
             Error::HoldLimitExceeded { .. } => "hold_limit_exceeded",
+            Error::Store { .. } => "store",
             Error::Other(_) => "other",
         }
     }
@@ -560,6 +575,20 @@ impl Error {
     /// Wraps any error raised by user code.
     pub fn other(err: impl Into<BoxError>) -> Self {
         Error::Other(Arc::from(err.into()))
+    }
+
+    /// A failure of the store named `store` (for example `redis`), caused by `err`.
+    pub fn store(store: impl Into<String>, err: impl Into<BoxError>) -> Self {
+        Error::Store {
+            store: store.into(),
+            source: Arc::from(err.into()),
+        }
+    }
+
+    /// Whether a shared store (counters, cache, audit stream) failed, rather
+    /// than the call itself.
+    pub fn is_store(&self) -> bool {
+        matches!(self, Error::Store { .. })
     }
 
     /// A configuration error that says what to change.
@@ -884,6 +913,7 @@ mod tests {
             (Error::blocked("g", "r"), false, false),
             (Error::budget_exceeded("s", "l", None), false, false),
             (Error::HoldLimitExceeded { limit: 1 }, false, false),
+            (Error::store("redis", io()), false, false),
             (Error::no_route("m"), false, false),
             (Error::all_attempts_failed(vec![]), false, false),
             (Error::other(io()), false, false),

@@ -240,7 +240,12 @@ impl CounterStore for MemoryCounterStore {
         for (at, op) in ops.iter().enumerate() {
             let current = state.value(&op.key, op.window, now);
             let total = current.spent.saturating_add(current.held);
-            if total.saturating_add(op.amount) > op.limit {
+            // A counter named twice in one reservation takes both amounts.
+            let earlier: u64 = ops[..at]
+                .iter()
+                .filter(|o| o.key == op.key && o.window == op.window)
+                .fold(0, |sum, o| sum.saturating_add(o.amount));
+            if total.saturating_add(earlier).saturating_add(op.amount) > op.limit {
                 return Ok(Admission::Refused {
                     op: at,
                     current: total,
@@ -367,5 +372,25 @@ mod tests {
         let span = indices(window, at(1_000));
         assert_eq!(span.clone().count(), 60);
         assert_eq!(*span.end(), 1_000);
+    }
+
+    #[tokio::test]
+    async fn a_counter_named_twice_takes_both_amounts() {
+        let store = MemoryCounterStore::new();
+        let op = CounterOp::new("k", 60, 100, Window::Unbounded);
+        let ttl = Duration::from_secs(60);
+        let answer = store.reserve("l", &[op.clone(), op.clone()], ttl).await.unwrap();
+        assert!(
+            matches!(
+                answer,
+                Admission::Refused {
+                    op: 1,
+                    current: 0,
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
+        assert_eq!(store.value("k", Window::Unbounded).await.unwrap().held, 0);
     }
 }

@@ -8,8 +8,9 @@
 //! calls, in one process or many, never overspend; an audit append is
 //! acknowledged only once it is durable in the store and in chain order.
 //!
-//! [`MemoryCounterStore`] keeps counters in this process; the `redis`
-//! feature shares them between processes; an application can write its own
+//! [`MemoryCounterStore`] keeps counters in this process;
+//! `RedisCounterStore` (feature `redis`) shares them between processes
+//! through one Redis server; an application can write its own
 //! against another database.
 //!
 //! ```
@@ -28,7 +29,13 @@
 //! ```
 
 mod memory;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::RedisCounterStore;
 pub use memory::MemoryCounterStore;
 
 use std::fmt;

@@ -4,7 +4,9 @@
 //! Each module is one area; a module that needs crate features is compiled only
 //! when they are on. `support` holds the fixture readers and the call helpers;
 //! `testing` tests the fake upstream servers themselves; `conformance` the
-//! checks every vendor passes, and each vendor's run of them; `fixtures/` the
+//! checks every vendor passes, and each vendor's run of them; `counter_store`
+//! the checks every counter store passes (Redis against a `redis-server` of
+//! its own, see `support::redis`); `fixtures/` the
 //! recorded wire bodies (see each folder's `SOURCES.md`).
 
 mod support;
@@ -21,6 +23,7 @@ mod codec_anthropic;
 mod codec_openai;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 mod conformance;
+mod counter_store;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
 mod credentials;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use tower_ai::testing::Scripted;
 
 mod calls;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use calls::{call, collect, complete, streamed, Collected};
 
