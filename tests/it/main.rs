@@ -31,6 +31,7 @@ mod mock_provider;
 mod observe;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
 mod openai_provider;
+mod router;
 mod support_selftest;
 #[cfg(feature = "telemetry")]
 mod telemetry;

@@ -1,0 +1,968 @@
+//! The router over in-process deployments (`service_fn` fakes and mock
+//! providers): strategies, health, retries, fallbacks and stream failover.
+//! Timing runs on tokio's paused clock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tokio::sync::Semaphore;
+use tower::Service;
+use tower_ai::error::{ApiError, TimeoutKind};
+use tower_ai::provider::mock::MockProvider;
+use tower_ai::router::{
+    Candidate, CircuitState, Deployment, FallbackOn, Group, HealthPolicy, LeastBusy, LeastLatency,
+    LowestCost, RetryBudget, RetryPolicy, RoundRobin, Router, Rules,
+};
+use tower_ai::types::{
+    ChatRequest, ChatResponse, ChatStream, FinishReason, ModelInfo, Prices, Principal, Reply, RouteTaken,
+    ServedBy, StreamEvent,
+};
+use tower_ai::{Error, LlmRequest, LlmResponse};
+
+use crate::support::{call, collect, complete};
+
+/// What a fake deployment does with one call.
+enum Act {
+    /// Answers its own name (complete, or streamed as start, text, finish).
+    Ok,
+    /// Answers after a pause.
+    Slow(Duration),
+    /// Fails the call.
+    Fail(Error),
+    /// Streams these items.
+    Stream(Vec<Result<StreamEvent, Error>>),
+    /// Streams start and its name, then holds the stream open until a
+    /// permit of the semaphore is free.
+    Hold(Arc<Semaphore>),
+}
+
+type Behave = Arc<dyn Fn(usize, &LlmRequest) -> Act + Send + Sync>;
+
+/// An in-process deployment that counts its calls and answers as told.
+#[derive(Clone)]
+struct Fake {
+    name: &'static str,
+    calls: Arc<AtomicUsize>,
+    models: Arc<Mutex<Vec<String>>>,
+    behave: Behave,
+}
+
+impl Fake {
+    fn new(name: &'static str, behave: impl Fn(usize, &LlmRequest) -> Act + Send + Sync + 'static) -> Self {
+        Self {
+            name,
+            calls: Arc::default(),
+            models: Arc::default(),
+            behave: Arc::new(behave),
+        }
+    }
+
+    fn ok(name: &'static str) -> Self {
+        Self::new(name, |_, _| Act::Ok)
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn deployment(&self) -> Deployment {
+        let fake = self.clone();
+        let service = tower::service_fn(move |request: LlmRequest| {
+            let n = fake.calls.fetch_add(1, Ordering::SeqCst);
+            fake.models.lock().unwrap().push(request.model().to_owned());
+            let act = (fake.behave)(n, &request);
+            let name = fake.name;
+            async move { answer(name, &request, act).await }
+        });
+        Deployment::new(self.name, format!("{}-model", self.name), service)
+    }
+}
+
+fn start(name: &str) -> StreamEvent {
+    StreamEvent::Start {
+        id: format!("{name}-reply"),
+        model: name.to_owned(),
+    }
+}
+
+fn finish() -> StreamEvent {
+    StreamEvent::Finish {
+        reason: FinishReason::Stop,
+    }
+}
+
+async fn answer(name: &'static str, request: &LlmRequest, act: Act) -> Result<LlmResponse, Error> {
+    let reply = match act {
+        Act::Ok => ok_reply(name, request),
+        Act::Slow(pause) => {
+            tokio::time::sleep(pause).await;
+            ok_reply(name, request)
+        }
+        Act::Fail(error) => return Err(error),
+        Act::Stream(items) => Reply::Stream(ChatStream::from_events(items)),
+        Act::Hold(gate) => {
+            let head = futures_util::stream::iter([Ok(start(name)), Ok(StreamEvent::text(name))]);
+            let tail = futures_util::stream::once(async move {
+                let _permit = gate.acquire().await;
+                Ok(finish())
+            });
+            Reply::Stream(ChatStream::new(futures_util::StreamExt::chain(head, tail)))
+        }
+    };
+    Ok(LlmResponse::new(reply))
+}
+
+fn ok_reply(name: &str, request: &LlmRequest) -> Reply {
+    if request.is_stream() {
+        Reply::Stream(ChatStream::from_events([
+            Ok(start(name)),
+            Ok(StreamEvent::text(name)),
+            Ok(finish()),
+        ]))
+    } else {
+        Reply::Complete(ChatResponse::text_reply("r", request.model(), name))
+    }
+}
+
+fn api(message: &str) -> Box<ApiError> {
+    ApiError::new("fake", message).into()
+}
+
+fn server_error() -> Error {
+    Error::Server(api("boom"))
+}
+
+fn rate_limited(after: Duration) -> Error {
+    Error::RateLimited(ApiError::new("fake", "slow down").with_retry_after(after).into())
+}
+
+fn ask(model: &str) -> LlmRequest {
+    LlmRequest::new(ChatRequest::new(model).user("hello"))
+}
+
+fn ask_stream(model: &str) -> LlmRequest {
+    LlmRequest::stream(ChatRequest::new(model).user("hello"))
+}
+
+/// A strategy that takes the deployments in the order given by name.
+fn prefer(
+    order: &'static [&'static str],
+) -> impl Fn(&LlmRequest, &[Candidate<'_>]) -> Option<usize> + Send + Sync {
+    move |_, candidates| {
+        order
+            .iter()
+            .find_map(|name| candidates.iter().position(|c| c.name() == *name))
+            .or(Some(0))
+    }
+}
+
+/// A health policy whose circuit never opens, for tests about something else.
+fn no_circuit() -> HealthPolicy {
+    HealthPolicy::new().circuit(u32::MAX, Duration::from_secs(1), Duration::from_secs(1))
+}
+
+fn served_by(response: &LlmResponse) -> RouteTaken {
+    response.extensions.get::<RouteTaken>().expect("a route").clone()
+}
+
+#[tokio::test]
+async fn an_alias_selects_the_group_and_the_concrete_model_goes_down() {
+    let mock = MockProvider::new().with_name("mock-openai");
+    let router = Router::builder()
+        .group(
+            Group::new("gpt-4o-mini")
+                .alias("fast")
+                .deployment(Deployment::provider(
+                    "openai",
+                    "gpt-4o-mini-2024-07-18",
+                    mock.clone(),
+                )),
+        )
+        .build()
+        .unwrap();
+    let response = call(&mut router.clone(), ask("fast")).await.unwrap();
+    let route = served_by(&response);
+    assert_eq!(
+        (route.deployment.as_str(), route.model.as_str()),
+        ("openai", "gpt-4o-mini-2024-07-18")
+    );
+    assert!(route.failed_attempts.is_empty());
+    let served = response.extensions.get::<ServedBy>().unwrap();
+    assert_eq!(
+        (served.provider.as_str(), served.model.as_str()),
+        ("mock-openai", "gpt-4o-mini-2024-07-18")
+    );
+    assert_eq!(mock.requests()[0].model, "gpt-4o-mini-2024-07-18");
+
+    let unknown = call(&mut router.clone(), ask("gpt-5")).await.unwrap_err();
+    assert!(
+        matches!(&unknown, Error::NoRoute { model, .. } if model == "gpt-5"),
+        "{unknown:?}"
+    );
+}
+
+#[test]
+fn configuration_mistakes_are_refused_when_built() {
+    let twice = Router::builder()
+        .group(Group::new("a").deployment(Fake::ok("x").deployment()))
+        .group(Group::new("b").deployment(Fake::ok("x").deployment()))
+        .build();
+    assert!(matches!(twice, Err(Error::Config { .. })));
+    let nowhere = Router::builder()
+        .group(Group::new("a").fallback(FallbackOn::Any, "b"))
+        .build();
+    assert!(matches!(nowhere, Err(Error::Config { .. })));
+    let alias = Router::builder()
+        .group(Group::new("a").alias("b"))
+        .group(Group::new("b"))
+        .build();
+    assert!(matches!(alias, Err(Error::Config { .. })));
+}
+
+#[tokio::test]
+async fn weighted_choice_follows_the_weights_within_two_points() {
+    let fakes = [Fake::ok("w1"), Fake::ok("w3"), Fake::ok("w6")];
+    let mut group = Group::new("m");
+    for (fake, weight) in fakes.iter().zip([1, 3, 6]) {
+        group = group.deployment(fake.deployment().weight(weight));
+    }
+    let mut router = Router::builder().group(group).build().unwrap();
+    for _ in 0..10_000 {
+        call(&mut router, ask("m")).await.unwrap();
+    }
+    for (fake, share) in fakes.iter().zip([10.0, 30.0, 60.0]) {
+        let got = fake.calls() as f64 / 100.0;
+        assert!(
+            (got - share).abs() <= 2.0,
+            "{}: {got}% for a weight of {share}%",
+            fake.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn round_robin_takes_each_in_turn_and_weights_change_at_run_time() {
+    let fakes = [Fake::ok("a"), Fake::ok("b"), Fake::ok("c")];
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(RoundRobin::new())
+                .deployment(fakes[0].deployment())
+                .deployment(fakes[1].deployment())
+                .deployment(fakes[2].deployment()),
+        )
+        .build()
+        .unwrap();
+    for _ in 0..300 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    assert_eq!(fakes.iter().map(Fake::calls).collect::<Vec<_>>(), [100, 100, 100]);
+
+    // Weighted random after re-weighting: "c" gets nothing.
+    let weighted = Router::builder()
+        .group(
+            Group::new("m")
+                .deployment(Fake::ok("x").deployment())
+                .deployment(fakes[2].deployment()),
+        )
+        .build()
+        .unwrap();
+    assert!(weighted.set_weight("c", 0));
+    assert!(!weighted.set_weight("nobody", 1));
+    for _ in 0..500 {
+        call(&mut weighted.clone(), ask("m")).await.unwrap();
+    }
+    assert_eq!(fakes[2].calls(), 100);
+}
+
+#[tokio::test(start_paused = true)]
+async fn least_latency_prefers_the_fast_deployment_and_returns_to_a_recovered_one() {
+    let slow_ms = Arc::new(AtomicU64::new(50));
+    let slow_latency = Arc::clone(&slow_ms);
+    let fast = Fake::new("fast", |_, _| Act::Slow(Duration::from_millis(10)));
+    let slow = Fake::new("slow", move |_, _| {
+        Act::Slow(Duration::from_millis(slow_latency.load(Ordering::SeqCst)))
+    });
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(LeastLatency)
+                .deployment(fast.deployment())
+                .deployment(slow.deployment()),
+        )
+        .health(HealthPolicy::new().latency_decay(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    // Warm-up: both are measured.
+    for _ in 0..20 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    let (fast_before, slow_before) = (fast.calls(), slow.calls());
+    for _ in 0..1_000 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    let to_fast = fast.calls() - fast_before;
+    assert!(
+        to_fast >= 900,
+        "the 5x faster deployment got {to_fast} of 1000 calls"
+    );
+    assert!(slow.calls() > slow_before, "the slow one is probed now and then");
+
+    // The slow deployment recovers (5 ms): traffic comes back to it.
+    slow_ms.store(5, Ordering::SeqCst);
+    for _ in 0..1_000 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    let slow_before = slow.calls();
+    for _ in 0..500 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    let to_recovered = slow.calls() - slow_before;
+    assert!(
+        to_recovered >= 250,
+        "the recovered deployment got {to_recovered} of 500 calls"
+    );
+}
+
+#[tokio::test]
+async fn least_busy_spreads_hundreds_of_open_streams_evenly_and_counts_them_until_they_end() {
+    let gate = Arc::new(Semaphore::new(0));
+    let fakes: Vec<Fake> = ["b1", "b2", "b3", "b4"]
+        .into_iter()
+        .map(|name| {
+            let gate = Arc::clone(&gate);
+            Fake::new(name, move |_, _| Act::Hold(Arc::clone(&gate)))
+        })
+        .collect();
+    let mut group = Group::new("m").strategy(LeastBusy);
+    for fake in &fakes {
+        group = group.deployment(fake.deployment());
+    }
+    let router = Router::builder().group(group).build().unwrap();
+    let calls = (0..256).map(|_| {
+        let mut router = router.clone();
+        async move { call(&mut router, ask_stream("m")).await.unwrap() }
+    });
+    let responses = join_all(calls).await;
+    let open: Vec<usize> = fakes
+        .iter()
+        .map(|f| router.status(f.name).unwrap().in_flight)
+        .collect();
+    assert_eq!(open.iter().sum::<usize>(), 256);
+    for (fake, n) in fakes.iter().zip(&open) {
+        assert!(
+            (56..=72).contains(n),
+            "{} holds {n} of 256 streams: {open:?}",
+            fake.name
+        );
+    }
+    gate.add_permits(256);
+    let ends = responses.into_iter().map(|r| r.into_complete());
+    for reply in join_all(ends).await {
+        reply.unwrap();
+    }
+    assert!(router.statuses().iter().all(|s| s.in_flight == 0));
+}
+
+#[tokio::test]
+async fn lowest_cost_and_rules_choose_by_price_and_by_request() {
+    let cheap = Fake::ok("cheap");
+    let dear = Fake::ok("dear");
+    let eu = Fake::ok("eu");
+    let info = |price| ModelInfo::new("m", "fake").with_prices(Prices::per_million(price, price * 4.0));
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(LowestCost::new())
+                .deployment(dear.deployment().info(info(5.0)))
+                .deployment(cheap.deployment().info(info(0.5)))
+                .deployment(eu.deployment()),
+        )
+        .group(
+            Group::new("r")
+                .strategy(Rules::new(RoundRobin::new()).rule(
+                    |r| r.meta.principal.tenant.as_deref() == Some("acme"),
+                    |c| c.tag("region") == Some("eu"),
+                ))
+                .deployment(Fake::ok("us").deployment().tag("region", "us"))
+                .deployment(Fake::ok("eu-2").deployment().tag("region", "eu")),
+        )
+        .build()
+        .unwrap();
+    for _ in 0..50 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    assert_eq!((cheap.calls(), dear.calls(), eu.calls()), (50, 0, 0));
+
+    let mut texts = HashMap::new();
+    for _ in 0..20 {
+        let request = ask("r").with_principal(Principal::new().tenant("acme"));
+        let reply = complete(&mut router.clone(), request).await.unwrap();
+        *texts.entry(reply.text()).or_insert(0) += 1;
+    }
+    assert_eq!(texts, HashMap::from([("eu-2".to_owned(), 20)]));
+    let other = complete(&mut router.clone(), ask("r")).await.unwrap();
+    let another = complete(&mut router.clone(), ask("r")).await.unwrap();
+    assert_ne!(other.text(), another.text(), "round robin for everyone else");
+}
+
+/// 3 deployments, one failing 30 % of its calls in the given way: 10,000
+/// calls, no error reaches the client, and the failing deployment's share
+/// drops below a third.
+async fn failures_are_hidden(fail: impl Fn() -> Act + Send + Sync + 'static, stream: bool) {
+    let failing = Fake::new("failing", move |n, _| if n % 10 < 3 { fail() } else { Act::Ok });
+    let steady = [Fake::ok("s1"), Fake::ok("s2")];
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .deployment(failing.deployment())
+                .deployment(steady[0].deployment())
+                .deployment(steady[1].deployment()),
+        )
+        .build()
+        .unwrap();
+    let mut errors = 0;
+    for i in 0..10_000 {
+        let request = if stream { ask_stream("m") } else { ask("m") };
+        match collect(&mut router.clone(), request).await {
+            Ok(collected) if collected.error.is_none() => {
+                assert_eq!(collected.starts(), 1, "one clean stream");
+                assert_eq!(collected.finishes(), 1);
+            }
+            _ => errors += 1,
+        }
+        // Time passes between calls: cooldowns and circuits expire now and then.
+        if i % 100 == 0 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+    }
+    assert_eq!(errors, 0);
+    let share = failing.calls() as f64 / (failing.calls() + steady[0].calls() + steady[1].calls()) as f64;
+    assert!(
+        share < 0.2,
+        "the failing deployment still got {:.1}% of the calls",
+        share * 100.0
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_are_hidden() {
+    failures_are_hidden(server_error_act, false).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limits_with_retry_after_are_hidden() {
+    failures_are_hidden(|| Act::Fail(rate_limited(Duration::from_secs(2))), false).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_connections_are_hidden() {
+    let refused = || {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        Act::Fail(Error::transport(io).at("fake", "127.0.0.1:1"))
+    };
+    failures_are_hidden(refused, false).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn streams_cut_before_content_are_hidden() {
+    let cut = || {
+        Act::Stream(vec![
+            Ok(start("failing")),
+            Err(Error::StreamTruncated {
+                provider: "fake".into(),
+            }),
+        ])
+    };
+    failures_are_hidden(cut, true).await;
+}
+
+fn server_error_act() -> Act {
+    Act::Fail(server_error())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_cools_the_deployment_down_for_its_retry_after() {
+    let limited = Fake::new("limited", |n, _| {
+        if n == 0 {
+            Act::Fail(rate_limited(Duration::from_secs(2)))
+        } else {
+            Act::Ok
+        }
+    });
+    let other = Fake::ok("other");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["limited", "other"]))
+                .deployment(limited.deployment())
+                .deployment(other.deployment()),
+        )
+        .build()
+        .unwrap();
+    // The first call meets the 429 and is retried on the other deployment at once.
+    let response = call(&mut router.clone(), ask("m")).await.unwrap();
+    let route = served_by(&response);
+    assert_eq!(route.deployment, "other");
+    assert_eq!(route.failed_attempts[0].error.kind(), "rate_limited");
+    assert!(route.failed_attempts[0].duration.is_some());
+    assert_eq!(
+        router.status("limited").unwrap().cooldown,
+        Some(Duration::from_secs(2))
+    );
+
+    // For 2 s, hundreds of concurrent calls: none to the cooled deployment.
+    for _ in 0..19 {
+        let calls = (0..200).map(|_| {
+            let mut router = router.clone();
+            async move { call(&mut router, ask("m")).await.unwrap() }
+        });
+        join_all(calls).await;
+        tokio::time::advance(Duration::from_millis(100)).await;
+    }
+    assert_eq!(limited.calls(), 1);
+    assert_eq!(other.calls(), 1 + 19 * 200);
+    tokio::time::advance(Duration::from_millis(100)).await;
+    call(&mut router.clone(), ask("m")).await.unwrap();
+    assert_eq!(limited.calls(), 2, "after 2 s it takes calls again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_circuit_opens_after_n_failures_and_closes_after_a_good_probe() {
+    let healthy = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&healthy);
+    let sick = Fake::new("sick", move |_, _| {
+        if flag.load(Ordering::SeqCst) {
+            Act::Ok
+        } else {
+            server_error_act()
+        }
+    });
+    let other = Fake::ok("other");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["sick", "other"]))
+                .deployment(sick.deployment())
+                .deployment(other.deployment()),
+        )
+        .health(HealthPolicy::new().circuit(3, Duration::from_secs(10), Duration::from_secs(5)))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    assert_eq!(sick.calls(), 3);
+    assert_eq!(router.status("sick").unwrap().circuit, CircuitState::Open);
+    for _ in 0..100 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    assert_eq!(sick.calls(), 3, "no call while the circuit is open");
+
+    // Open time over, still sick: the probe fails and the circuit opens again.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    call(&mut router.clone(), ask("m")).await.unwrap();
+    assert_eq!(sick.calls(), 4);
+    assert_eq!(router.status("sick").unwrap().circuit, CircuitState::Open);
+
+    // Recovered: the next probe closes it, and it takes calls again.
+    healthy.store(true, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let response = call(&mut router.clone(), ask("m")).await.unwrap();
+    assert_eq!(served_by(&response).deployment, "sick");
+    assert_eq!(router.status("sick").unwrap().circuit, CircuitState::Closed);
+    for _ in 0..10 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    assert_eq!(sick.calls(), 15);
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_deployments_cooling_down_is_unavailable_with_a_retry_after() {
+    let limited = Fake::new("only", |_, _| Act::Fail(rate_limited(Duration::from_secs(7))));
+    let router = Router::builder()
+        .group(Group::new("m").deployment(limited.deployment()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let first = call(&mut router.clone(), ask("m")).await.unwrap_err();
+    assert_eq!(first.kind(), "rate_limited", "one attempt: its own error");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let second = call(&mut router.clone(), ask("m")).await.unwrap_err();
+    assert!(
+        matches!(&second, Error::Unavailable { model, .. } if model == "m"),
+        "{second:?}"
+    );
+    assert_eq!(second.retry_after(), Some(Duration::from_secs(5)));
+    assert!(second.is_retryable());
+    assert_eq!(limited.calls(), 1, "refused locally");
+
+    // Drained by hand: unavailable too, with no time to say.
+    let drained = Router::builder()
+        .group(Group::new("m").deployment(Fake::ok("d").deployment()))
+        .build()
+        .unwrap();
+    assert!(drained.drain("d", true));
+    let error = call(&mut drained.clone(), ask("m")).await.unwrap_err();
+    assert!(matches!(
+        error,
+        Error::Unavailable {
+            retry_after: None,
+            ..
+        }
+    ));
+    drained.drain("d", false);
+    call(&mut drained.clone(), ask("m")).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_waits_for_the_retry_after_when_every_deployment_was_tried() {
+    let limited = Fake::new("only", |n, _| {
+        if n == 0 {
+            Act::Fail(rate_limited(Duration::from_secs(3)))
+        } else {
+            Act::Ok
+        }
+    });
+    let router = Router::builder()
+        .group(Group::new("m").deployment(limited.deployment()))
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let response = call(&mut router.clone(), ask("m")).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
+    assert_eq!(served_by(&response).attempts(), 2);
+}
+
+#[tokio::test]
+async fn no_retry_starts_after_the_deadline() {
+    let limited = Fake::new("only", |_, _| Act::Fail(rate_limited(Duration::from_secs(1))));
+    let router = Router::builder()
+        .group(Group::new("m").deployment(limited.deployment()))
+        .build()
+        .unwrap();
+    let request = ask("m").with_deadline(Instant::now() + Duration::from_millis(200));
+    let started = Instant::now();
+    let error = call(&mut router.clone(), request).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "no wait past the deadline"
+    );
+    assert_eq!(error.kind(), "rate_limited");
+    assert_eq!(limited.calls(), 1);
+
+    let late = ask("m").with_deadline(Instant::now());
+    let failing = Fake::new("failing", |_, _| server_error_act());
+    let other = Fake::ok("other");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["failing", "other"]))
+                .deployment(failing.deployment())
+                .deployment(other.deployment()),
+        )
+        .build()
+        .unwrap();
+    let error = call(&mut router.clone(), late).await.unwrap_err();
+    assert_eq!(error.kind(), "server");
+    assert_eq!(other.calls(), 0, "the deadline passed: no retry");
+}
+
+#[tokio::test]
+async fn the_retry_budget_bounds_upstream_calls_when_everything_fails() {
+    let fakes = [
+        Fake::new("f1", |_, _| server_error_act()),
+        Fake::new("f2", |_, _| server_error_act()),
+        Fake::new("f3", |_, _| server_error_act()),
+    ];
+    let ratio = 0.1;
+    let (ttl_secs, floor_per_sec) = (10, 1);
+    let mut group = Group::new("m");
+    for fake in &fakes {
+        group = group.deployment(fake.deployment());
+    }
+    let router = Router::builder()
+        .group(group)
+        .health(no_circuit())
+        .retry(
+            RetryPolicy::new()
+                .max_retries(5)
+                .backoff(Duration::ZERO, Duration::ZERO),
+        )
+        .retry_budget(Some(RetryBudget::new(
+            Duration::from_secs(ttl_secs),
+            floor_per_sec,
+            ratio,
+        )))
+        .build()
+        .unwrap();
+    let clients = 1_000;
+    let calls = (0..clients).map(|_| {
+        let mut router = router.clone();
+        async move { call(&mut router, ask("m")).await }
+    });
+    let results = join_all(calls).await;
+    assert!(results.iter().all(Result::is_err));
+    let upstream: usize = fakes.iter().map(Fake::calls).sum();
+    let bound = (1.0 + ratio as f64) * clients as f64 + (floor_per_sec as u64 * ttl_secs) as f64;
+    assert!(
+        upstream as f64 <= bound,
+        "{upstream} upstream calls for {clients} client calls"
+    );
+    assert!(upstream > clients, "some retries were made");
+    // A call that was retried reports every attempt.
+    let retried = results
+        .iter()
+        .find_map(|r| match r {
+            Err(Error::AllAttemptsFailed { attempts, .. }) => Some(attempts.len()),
+            _ => None,
+        })
+        .expect("a retried call");
+    assert!(retried > 1);
+}
+
+#[tokio::test]
+async fn a_failure_of_the_request_is_neither_retried_nor_fallen_back() {
+    let invalid = Fake::new("invalid", |_, _| {
+        Act::Fail(Error::InvalidRequest(api("bad field")))
+    });
+    let other = Fake::ok("other");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["invalid", "other"]))
+                .deployment(invalid.deployment())
+                .deployment(other.deployment())
+                .fallback(FallbackOn::Any, "n"),
+        )
+        .group(Group::new("n").deployment(Fake::ok("n1").deployment()))
+        .build()
+        .unwrap();
+    let error = call(&mut router.clone(), ask("m")).await.unwrap_err();
+    assert_eq!(error.kind(), "invalid_request");
+    assert_eq!(other.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_context_length_error_falls_back_to_the_larger_group() {
+    let too_long = || Act::Fail(Error::ContextLengthExceeded(api("too long")));
+    let small = [Fake::new("small-1", move |_, _| too_long()), Fake::ok("small-2")];
+    let large = Fake::ok("large-1");
+    let router = Router::builder()
+        .group(
+            Group::new("small")
+                .strategy(prefer(&["small-1", "small-2"]))
+                .deployment(small[0].deployment())
+                .deployment(small[1].deployment())
+                .fallback(FallbackOn::Unavailable, "small")
+                .fallback(FallbackOn::ContextLength, "large"),
+        )
+        .group(Group::new("large").deployment(large.deployment()))
+        .build()
+        .unwrap();
+    let response = call(&mut router.clone(), ask("small")).await.unwrap();
+    let route = served_by(&response);
+    assert_eq!(route.deployment, "large-1");
+    assert_eq!(route.model, "large-1-model");
+    assert_eq!(route.failed_attempts.len(), 1);
+    assert_eq!(route.failed_attempts[0].deployment, "small-1");
+    assert_eq!(
+        small[1].calls(),
+        0,
+        "the same window elsewhere in the group is not tried"
+    );
+    assert_eq!(*large.models.lock().unwrap(), ["large-1-model"]);
+
+    // A prompt that fits nowhere: every attempt is reported, the last one too long.
+    let nowhere = Router::builder()
+        .group(
+            Group::new("small")
+                .deployment(Fake::new("s", move |_, _| too_long()).deployment())
+                .fallback(FallbackOn::ContextLength, "large"),
+        )
+        .group(Group::new("large").deployment(Fake::new("l", move |_, _| too_long()).deployment()))
+        .build()
+        .unwrap();
+    let error = call(&mut nowhere.clone(), ask("small")).await.unwrap_err();
+    let Error::AllAttemptsFailed { attempts, .. } = &error else {
+        panic!("{error:?}");
+    };
+    let names: Vec<_> = attempts.iter().map(|a| a.deployment.as_str()).collect();
+    assert_eq!(names, ["s", "l"]);
+    assert_eq!(attempts.last().unwrap().error.kind(), "context_length_exceeded");
+}
+
+#[tokio::test]
+async fn content_filtered_and_unavailable_groups_fall_back_in_order() {
+    let filtered = Fake::new("filtered", |_, _| Act::Fail(Error::ContentFiltered(api("no"))));
+    let vendor_b = Fake::ok("vendor-b");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .deployment(filtered.deployment())
+                .fallback(FallbackOn::ContentFilter, "b"),
+        )
+        .group(Group::new("b").deployment(vendor_b.deployment()))
+        .group(
+            Group::new("busy")
+                .deployment(
+                    Fake::new("busy-1", |_, _| Act::Fail(Error::Overloaded(api("busy")))).deployment(),
+                )
+                .fallback(FallbackOn::ContextLength, "m")
+                .fallback(FallbackOn::Unavailable, "b"),
+        )
+        .build()
+        .unwrap();
+    let reply = complete(&mut router.clone(), ask("m")).await.unwrap();
+    assert_eq!(reply.text(), "vendor-b");
+    let response = call(&mut router.clone(), ask("busy")).await.unwrap();
+    let route = served_by(&response);
+    assert_eq!(route.deployment, "vendor-b");
+    assert!(route
+        .failed_attempts
+        .iter()
+        .all(|a| a.error.kind() == "overloaded"));
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_before_content_fails_over_to_one_clean_stream() {
+    let cut = Fake::new("cut", |_, _| {
+        Act::Stream(vec![
+            Ok(start("cut")),
+            Ok(StreamEvent::Usage(tower_ai::types::Usage::new(3, 0))),
+            Err(Error::timeout(TimeoutKind::FirstEvent, None)),
+        ])
+    });
+    let good = Fake::ok("good");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["cut", "good"]))
+                .deployment(cut.deployment())
+                .deployment(good.deployment()),
+        )
+        .build()
+        .unwrap();
+    let response = call(&mut router.clone(), ask_stream("m")).await.unwrap();
+    let route = served_by(&response);
+    assert_eq!(route.deployment, "good");
+    assert_eq!(route.failed_attempts[0].error.kind(), "timeout");
+    let collected = crate::support::Collected::read(response.into_stream()).await;
+    assert!(collected.error.is_none());
+    assert_eq!(collected.starts(), 1, "the failed head is not shown");
+    assert_eq!(collected.events[0], start("good"));
+    assert_eq!(collected.text(), "good");
+    assert_eq!(collected.finishes(), 1);
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_after_content_ends_with_the_error_and_no_fallback() {
+    let partial = Fake::new("partial", |_, _| {
+        Act::Stream(vec![
+            Ok(start("partial")),
+            Ok(StreamEvent::text("half an ans")),
+            Err(Error::StreamTruncated {
+                provider: "fake".into(),
+            }),
+        ])
+    });
+    let good = Fake::ok("good");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["partial", "good"]))
+                .deployment(partial.deployment())
+                .deployment(good.deployment())
+                .fallback(FallbackOn::Any, "n"),
+        )
+        .group(Group::new("n").deployment(Fake::ok("n1").deployment()))
+        .build()
+        .unwrap();
+    let collected = collect(&mut router.clone(), ask_stream("m")).await.unwrap();
+    assert_eq!(collected.text(), "half an ans");
+    assert_eq!(collected.error.unwrap().kind(), "stream_truncated");
+    assert_eq!(good.calls(), 0);
+    assert_eq!(router.status("partial").unwrap().in_flight, 0);
+}
+
+#[tokio::test]
+async fn a_removed_deployment_gets_no_new_call_and_its_open_streams_finish() {
+    let gate = Arc::new(Semaphore::new(0));
+    let held = Arc::clone(&gate);
+    let leaving = Fake::new("leaving", move |_, _| Act::Hold(Arc::clone(&held)));
+    let staying = Fake::ok("staying");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["leaving", "back", "staying"]))
+                .deployment(leaving.deployment())
+                .deployment(staying.deployment()),
+        )
+        .build()
+        .unwrap();
+    let open = call(&mut router.clone(), ask_stream("m")).await.unwrap();
+    assert!(router.remove_deployment("leaving"));
+    assert!(!router.remove_deployment("leaving"));
+    assert!(router.status("leaving").is_none());
+    let calls = (0..200).map(|_| {
+        let mut router = router.clone();
+        async move { call(&mut router, ask("m")).await.unwrap() }
+    });
+    join_all(calls).await;
+    assert_eq!((leaving.calls(), staying.calls()), (1, 200));
+    gate.add_permits(1);
+    let reply = open.into_complete().await.unwrap();
+    assert_eq!(reply.text(), "leaving");
+    assert_eq!(reply.finish_reason, Some(FinishReason::Stop));
+
+    // Added at run time, it takes calls at once.
+    let back = Fake::ok("back");
+    router.add_deployment("m", back.deployment()).unwrap();
+    assert!(router.add_deployment("m", back.deployment()).is_err());
+    assert!(router.add_deployment("nope", Fake::ok("x").deployment()).is_err());
+    for _ in 0..50 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    assert!(back.calls() > 0);
+}
+
+#[tokio::test]
+async fn the_router_is_always_ready_and_drives_the_deployment_s_readiness_in_the_call() {
+    // A deployment behind a concurrency limit of 1, with a stream open on it.
+    let gate = Arc::new(Semaphore::new(0));
+    let held = Arc::clone(&gate);
+    let fake = Fake::new("limited", move |_, _| Act::Hold(Arc::clone(&held)));
+    let limited = tower::ServiceBuilder::new()
+        .layer(tower_ai::limit::ConcurrencyLimitLayer::new(1))
+        .service(tower::service_fn({
+            let fake = fake.clone();
+            move |request: LlmRequest| {
+                let act = (fake.behave)(fake.calls.fetch_add(1, Ordering::SeqCst), &request);
+                async move { answer("limited", &request, act).await }
+            }
+        }));
+    let router = Router::builder()
+        .group(Group::new("m").deployment(Deployment::new("limited", "limited", limited)))
+        .build()
+        .unwrap();
+    let first = call(&mut router.clone(), ask_stream("m")).await.unwrap();
+    let mut second_router = router.clone();
+    // Ready although the deployment is not.
+    std::future::poll_fn(|cx| second_router.poll_ready(cx))
+        .await
+        .unwrap();
+    let second = tokio::spawn(second_router.call(ask_stream("m")));
+    tokio::task::yield_now().await;
+    assert!(
+        !second.is_finished(),
+        "the call waits for the deployment's permit"
+    );
+    assert_eq!(fake.calls(), 1);
+    gate.add_permits(2);
+    first.into_complete().await.unwrap();
+    second.await.unwrap().unwrap().into_complete().await.unwrap();
+    assert_eq!(fake.calls(), 2);
+}
