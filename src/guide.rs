@@ -11,3 +11,6 @@ pub mod benchmarks {}
 
 #[doc = include_str!("../docs/vendors.md")]
 pub mod vendors {}
+
+#[doc = include_str!("../docs/routing.md")]
+pub mod routing {}
