@@ -430,7 +430,20 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
                 return Ok(response);
             }
             Err(error) => {
-                attempts.push(Attempt::new(member.name(), error.clone()).with_duration(started.elapsed()));
+                let took = started.elapsed();
+                // An event of the call's span (the telemetry layer's, when it
+                // is above): one per failed attempt.
+                tracing::event!(
+                    target: "tower_ai::router",
+                    tracing::Level::INFO,
+                    tower_ai.deployment = member.name(),
+                    gen_ai.request.model = %member.spec.model,
+                    error.type = error.kind(),
+                    tower_ai.attempt.duration_ms = took.as_secs_f64() * 1000.0,
+                    error.message = %error,
+                    "attempt failed"
+                );
+                attempts.push(Attempt::new(member.name(), error.clone()).with_duration(took));
                 step = if error.is_retryable() {
                     Step::Retry(error)
                 } else if error.is_fallback_candidate() {

@@ -966,3 +966,129 @@ async fn the_router_is_always_ready_and_drives_the_deployment_s_readiness_in_the
     second.await.unwrap().unwrap().into_complete().await.unwrap();
     assert_eq!(fake.calls(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deployment_at_its_rpm_limit_is_skipped_until_the_minute_is_over() {
+    let limited = Fake::ok("limited");
+    let other = Fake::ok("other");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["limited", "other"]))
+                .deployment(limited.deployment().rpm(5))
+                .deployment(other.deployment()),
+        )
+        .build()
+        .unwrap();
+    let calls = (0..200).map(|_| {
+        let mut router = router.clone();
+        async move { call(&mut router, ask("m")).await.unwrap() }
+    });
+    join_all(calls).await;
+    assert_eq!((limited.calls(), other.calls()), (5, 195));
+    tokio::time::advance(Duration::from_secs(60)).await;
+    for _ in 0..10 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    assert_eq!(limited.calls(), 10, "a new minute, five more");
+
+    // Alone at its limit, the group is unavailable until the minute ends.
+    let alone = Router::builder()
+        .group(Group::new("m").deployment(Fake::ok("alone").deployment().rpm(1)))
+        .build()
+        .unwrap();
+    call(&mut alone.clone(), ask("m")).await.unwrap();
+    tokio::time::advance(Duration::from_secs(20)).await;
+    let error = call(&mut alone.clone(), ask("m")).await.unwrap_err();
+    assert_eq!(error.kind(), "unavailable");
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(40)));
+}
+
+#[tokio::test]
+async fn embeddings_are_routed_with_the_concrete_model() {
+    let mock = MockProvider::new();
+    let router = Router::builder()
+        .group(Group::new("embed").deployment(Deployment::provider(
+            "e",
+            "text-embedding-3-small",
+            mock.clone(),
+        )))
+        .build()
+        .unwrap();
+    let request = tower_ai::types::EmbeddingRequest::new("embed", ["a", "b"]);
+    let response = call(&mut router.clone(), request).await.unwrap();
+    assert_eq!(served_by(&response).model, "text-embedding-3-small");
+    assert_eq!(response.into_embeddings().unwrap().embeddings.len(), 2);
+    assert_eq!(mock.embedding_requests()[0].model, "text-embedding-3-small");
+}
+
+/// Each failed attempt is an event of the call's span.
+#[cfg(feature = "telemetry")]
+#[test]
+fn failed_attempts_are_events_of_the_telemetry_span() {
+    use tower_ai::ServiceBuilderExt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Events(Arc<Mutex<Vec<(String, String)>>>);
+    struct Fields<'a>(&'a mut Vec<String>);
+    impl tracing::field::Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            self.0.push(format!("{}={value:?}", field.name()));
+        }
+        fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+            self.0.push(format!("{}={value}", field.name()));
+        }
+    }
+    impl<S> tracing_subscriber::Layer<S> for Events
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+            if event.metadata().target() != "tower_ai::router" {
+                return;
+            }
+            let span = ctx
+                .event_span(event)
+                .map(|s| s.name().to_owned())
+                .unwrap_or_default();
+            let mut fields = Vec::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push((span, fields.join(" ")));
+        }
+    }
+
+    let events = Events::default();
+    let subscriber = tracing_subscriber::registry().with(events.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let failing = Fake::new("failing", |_, _| server_error_act());
+            let router = Router::builder()
+                .group(
+                    Group::new("m")
+                        .strategy(prefer(&["failing", "good"]))
+                        .deployment(failing.deployment())
+                        .deployment(Fake::ok("good").deployment()),
+                )
+                .build()
+                .unwrap();
+            let mut stack = tower::ServiceBuilder::new().telemetry().service(router);
+            complete(&mut stack, ask("m")).await.unwrap();
+        });
+    });
+    let events = events.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (span, fields) = &events[0];
+    assert_eq!(span, "gen_ai");
+    for expected in [
+        "tower_ai.deployment=failing",
+        "error.type=server",
+        "gen_ai.request.model=failing-model",
+    ] {
+        assert!(fields.contains(expected), "{fields}");
+    }
+}
