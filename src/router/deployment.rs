@@ -265,14 +265,18 @@ impl Member {
     /// is over, a place in its rate window, a call in flight. `None` when it
     /// lost a race for them since [`fit`](Self::fit).
     pub(crate) fn acquire(self: &Arc<Self>, now: u64, tokens: u64) -> Option<InFlight> {
-        if self.circuit.load(Ordering::Acquire) == OPEN
-            && self
-                .circuit
-                .compare_exchange(OPEN, HALF_OPEN, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-        {
-            return None;
-        }
+        let probe = match self.circuit.load(Ordering::Acquire) {
+            CLOSED => false,
+            // Opened since `fit`, or its open time is not over: no call.
+            OPEN if self.open_until.load(Ordering::Relaxed) > now => return None,
+            OPEN => {
+                self.circuit
+                    .compare_exchange(OPEN, HALF_OPEN, Ordering::AcqRel, Ordering::Acquire)
+                    .ok()?;
+                true
+            }
+            _ => return None,
+        };
         if let Some(rate) = &self.rate {
             let mut rate = lock(rate);
             if now.saturating_sub(rate.0) >= MINUTE {
@@ -287,7 +291,10 @@ impl Member {
             rate.2 = rate.2.saturating_add(tokens);
         }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        Some(InFlight(Arc::clone(self)))
+        Some(InFlight {
+            member: Arc::clone(self),
+            probe,
+        })
     }
 
     /// A call succeeded after `latency` (to the first content of a stream,
@@ -374,17 +381,33 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A call in flight on a member; dropping it ends the call.
-pub(crate) struct InFlight(pub(crate) Arc<Member>);
+pub(crate) struct InFlight {
+    pub(crate) member: Arc<Member>,
+    /// Whether this call is the probe of a half-open circuit.
+    probe: bool,
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.member.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.probe {
+            // A probe dropped before its outcome was known (the caller gave
+            // up): the circuit opens again, with its open time over, so that
+            // the next call probes instead of the circuit staying half-open.
+            let _ =
+                self.member
+                    .circuit
+                    .compare_exchange(HALF_OPEN, OPEN, Ordering::AcqRel, Ordering::Acquire);
+        }
     }
 }
 
 impl fmt::Debug for InFlight {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("InFlight").field(&self.0.name()).finish()
+        f.debug_struct("InFlight")
+            .field("deployment", &self.member.name())
+            .field("probe", &self.probe)
+            .finish()
     }
 }
 

@@ -566,7 +566,7 @@ impl Stream for Tracked {
         let item = std::task::ready!(Pin::new(&mut self.inner).poll_next(cx));
         if let Some(Err(error)) = &item {
             let now = self.shared.now();
-            self.guard.0.record_failure(now, error, &self.shared.health);
+            self.guard.member.record_failure(now, error, &self.shared.health);
         }
         Poll::Ready(item)
     }

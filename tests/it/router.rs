@@ -1092,3 +1092,41 @@ fn failed_attempts_are_events_of_the_telemetry_span() {
         assert!(fields.contains(expected), "{fields}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_the_caller_gave_up_on_does_not_leave_the_circuit_half_open() {
+    let healthy = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&healthy);
+    let sick = Fake::new("sick", move |_, _| {
+        if flag.load(Ordering::SeqCst) {
+            Act::Slow(Duration::from_secs(10))
+        } else {
+            server_error_act()
+        }
+    });
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["sick", "other"]))
+                .deployment(sick.deployment())
+                .deployment(Fake::ok("other").deployment()),
+        )
+        .health(HealthPolicy::new().circuit(1, Duration::from_secs(10), Duration::from_secs(5)))
+        .build()
+        .unwrap();
+    call(&mut router.clone(), ask("m")).await.unwrap();
+    assert_eq!(router.status("sick").unwrap().circuit, CircuitState::Open);
+    healthy.store(true, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(5)).await;
+    // The probe starts, and its caller gives up before the reply.
+    let probe = tokio::spawn(router.clone().call(ask("m")));
+    tokio::task::yield_now().await;
+    assert_eq!(router.status("sick").unwrap().circuit, CircuitState::HalfOpen);
+    probe.abort();
+    let _ = probe.await;
+    assert_eq!(router.status("sick").unwrap().circuit, CircuitState::Open);
+    // The next call probes at once, and its success closes the circuit.
+    let response = call(&mut router.clone(), ask("m")).await.unwrap();
+    assert_eq!(served_by(&response).deployment, "sick");
+    assert_eq!(router.status("sick").unwrap().circuit, CircuitState::Closed);
+}
