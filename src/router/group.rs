@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::deployment::{Deployment, InFlight, Member, Unfit};
 use super::policy::FallbackOn;
-use super::strategy::{Candidate, Strategy, WeightedRandom};
+use super::strategy::{estimated_prompt_tokens, Candidate, Strategy, WeightedRandom};
 use crate::types::LlmRequest;
 
 /// A public model name, such as `"gpt-4o"` or an alias such as `"fast"`,
@@ -109,20 +109,21 @@ impl Live {
         tried: &[usize],
         now: u64,
         decay: std::time::Duration,
-        tokens: u64,
+        tokens: &mut Option<u64>,
     ) -> Result<(usize, InFlight), Option<u64>> {
         let mut soonest: Option<u64> = None;
         let mut candidates = Vec::with_capacity(self.members.len());
-        let mut indices = Vec::with_capacity(self.members.len());
-        for (i, member) in self.members.iter().enumerate() {
-            if tried.contains(&i) {
+        for (index, member) in self.members.iter().enumerate() {
+            if tried.contains(&index) {
                 continue;
             }
             match member.fit(now) {
-                Ok(()) => {
-                    candidates.push(Candidate { member, now, decay });
-                    indices.push(i);
-                }
+                Ok(()) => candidates.push(Candidate {
+                    member,
+                    index,
+                    now,
+                    decay,
+                }),
                 Err(Unfit::Until(until)) => soonest = Some(soonest.map_or(until, |s| s.min(until))),
                 Err(Unfit::Unknown) => {}
             }
@@ -135,13 +136,18 @@ impl Live {
             else {
                 break;
             };
-            let index = indices[k];
-            if let Some(guard) = self.members[index].acquire(now, tokens) {
+            let index = candidates[k].index;
+            let member = &self.members[index];
+            // Tokens are counted only for deployments with a tpm limit.
+            let tokens = match member.spec.tpm {
+                Some(_) => *tokens.get_or_insert_with(|| estimated_prompt_tokens(request)),
+                None => 0,
+            };
+            if let Some(guard) = member.acquire(now, tokens) {
                 return Ok((index, guard));
             }
             // Lost a race for its probe or its rate window since `fit`.
             candidates.swap_remove(k);
-            indices.swap_remove(k);
         }
         Err(soonest)
     }

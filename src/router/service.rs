@@ -16,7 +16,6 @@ use tower_service::Service;
 use super::deployment::{nanos, Deployment, DeploymentStatus, InFlight, Member};
 use super::group::{Group, Live};
 use super::policy::{HealthPolicy, RetryBudget, RetryPolicy};
-use super::strategy::estimated_prompt_tokens;
 use crate::error::{Attempt, Error, Result};
 use crate::observe::peek_content;
 use crate::types::{ChatStream, LlmRequest, LlmResponse, Operation, Reply, RouteTaken, StreamEvent};
@@ -344,7 +343,7 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
     if let Some(budget) = &shared.budget {
         budget.deposit();
     }
-    let tokens = estimated_prompt_tokens(&request);
+    let mut tokens = None;
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut visited: Vec<Arc<str>> = vec![Arc::clone(&group.name)];
     let mut tried: Vec<usize> = Vec::new();
@@ -359,7 +358,7 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
                 &tried,
                 shared.now(),
                 shared.health.latency_decay,
-                tokens,
+                &mut tokens,
             ),
             _ if deadline_passed(&request) => Err(None),
             Step::Retry(_) if retries >= shared.retry.max_retries => Err(None),
@@ -367,7 +366,7 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
             Step::Retry(ref error) => {
                 retries += 1;
                 let now = shared.now();
-                match group.pick(&request, &tried, now, shared.health.latency_decay, tokens) {
+                match group.pick(&request, &tried, now, shared.health.latency_decay, &mut tokens) {
                     Err(_) => match shared.retry.wait(rounds, error) {
                         // Every deployment was tried: wait, then the group again.
                         Some(wait) if request.meta.remaining().is_none_or(|left| wait < left) => {
@@ -379,7 +378,7 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
                                 &tried,
                                 shared.now(),
                                 shared.health.latency_decay,
-                                tokens,
+                                &mut tokens,
                             )
                         }
                         _ => Err(None),
@@ -392,7 +391,7 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
                 &tried,
                 shared.now(),
                 shared.health.latency_decay,
-                tokens,
+                &mut tokens,
             ),
         };
         let (index, guard) = match picked {

@@ -55,6 +55,8 @@ impl Strategy for Arc<dyn Strategy> {
 /// A deployment a [`Strategy`] may choose, as the router sees it now.
 pub struct Candidate<'a> {
     pub(crate) member: &'a Member,
+    /// Its place in its group.
+    pub(crate) index: usize,
     pub(crate) now: u64,
     pub(crate) decay: Duration,
 }
@@ -350,6 +352,7 @@ impl Strategy for Rules {
                 .iter()
                 .map(|&i| Candidate {
                     member: candidates[i].member,
+                    index: candidates[i].index,
                     now: candidates[i].now,
                     decay: candidates[i].decay,
                 })

@@ -1130,3 +1130,24 @@ async fn a_probe_the_caller_gave_up_on_does_not_leave_the_circuit_half_open() {
     assert_eq!(served_by(&response).deployment, "sick");
     assert_eq!(router.status("sick").unwrap().circuit, CircuitState::Closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deployment_at_its_tpm_limit_is_skipped() {
+    // "hello" is estimated at 2 prompt tokens: 5 calls fill a limit of 10.
+    assert_eq!(tower_ai::router::estimated_prompt_tokens(&ask("m")), 2);
+    let limited = Fake::ok("limited");
+    let other = Fake::ok("other");
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["limited", "other"]))
+                .deployment(limited.deployment().tpm(10))
+                .deployment(other.deployment()),
+        )
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    assert_eq!((limited.calls(), other.calls()), (5, 15));
+}
