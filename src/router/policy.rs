@@ -139,7 +139,10 @@ impl RetryPolicy {
         Self::default()
     }
 
-    /// No retry at all (fallbacks still apply).
+    /// No retry at all: after a retryable failure the call goes to the
+    /// group's fallbacks at once, not even to another deployment of its
+    /// group (a move to another deployment after a retryable failure is a
+    /// retry, counted and budgeted).
     pub fn none() -> Self {
         Self::default().max_retries(0)
     }
