@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::deployment::{Deployment, InFlight, Member, Unfit};
 use super::policy::FallbackOn;
@@ -35,6 +36,7 @@ pub struct Group {
     pub(crate) deployments: Vec<Deployment>,
     pub(crate) strategy: Arc<dyn Strategy>,
     pub(crate) fallbacks: Vec<(FallbackOn, String)>,
+    pub(crate) hedge: Option<Duration>,
 }
 
 impl Group {
@@ -47,6 +49,7 @@ impl Group {
             deployments: Vec::new(),
             strategy: Arc::new(WeightedRandom),
             fallbacks: Vec::new(),
+            hedge: None,
         }
     }
 
@@ -77,6 +80,19 @@ impl Group {
         self.fallbacks.push((on, to.into()));
         self
     }
+
+    /// Hedges the first attempt of a call in this group: when it has not
+    /// answered after `delay` (for a stream: produced its first content
+    /// event), a second attempt starts on another available deployment of
+    /// the group; the first to answer wins and the other is dropped
+    /// (cancelled). A failed one leaves the other running. The hedge takes a
+    /// token of the [`RetryBudget`](super::RetryBudget), so hedging adds a
+    /// bounded load; with none left, or no other deployment available, the
+    /// first attempt runs alone.
+    pub fn hedge(mut self, delay: Duration) -> Self {
+        self.hedge = Some(delay);
+        self
+    }
 }
 
 impl fmt::Debug for Group {
@@ -86,6 +102,7 @@ impl fmt::Debug for Group {
             .field("aliases", &self.aliases)
             .field("deployments", &self.deployments)
             .field("fallbacks", &self.fallbacks)
+            .field("hedge", &self.hedge)
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +114,7 @@ pub(crate) struct Live {
     pub(crate) members: Vec<Arc<Member>>,
     pub(crate) strategy: Arc<dyn Strategy>,
     pub(crate) fallbacks: Arc<[(FallbackOn, String)]>,
+    pub(crate) hedge: Option<Duration>,
 }
 
 impl Live {
@@ -108,7 +126,7 @@ impl Live {
         request: &LlmRequest,
         tried: &[usize],
         now: u64,
-        decay: std::time::Duration,
+        decay: Duration,
         tokens: &mut Option<u64>,
     ) -> Result<(usize, InFlight), Option<u64>> {
         let mut soonest: Option<u64> = None;

@@ -75,7 +75,9 @@
 //!    another deployment of the group, then to the group's fallbacks
 //!    ([`FallbackOn`]); anything else (an invalid request, a guardrail's
 //!    refusal) fails at once.
-//! 6. The response carries [`RouteTaken`](crate::types::RouteTaken): the
+//! 6. A group may [hedge](Group::hedge) its first attempt: after a delay
+//!    without an answer, a second attempt races it on another deployment.
+//! 7. The response carries [`RouteTaken`](crate::types::RouteTaken): the
 //!    deployment, its model, and every failed attempt with its error and
 //!    duration. A call that fails after several attempts fails with
 //!    [`Error::AllAttemptsFailed`](crate::Error::AllAttemptsFailed), which

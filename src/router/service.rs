@@ -294,6 +294,7 @@ impl RouterBuilder {
                 members,
                 strategy: group.strategy,
                 fallbacks: group.fallbacks.into(),
+                hedge: group.hedge,
             });
         }
         Ok(Router {
@@ -419,30 +420,37 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
             }
         };
         tried.push(index);
-        let member = &group.members[index];
-        let started = tokio::time::Instant::now();
-        match attempt(&shared, member, guard, &request).await {
-            Ok(mut response) => {
+        let hedge = match (&step, group.hedge) {
+            (Step::Fresh, Some(delay)) => Some(delay),
+            _ => None,
+        };
+        let outcome = match hedge {
+            Some(delay) => {
+                let hedging = Hedging {
+                    shared: &shared,
+                    group,
+                    request: &request,
+                    delay,
+                };
+                hedging
+                    .run(index, guard, &mut tried, &mut tokens, &mut attempts)
+                    .await
+            }
+            None => {
+                let member = &group.members[index];
+                let ended = timed(attempt(&shared, member, guard, &request)).await;
+                settle(&mut attempts, member, index, ended)
+            }
+        };
+        match outcome {
+            Ok((index, mut response)) => {
+                let member = &group.members[index];
                 let mut route = RouteTaken::new(member.name(), member.spec.model.clone());
                 route.failed_attempts = attempts;
                 response.extensions.insert(route);
                 return Ok(response);
             }
             Err(error) => {
-                let took = started.elapsed();
-                // An event of the call's span (the telemetry layer's, when it
-                // is above): one per failed attempt.
-                tracing::event!(
-                    target: "tower_ai::router",
-                    tracing::Level::INFO,
-                    tower_ai.deployment = member.name(),
-                    gen_ai.request.model = %member.spec.model,
-                    error.type = error.kind(),
-                    tower_ai.attempt.duration_ms = took.as_secs_f64() * 1000.0,
-                    error.message = %error,
-                    "attempt failed"
-                );
-                attempts.push(Attempt::new(member.name(), error.clone()).with_duration(took));
                 step = if error.is_retryable() {
                     Step::Retry(error)
                 } else if error.is_fallback_candidate() {
@@ -456,6 +464,109 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
                 };
             }
         }
+    }
+}
+
+/// Notes a failed attempt: in the call's attempts, and as an event of the
+/// call's span (the telemetry layer's, when it is above).
+fn failed(attempts: &mut Vec<Attempt>, member: &Member, error: &Error, took: Duration) {
+    tracing::event!(
+        target: "tower_ai::router",
+        tracing::Level::INFO,
+        tower_ai.deployment = member.name(),
+        gen_ai.request.model = %member.spec.model,
+        error.type = error.kind(),
+        tower_ai.attempt.duration_ms = took.as_secs_f64() * 1000.0,
+        error.message = %error,
+        "attempt failed"
+    );
+    attempts.push(Attempt::new(member.name(), error.clone()).with_duration(took));
+}
+
+/// The outcome of the attempt on the member at `index`, noted in
+/// `attempts` when it failed.
+fn settle(
+    attempts: &mut Vec<Attempt>,
+    member: &Member,
+    index: usize,
+    (result, took): (Result<LlmResponse>, Duration),
+) -> Result<(usize, LlmResponse)> {
+    match result {
+        Ok(response) => Ok((index, response)),
+        Err(error) => {
+            failed(attempts, member, &error, took);
+            Err(error)
+        }
+    }
+}
+
+async fn timed<F: Future>(future: F) -> (F::Output, Duration) {
+    let started = tokio::time::Instant::now();
+    let output = future.await;
+    (output, started.elapsed())
+}
+
+/// The first attempt of a call in a group that hedges.
+struct Hedging<'a> {
+    shared: &'a Arc<Shared>,
+    group: &'a Live,
+    request: &'a LlmRequest,
+    delay: Duration,
+}
+
+impl Hedging<'_> {
+    /// Runs the attempt on `first`; after the delay, races a second one on
+    /// another deployment. The winner's index and response, or the last
+    /// error when every attempt started failed (each noted in `attempts`).
+    async fn run(
+        &self,
+        first: usize,
+        guard: InFlight,
+        tried: &mut Vec<usize>,
+        tokens: &mut Option<u64>,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<(usize, LlmResponse)> {
+        use futures_util::future::{select, Either};
+
+        let (shared, group, request) = (self.shared, self.group, self.request);
+        let one = &group.members[first];
+        let mut first_call = Box::pin(timed(attempt(shared, one, guard, request)));
+        let timer = Box::pin(tokio::time::sleep(self.delay));
+        let first_call = match select(first_call.as_mut(), timer).await {
+            Either::Left((ended, _)) => return settle(attempts, one, first, ended),
+            Either::Right(((), _)) => first_call,
+        };
+        // Another deployment first, then a token of the budget: no token is
+        // spent on a hedge that cannot start.
+        let second = group
+            .pick(request, tried, shared.now(), shared.health.latency_decay, tokens)
+            .ok()
+            .filter(|_| shared.budget.as_ref().is_none_or(RetryBudget::withdraw));
+        let Some((second, guard)) = second else {
+            return settle(attempts, one, first, first_call.await);
+        };
+        tried.push(second);
+        let other = &group.members[second];
+        tracing::event!(
+            target: "tower_ai::router",
+            tracing::Level::INFO,
+            tower_ai.deployment = other.name(),
+            tower_ai.hedged_after_ms = self.delay.as_secs_f64() * 1000.0,
+            "hedge started"
+        );
+        let second_call = Box::pin(timed(attempt(shared, other, guard, request)));
+        // The first to answer wins; the other is dropped, which cancels it.
+        let (done, (result, took), rest, rest_index) = match select(first_call, second_call).await {
+            Either::Left((output, rest)) => (first, output, rest, second),
+            Either::Right((output, rest)) => (second, output, rest, first),
+        };
+        let error = match result {
+            Ok(response) => return Ok((done, response)),
+            Err(error) => error,
+        };
+        // The first to end failed: the other may still answer.
+        failed(attempts, &group.members[done], &error, took);
+        settle(attempts, &group.members[rest_index], rest_index, rest.await)
     }
 }
 

@@ -32,6 +32,8 @@ enum Act {
     Slow(Duration),
     /// Fails the call.
     Fail(Error),
+    /// Fails the call after a pause.
+    SlowFail(Duration, Error),
     /// Streams these items.
     Stream(Vec<Result<StreamEvent, Error>>),
     /// Streams start and its name, then holds the stream open until a
@@ -102,6 +104,10 @@ async fn answer(name: &'static str, request: &LlmRequest, act: Act) -> Result<Ll
             ok_reply(name, request)
         }
         Act::Fail(error) => return Err(error),
+        Act::SlowFail(pause, error) => {
+            tokio::time::sleep(pause).await;
+            return Err(error);
+        }
         Act::Stream(items) => Reply::Stream(ChatStream::from_events(items)),
         Act::Hold(gate) => {
             let head = futures_util::stream::iter([Ok(start(name)), Ok(StreamEvent::text(name))]);
@@ -1150,4 +1156,114 @@ async fn a_deployment_at_its_tpm_limit_is_skipped() {
         call(&mut router.clone(), ask("m")).await.unwrap();
     }
     assert_eq!((limited.calls(), other.calls()), (5, 15));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedged_call_takes_the_first_answer_and_cancels_the_other() {
+    let slow = Fake::new("slow", |_, _| Act::Slow(Duration::from_secs(5)));
+    let quick = Fake::new("quick", |_, _| Act::Slow(Duration::from_millis(50)));
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["slow", "quick"]))
+                .hedge(Duration::from_millis(200))
+                .deployment(slow.deployment())
+                .deployment(quick.deployment()),
+        )
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let response = call(&mut router.clone(), ask("m")).await.unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(250),
+        "the hedge after 200 ms, answered in 50 ms"
+    );
+    let route = served_by(&response);
+    assert_eq!(route.deployment, "quick");
+    assert!(
+        route.failed_attempts.is_empty(),
+        "the slow attempt was cancelled, not failed"
+    );
+    assert_eq!((slow.calls(), quick.calls()), (1, 1));
+    assert_eq!(
+        router.status("slow").unwrap().in_flight,
+        0,
+        "the losing attempt was dropped"
+    );
+
+    // A first attempt that answers before the delay is not hedged.
+    let fast_first = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["quick-2", "other"]))
+                .hedge(Duration::from_millis(200))
+                .deployment(Fake::new("quick-2", |_, _| Act::Slow(Duration::from_millis(10))).deployment())
+                .deployment(Fake::ok("other").deployment()),
+        )
+        .build()
+        .unwrap();
+    let response = call(&mut fast_first.clone(), ask("m")).await.unwrap();
+    assert_eq!(served_by(&response).deployment, "quick-2");
+    assert_eq!(fast_first.status("other").unwrap().in_flight, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hedge_keeps_the_other_attempt_when_one_fails() {
+    let late_fail = Fake::new("late-fail", |_, _| {
+        Act::SlowFail(Duration::from_millis(300), server_error())
+    });
+    let hedge = Fake::new("hedge", |_, _| Act::Slow(Duration::from_millis(500)));
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .strategy(prefer(&["late-fail", "hedge"]))
+                .hedge(Duration::from_millis(100))
+                .deployment(late_fail.deployment())
+                .deployment(hedge.deployment()),
+        )
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let response = call(&mut router.clone(), ask("m")).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(600));
+    let route = served_by(&response);
+    assert_eq!(route.deployment, "hedge");
+    let failed: Vec<_> = route
+        .failed_attempts
+        .iter()
+        .map(|a| a.deployment.as_str())
+        .collect();
+    assert_eq!(failed, ["late-fail"]);
+    assert_eq!(
+        route.failed_attempts[0].duration,
+        Some(Duration::from_millis(300))
+    );
+
+    // Both fail: the call fails with both attempts.
+    let both = Router::builder()
+        .group(
+            Group::new("m")
+                .hedge(Duration::from_millis(100))
+                .deployment(
+                    Fake::new("x", |_, _| {
+                        Act::SlowFail(Duration::from_millis(300), server_error())
+                    })
+                    .deployment(),
+                )
+                .deployment(
+                    Fake::new("y", |_, _| {
+                        Act::SlowFail(Duration::from_millis(300), server_error())
+                    })
+                    .deployment(),
+                ),
+        )
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let error = call(&mut both.clone(), ask("m")).await.unwrap_err();
+    let Error::AllAttemptsFailed { attempts, .. } = &error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(attempts.len(), 2);
 }
