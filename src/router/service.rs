@@ -152,6 +152,69 @@ impl Router {
         })
     }
 
+    /// Follows a [`Discover`](tower::discover::Discover) stream of
+    /// deployments for the group named `group` until it ends: each
+    /// `Change::Insert(name, deployment)` adds the deployment under that
+    /// name (replacing one of the same name, whose calls in flight finish),
+    /// each `Change::Remove(name)` removes it. Run it as a task of its own.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use tower::discover::Change;
+    /// use tower_ai::provider::mock::MockProvider;
+    /// use tower_ai::router::{Deployment, Group, Router};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tower_ai::Error> {
+    /// let router = Router::builder().group(Group::new("gpt-4o-mini")).build()?;
+    /// let changes = futures_util::stream::iter([
+    ///     Ok::<_, Infallible>(Change::Insert(
+    ///         "east".to_owned(),
+    ///         Deployment::provider("east", "gpt-4o-mini", MockProvider::new()),
+    ///     )),
+    ///     Ok(Change::Remove("east".to_owned())),
+    ///     Ok(Change::Insert(
+    ///         "west".to_owned(),
+    ///         Deployment::provider("west", "gpt-4o-mini", MockProvider::new()),
+    ///     )),
+    /// ]);
+    /// router.follow("gpt-4o-mini", changes).await?;
+    /// assert!(router.status("east").is_none());
+    /// assert!(router.status("west").is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The stream's own error (as [`Error::Other`]), or [`Error::Config`]
+    /// when no group is named `group`.
+    pub async fn follow<D>(&self, group: &str, discover: D) -> Result<()>
+    where
+        D: tower::discover::Discover<Key = String, Service = Deployment>,
+        D::Error: Into<crate::error::BoxError>,
+    {
+        use tower::discover::Change;
+
+        if self.shared.table().get(group).is_none() {
+            return Err(Error::config(format!("the router has no group named {group:?}")));
+        }
+        let mut discover = std::pin::pin!(discover);
+        while let Some(change) = std::future::poll_fn(|cx| discover.as_mut().poll_discover(cx)).await {
+            match change.map_err(Error::other)? {
+                Change::Insert(name, mut deployment) => {
+                    deployment.name = name;
+                    self.remove_deployment(&deployment.name);
+                    self.add_deployment(group, deployment)?;
+                }
+                Change::Remove(name) => {
+                    self.remove_deployment(&name);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Sets the weight of the deployment named `name`. Whether it exists.
     pub fn set_weight(&self, name: &str, weight: u32) -> bool {
         self.with_member(name, |m| {

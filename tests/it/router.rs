@@ -1267,3 +1267,46 @@ async fn a_hedge_keeps_the_other_attempt_when_one_fails() {
     };
     assert_eq!(attempts.len(), 2);
 }
+
+#[tokio::test]
+async fn a_discover_stream_adds_replaces_and_removes_deployments_at_run_time() {
+    use tower::discover::Change;
+
+    let first = Fake::ok("first");
+    let second = Fake::ok("second");
+    let router = Router::builder()
+        .group(Group::new("m").deployment(first.deployment()))
+        .build()
+        .unwrap();
+    let (changes, feed) =
+        tokio::sync::mpsc::channel::<Result<Change<String, Deployment>, std::convert::Infallible>>(4);
+    let follower = tokio::spawn({
+        let router = router.clone();
+        async move {
+            router
+                .follow("m", tokio_stream::wrappers::ReceiverStream::new(feed))
+                .await
+        }
+    });
+    changes
+        .send(Ok(Change::Insert("second".into(), second.deployment())))
+        .await
+        .unwrap();
+    changes.send(Ok(Change::Remove("first".into()))).await.unwrap();
+    while router.status("first").is_some() || router.status("second").is_none() {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..100 {
+        call(&mut router.clone(), ask("m")).await.unwrap();
+    }
+    assert_eq!((first.calls(), second.calls()), (0, 100));
+    drop(changes);
+    follower.await.unwrap().unwrap();
+    let unknown = router
+        .follow(
+            "nope",
+            futures_util::stream::empty::<Result<Change<String, Deployment>, std::convert::Infallible>>(),
+        )
+        .await;
+    assert!(matches!(unknown, Err(Error::Config { .. })));
+}
