@@ -1310,3 +1310,95 @@ async fn a_discover_stream_adds_replaces_and_removes_deployments_at_run_time() {
         .await;
     assert!(matches!(unknown, Err(Error::Config { .. })));
 }
+
+/// A context-length error from an OpenAI deployment falls back to an
+/// Anthropic one: the same request, encoded by each vendor's own codec.
+#[cfg(all(feature = "openai", feature = "anthropic"))]
+#[tokio::test]
+async fn a_fallback_to_another_vendor_encodes_the_request_with_its_codec() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use tower_ai::provider::anthropic::Anthropic;
+    use tower_ai::provider::openai::OpenAi;
+    use tower_ai::provider::HttpProviderBuilder;
+    use tower_ai::transport::Transport;
+
+    type Seen = Arc<Mutex<Vec<serde_json::Value>>>;
+    fn answering(status: u16, body: &'static [u8], seen: Seen) -> Transport {
+        Transport::new(tower::service_fn(move |request: http::Request<Bytes>| {
+            seen.lock()
+                .unwrap()
+                .push(serde_json::from_slice(request.body()).unwrap());
+            async move {
+                Ok::<_, std::convert::Infallible>(
+                    http::Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(Full::new(Bytes::from_static(body)))
+                        .unwrap(),
+                )
+            }
+        }))
+    }
+
+    let (to_openai, to_anthropic) = (Seen::default(), Seen::default());
+    let openai = OpenAi::builder()
+        .api_key("sk-test-0000000000")
+        .base_url("http://openai.invalid/v1")
+        .transport(answering(
+            400,
+            include_bytes!("fixtures/openai/error_context_length.json"),
+            Arc::clone(&to_openai),
+        ))
+        .build()
+        .unwrap();
+    let anthropic = Anthropic::builder()
+        .api_key("sk-ant-test-0000000000")
+        .base_url("http://anthropic.invalid")
+        .transport(answering(
+            200,
+            include_bytes!("fixtures/anthropic/message.json"),
+            Arc::clone(&to_anthropic),
+        ))
+        .build()
+        .unwrap();
+    let router = Router::builder()
+        .group(
+            Group::new("chat")
+                .deployment(Deployment::provider("openai", "gpt-4o-mini", openai))
+                .fallback(FallbackOn::ContextLength, "long"),
+        )
+        .group(Group::new("long").deployment(Deployment::provider(
+            "anthropic",
+            "claude-sonnet-4-5",
+            anthropic,
+        )))
+        .build()
+        .unwrap();
+    let request = LlmRequest::new(
+        ChatRequest::new("chat")
+            .system("Be brief.")
+            .user("hello")
+            .max_tokens(100),
+    );
+    let response = call(&mut router.clone(), request).await.unwrap();
+    assert_eq!(
+        response.extensions.get::<ServedBy>().unwrap().provider,
+        "anthropic"
+    );
+    let route = served_by(&response);
+    assert_eq!(route.failed_attempts[0].error.kind(), "context_length_exceeded");
+    assert_eq!(
+        response.into_complete().await.unwrap().text(),
+        "Hello! How can I help you today?"
+    );
+
+    let openai_body = &to_openai.lock().unwrap()[0];
+    assert_eq!(openai_body["model"], "gpt-4o-mini");
+    assert_eq!(openai_body["messages"][0]["role"], "system");
+    let anthropic_body = &to_anthropic.lock().unwrap()[0];
+    assert_eq!(anthropic_body["model"], "claude-sonnet-4-5");
+    assert_eq!(anthropic_body["system"], "Be brief.");
+    assert_eq!(anthropic_body["messages"][0]["role"], "user");
+    assert_eq!(anthropic_body["max_tokens"], 100);
+}
