@@ -31,8 +31,9 @@ pub type RouterFuture = Pin<Box<dyn Future<Output = Result<LlmResponse>> + Send 
 /// budget. A clone is a handle that changes the deployments at run time
 /// ([`add_deployment`](Self::add_deployment),
 /// [`remove_deployment`](Self::remove_deployment),
-/// [`set_weight`](Self::set_weight), [`drain`](Self::drain)) while the
-/// stack built on another clone keeps serving.
+/// [`set_weight`](Self::set_weight), [`drain`](Self::drain), or
+/// [`follow`](Self::follow) a `Discover` stream) while the stack built on
+/// another clone keeps serving.
 ///
 /// # Readiness
 ///
