@@ -496,9 +496,9 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
                     request: &request,
                     delay,
                 };
-                hedging
-                    .run(index, guard, &mut tried, &mut tokens, &mut attempts)
-                    .await
+                // Boxed: the hedged path is the rare one, and its state
+                // would otherwise enlarge every call's future.
+                Box::pin(hedging.run(index, guard, &mut tried, &mut tokens, &mut attempts)).await
             }
             None => {
                 let member = &group.members[index];
