@@ -50,6 +50,7 @@
 //! | [`Blocked`](Error::Blocked), [`BudgetExceeded`](Error::BudgetExceeded) | no | no |
 //! | [`HoldLimitExceeded`](Error::HoldLimitExceeded) | no | no |
 //! | [`Store`](Error::Store) | no | no (the layer that holds the store decides) |
+//! | [`Unavailable`](Error::Unavailable) | yes | yes (another group may have a deployment free) |
 //! | [`NoRoute`](Error::NoRoute), [`AllAttemptsFailed`](Error::AllAttemptsFailed), [`Other`](Error::Other) | no | no |
 //!
 //! # Sharing one failure
@@ -203,6 +204,10 @@ pub struct Attempt {
     pub deployment: String,
     /// Why it failed.
     pub error: Error,
+    /// How long the attempt took, from the call to the deployment until it
+    /// failed (for a stream, until it failed before its first content), when
+    /// measured.
+    pub duration: Option<Duration>,
 }
 
 impl Attempt {
@@ -211,7 +216,15 @@ impl Attempt {
         Self {
             deployment: deployment.into(),
             error,
+            duration: None,
         }
+    }
+
+    /// Sets how long the attempt took.
+    #[must_use]
+    pub fn with_duration(mut self, duration: Duration) -> Self {
+        self.duration = Some(duration);
+        self
     }
 }
 
@@ -430,6 +443,19 @@ pub enum Error {
         /// The model or alias asked for.
         model: String,
     },
+    /// Every deployment that could serve the model is cooling down, its
+    /// circuit is open, it is at its rate limit, or it was drained: the
+    /// router refused the call locally, without sending it anywhere.
+    /// Retryable after [`retry_after`](Error::retry_after), the time until
+    /// the first of them may take calls again, when known.
+    #[error("no deployment of {model} is available{}", retry_after.map(|d| format!(" (the first one again in {d:?})")).unwrap_or_default())]
+    #[non_exhaustive]
+    Unavailable {
+        /// The model or alias asked for.
+        model: String,
+        /// How long until a deployment may take calls again, when known.
+        retry_after: Option<Duration>,
+    },
     /// Every attempt of a routed call failed. The source is the last attempt's error.
     #[error("all attempts failed: {attempts}")]
     #[non_exhaustive]
@@ -468,11 +494,13 @@ impl Error {
     /// succeed, after [`retry_after`](Self::retry_after) if it says so.
     ///
     /// True for rate limits, overload, server errors, time-outs, transport
-    /// failures and streams cut before their end.
+    /// failures, streams cut before their end, and a router with no
+    /// deployment available right now.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::RateLimited(_)
+            Error::Unavailable { .. }
+                | Error::RateLimited(_)
                 | Error::Overloaded(_)
                 | Error::Server(_)
                 | Error::Timeout { .. }
@@ -505,6 +533,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::BudgetExceeded { reset_after, .. } => *reset_after,
+            Error::Unavailable { retry_after, .. } => *retry_after,
             _ => self.api().and_then(|e| e.retry_after),
         }
     }
@@ -565,6 +594,7 @@ impl Error {
             Error::Blocked { .. } => "blocked",
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::NoRoute { .. } => "no_route",
+            Error::Unavailable { .. } => "unavailable",
             Error::AllAttemptsFailed { .. } => "all_attempts_failed",
             Error::HoldLimitExceeded { .. } => "hold_limit_exceeded",
             Error::Store { .. } => "store",
@@ -632,6 +662,14 @@ impl Error {
     /// No deployment serves `model`.
     pub fn no_route(model: impl Into<String>) -> Self {
         Error::NoRoute { model: model.into() }
+    }
+
+    /// No deployment of `model` is available now; one may be after `retry_after`.
+    pub fn unavailable(model: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Error::Unavailable {
+            model: model.into(),
+            retry_after,
+        }
     }
 
     /// Every attempt failed; the last one is the source.
@@ -915,6 +953,7 @@ mod tests {
             (Error::HoldLimitExceeded { limit: 1 }, false, false),
             (Error::store("redis", io()), false, false),
             (Error::no_route("m"), false, false),
+            (Error::unavailable("m", None), true, true),
             (Error::all_attempts_failed(vec![]), false, false),
             (Error::other(io()), false, false),
         ];

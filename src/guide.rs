@@ -23,3 +23,6 @@ pub mod testing {}
 #[cfg_attr(docsrs, doc(cfg(feature = "budget")))]
 #[doc = include_str!("../docs/budgets.md")]
 pub mod budgets {}
+
+#[doc = include_str!("../docs/routing.md")]
+pub mod routing {}

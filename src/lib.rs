@@ -10,6 +10,7 @@ pub mod guide;
 pub mod limit;
 pub mod observe;
 pub mod provider;
+pub mod router;
 pub mod store;
 #[cfg(feature = "telemetry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "telemetry")))]
@@ -32,6 +33,7 @@ pub mod prelude {
     pub use crate::builder::ServiceBuilderExt;
     pub use crate::error::{from_box_error, Error, Result};
     pub use crate::provider::{HttpProviderBuilder, Provider, ProviderService};
+    pub use crate::router::{Deployment, FallbackOn, Group, Router};
     pub use crate::types::{
         ChatRequest, ChatResponse, ChatStream, ContentPart, EmbeddingRequest, LlmRequest, LlmResponse,
         Message, Principal, Reply, ReplyMode, ResponseFormat, Role, StreamEvent, Tool, ToolCall, ToolChoice,

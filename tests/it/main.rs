@@ -38,6 +38,7 @@ mod mock_provider;
 mod observe;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
 mod openai_provider;
+mod router;
 #[cfg(feature = "telemetry")]
 mod telemetry;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
