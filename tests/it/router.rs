@@ -1402,3 +1402,100 @@ async fn a_fallback_to_another_vendor_encodes_the_request_with_its_codec() {
     assert_eq!(anthropic_body["messages"][0]["role"], "user");
     assert_eq!(anthropic_body["max_tokens"], 100);
 }
+
+/// The same over HTTP: three OpenAI providers on fake upstreams of their
+/// own on 127.0.0.1; one fails 30 % of its calls, in turn with a 500, a 429
+/// with `retry-after`, a dropped connection and (for streams) a stream cut
+/// before its first content.
+#[cfg(all(feature = "testing", feature = "reqwest", feature = "openai"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_of_real_http_upstreams_are_hidden() {
+    use tower_ai::provider::openai::OpenAi;
+    use tower_ai::provider::HttpProviderBuilder;
+    use tower_ai::testing::{default_reply, FakeUpstream, Scripted, SeenRequest};
+
+    // Calls the failing upstream saw, and its failures of each kind.
+    let seen = Arc::new(AtomicUsize::new(0));
+    let kinds: Arc<[AtomicUsize; 4]> = Arc::new(Default::default());
+    let (counter, failed) = (Arc::clone(&seen), Arc::clone(&kinds));
+    let next = AtomicUsize::new(0);
+    let failing = FakeUpstream::builder()
+        .fallback(move |request: &SeenRequest| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            if n % 10 >= 3 {
+                return default_reply(request);
+            }
+            // Each kind in turn; a cut stream waits for a streamed request.
+            let mut kind = next.load(Ordering::SeqCst);
+            if kind == 3 && !request.is_stream() {
+                kind = 2;
+            } else {
+                next.store((kind + 1) % 4, Ordering::SeqCst);
+            }
+            failed[kind].fetch_add(1, Ordering::SeqCst);
+            match kind {
+                0 => Scripted::openai_error(500, "server_error", "boom"),
+                1 => Scripted::openai_error(429, "rate_limit_exceeded", "slow down")
+                    .with_retry_after(Duration::from_secs(1)),
+                2 => Scripted::close(),
+                // A stream cut before its first content.
+                _ => Scripted::sse([
+                    r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+                ]),
+            }
+        })
+        .start()
+        .await;
+    let steady = [FakeUpstream::start().await, FakeUpstream::start().await];
+    let provider = |up: &FakeUpstream| {
+        OpenAi::builder()
+            .api_key("sk-test")
+            .base_url(format!("{}/v1", up.base_url()))
+            .build()
+            .unwrap()
+    };
+    let router = Router::builder()
+        .group(
+            Group::new("m")
+                .deployment(Deployment::provider("failing", "gpt-4o-mini", provider(&failing)))
+                .deployment(Deployment::provider("s1", "gpt-4o-mini", provider(&steady[0])))
+                .deployment(Deployment::provider("s2", "gpt-4o-mini", provider(&steady[1]))),
+        )
+        // Circuits that close within the test's run, so the failing
+        // upstream keeps being tried.
+        .health(HealthPolicy::new().circuit(5, Duration::from_secs(10), Duration::from_millis(50)))
+        .build()
+        .unwrap();
+
+    let mut errors = Vec::new();
+    for i in 0..1_000 {
+        if i % 50 == 0 {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        let request = if i % 2 == 0 { ask_stream("m") } else { ask("m") };
+        match collect(&mut router.clone(), request).await {
+            Ok(got) if got.error.is_none() => {
+                assert_eq!((got.starts(), got.finishes()), (1, 1), "one clean reply");
+            }
+            Ok(got) => errors.push(format!("{:?}", got.error)),
+            Err(error) => errors.push(format!("{error:?}")),
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "{} errors reached the caller: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(3)]
+    );
+    // The failing upstream was tried, and failed, in every way.
+    let kinds: Vec<usize> = kinds.iter().map(|k| k.load(Ordering::SeqCst)).collect();
+    assert!(kinds.iter().all(|&k| k >= 1), "failures by kind: {kinds:?}");
+    let calls = |up: &FakeUpstream| up.requests().len();
+    let total = calls(&failing) + calls(&steady[0]) + calls(&steady[1]);
+    let share = calls(&failing) as f64 / total as f64;
+    assert!(
+        share < 0.25,
+        "the failing upstream still got {:.1}% of the calls",
+        share * 100.0
+    );
+}
