@@ -618,12 +618,21 @@ impl Hedging<'_> {
             tower_ai.hedged_after_ms = self.delay.as_secs_f64() * 1000.0,
             "hedge started"
         );
+        #[cfg(feature = "telemetry")]
+        metrics::counter!("tower_ai.router.hedges", "group" => group.name.to_string(), "outcome" => "started")
+            .increment(1);
         let second_call = Box::pin(timed(attempt(shared, other, guard, request)));
         // The first to answer wins; the other is dropped, which cancels it.
         let (done, (result, took), rest, rest_index) = match select(first_call, second_call).await {
             Either::Left((output, rest)) => (first, output, rest, second),
             Either::Right((output, rest)) => (second, output, rest, first),
         };
+        #[cfg(feature = "telemetry")]
+        {
+            let outcome = if done == second { "hedge_won" } else { "first_won" };
+            metrics::counter!("tower_ai.router.hedges", "group" => group.name.to_string(), "outcome" => outcome)
+                .increment(1);
+        }
         let error = match result {
             Ok(response) => return Ok((done, response)),
             Err(error) => error,

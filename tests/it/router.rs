@@ -1499,3 +1499,53 @@ async fn failures_of_real_http_upstreams_are_hidden() {
         share * 100.0
     );
 }
+
+/// Hedges are counted: started, and which attempt answered first.
+#[cfg(feature = "telemetry")]
+#[test]
+fn hedges_are_counted_in_metrics() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let slow = Fake::new("slow", |_, _| Act::Slow(Duration::from_secs(5)));
+            let quick = Fake::new("quick", |_, _| Act::Slow(Duration::from_millis(50)));
+            let router = Router::builder()
+                .group(
+                    Group::new("m")
+                        .strategy(prefer(&["slow", "quick"]))
+                        .hedge(Duration::from_millis(200))
+                        .deployment(slow.deployment())
+                        .deployment(quick.deployment()),
+                )
+                .build()
+                .unwrap();
+            for _ in 0..3 {
+                call(&mut router.clone(), ask("m")).await.unwrap();
+            }
+        })
+    });
+    let snapshot = snapshotter.snapshot().into_vec();
+    let counted = |outcome: &str| {
+        snapshot
+            .iter()
+            .find(|(key, _, _, _)| {
+                key.key().name() == "tower_ai.router.hedges"
+                    && key
+                        .key()
+                        .labels()
+                        .any(|l| l.key() == "outcome" && l.value() == outcome)
+            })
+            .map(|(_, _, _, value)| value)
+    };
+    assert_eq!(counted("started"), Some(&DebugValue::Counter(3)));
+    assert_eq!(counted("hedge_won"), Some(&DebugValue::Counter(3)));
+    assert_eq!(counted("first_won"), None);
+}
