@@ -215,3 +215,37 @@ async fn usage_carried_in_an_error_chunk_comes_before_the_error() {
     let error = collected.error.expect("the stream ends with the error");
     assert!(error.to_string().contains("Provider disconnected"), "{error}");
 }
+
+#[tokio::test]
+async fn a_server_repeating_the_tool_name_in_every_fragment_gives_it_once() {
+    // Some compatible servers send the id and the name again with every
+    // fragment of the arguments.
+    let up = FakeUpstream::start().await;
+    let fragment = |args: &str, finish: Option<&str>| {
+        serde_json::json!({
+            "id": "c1", "object": "chat.completion.chunk", "model": "m",
+            "choices": [{"index": 0, "delta": {"tool_calls": [{
+                "index": 0, "id": "call_1", "type": "function",
+                "function": {"name": "get_weather", "arguments": args}
+            }]}, "finish_reason": finish}]
+        })
+        .to_string()
+    };
+    up.push(Scripted::sse([
+        fragment("{\"city\"", None),
+        fragment(":\"Paris\"", None),
+        fragment("}", Some("tool_calls")),
+        "[DONE]".to_owned(),
+    ]));
+    let mut service = ProviderService::new(provider(&up));
+    let collected = crate::support::collect(&mut service, LlmRequest::stream(hello()))
+        .await
+        .unwrap();
+    assert!(collected.error.is_none(), "{:?}", collected.error);
+    let reply = collected.fold();
+    let calls: Vec<_> = reply.tool_calls().collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].name, "get_weather");
+    assert_eq!(calls[0].id, "call_1");
+    assert_eq!(calls[0].arguments, r#"{"city":"Paris"}"#);
+}
