@@ -358,6 +358,13 @@ impl Member {
         lock(&self.latency).estimate(now, decay)
     }
 
+    /// Cools the deployment down for `wait` from `now` (a shared limit that
+    /// refused it, say).
+    pub(crate) fn cool_down(&self, now: u64, wait: Duration) {
+        self.cooldown_until
+            .fetch_max(now.saturating_add(nanos(wait)), Ordering::Relaxed);
+    }
+
     /// Until when the deployment cools down, if it does at `now`.
     pub(crate) fn cooling_until(&self, now: u64) -> Option<u64> {
         let until = self.cooldown_until.load(Ordering::Relaxed);

@@ -18,6 +18,7 @@ use super::group::{Group, Live};
 use super::policy::{HealthPolicy, RetryBudget, RetryPolicy};
 use crate::error::{Attempt, Error, Result};
 use crate::observe::peek_content;
+use crate::store::{Admission, CounterOp, CounterStore, Window};
 use crate::types::{ChatStream, LlmRequest, LlmResponse, Operation, Reply, RouteTaken, StreamEvent};
 
 /// The future of a [`Router`] call.
@@ -59,6 +60,8 @@ struct Shared {
     retry: RetryPolicy,
     health: HealthPolicy,
     budget: Option<RetryBudget>,
+    /// Where rpm and tpm limits are counted when processes share them.
+    rates: Option<Arc<dyn CounterStore>>,
     epoch: tokio::time::Instant,
 }
 
@@ -110,6 +113,7 @@ impl Router {
             retry: RetryPolicy::default(),
             health: HealthPolicy::default(),
             budget: Some(RetryBudget::default()),
+            rates: None,
         }
     }
 
@@ -290,6 +294,7 @@ pub struct RouterBuilder {
     retry: RetryPolicy,
     health: HealthPolicy,
     budget: Option<RetryBudget>,
+    rates: Option<Arc<dyn CounterStore>>,
 }
 
 impl RouterBuilder {
@@ -315,6 +320,17 @@ impl RouterBuilder {
     /// clones); `None` lets every call make all its retries.
     pub fn retry_budget(mut self, budget: Option<RetryBudget>) -> Self {
         self.budget = budget;
+        self
+    }
+
+    /// Counts the deployments' rpm and tpm limits in `store` as well as in
+    /// this process, so that several processes (several routers over one
+    /// Redis) share each deployment's limits. A deployment the store
+    /// refuses is skipped until its minute is over, like one at its local
+    /// limit, without counting as a retry. A store that fails is logged and
+    /// the call goes on: the vendor enforces its own limits in the end.
+    pub fn rate_store(mut self, store: impl CounterStore) -> Self {
+        self.rates = Some(Arc::new(store));
         self
     }
 
@@ -367,6 +383,7 @@ impl RouterBuilder {
                 retry: self.retry,
                 health: self.health,
                 budget: self.budget,
+                rates: self.rates,
                 epoch: tokio::time::Instant::now(),
             }),
         })
@@ -484,6 +501,18 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
             }
         };
         tried.push(index);
+        if let Some(store) = &shared.rates {
+            let member = &group.members[index];
+            let lease = format!("{}:{}:{}", request.meta.id, member.name(), tried.len());
+            if let Some(wait) = shared_rate_refusal(store.as_ref(), member, &lease, tokens.unwrap_or(0)).await
+            {
+                member.cool_down(shared.now(), wait);
+                drop(guard);
+                // Another deployment, or a fallback: no upstream call was made.
+                step = Step::Other(Error::unavailable(request.model(), Some(wait)));
+                continue;
+            }
+        }
         let hedge = match (&step, group.hedge) {
             (Step::Fresh, Some(delay)) => Some(delay),
             _ => None,
@@ -527,6 +556,38 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
                     return Err(failure(attempts, error));
                 };
             }
+        }
+    }
+}
+
+/// Reserves one call (and its prompt's tokens) against the deployment's
+/// rpm and tpm limits in the shared store: `Some(wait)` when the store
+/// refuses, with the time until the limit's minute is over. The holding
+/// lapses with its minute: the lease lives as long as the window.
+async fn shared_rate_refusal(
+    store: &dyn CounterStore,
+    member: &Member,
+    lease: &str,
+    tokens: u64,
+) -> Option<Duration> {
+    let (rpm, tpm) = (member.spec.rpm, member.spec.tpm);
+    if rpm.is_none() && tpm.is_none() {
+        return None;
+    }
+    let key = |what: &str| format!("router:{what}:{}:{}", member.group, member.name());
+    let mut ops = Vec::with_capacity(2);
+    if let Some(max) = rpm {
+        ops.push(CounterOp::new(key("rpm"), 1, u64::from(max), Window::MINUTE));
+    }
+    if let Some(max) = tpm {
+        ops.push(CounterOp::new(key("tpm"), tokens, max, Window::MINUTE));
+    }
+    match store.reserve(lease, &ops, Duration::from_secs(60)).await {
+        Ok(Admission::Refused { reset_after, .. }) => Some(reset_after.unwrap_or(Duration::from_secs(60))),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(%error, deployment = member.name(), "the shared rate store failed; the call goes on");
+            None
         }
     }
 }

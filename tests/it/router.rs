@@ -1549,3 +1549,50 @@ fn hedges_are_counted_in_metrics() {
     assert_eq!(counted("hedge_won"), Some(&DebugValue::Counter(3)));
     assert_eq!(counted("first_won"), None);
 }
+
+/// Two routers (two processes, say) over one rate store: a deployment's
+/// rpm limit holds for both together.
+async fn routers_share_limits_through(store: impl tower_ai::store::CounterStore + Clone) {
+    let limited = Fake::ok("limited");
+    let other = Fake::ok("other");
+    let router = || {
+        Router::builder()
+            .group(
+                Group::new("m")
+                    .strategy(prefer(&["limited", "other"]))
+                    .deployment(limited.deployment().rpm(5))
+                    .deployment(other.deployment()),
+            )
+            .rate_store(store.clone())
+            .build()
+            .unwrap()
+    };
+    let routers = [router(), router()];
+    for i in 0..40 {
+        let response = call(&mut routers[i % 2].clone(), ask("m")).await.unwrap();
+        let route = served_by(&response);
+        assert!(
+            route.failed_attempts.is_empty(),
+            "a refusal of the store is no failed attempt"
+        );
+    }
+    // Each router alone would have let five through.
+    assert_eq!((limited.calls(), other.calls()), (5, 35));
+}
+
+#[tokio::test]
+async fn routers_sharing_a_memory_rate_store_share_each_deployments_limit() {
+    routers_share_limits_through(tower_ai::store::MemoryCounterStore::new()).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn routers_sharing_redis_share_each_deployments_limit() {
+    let Some(server) = crate::support::redis::RedisServer::start() else {
+        return;
+    };
+    let store = tower_ai::store::RedisCounterStore::connect(&server.url())
+        .await
+        .unwrap();
+    routers_share_limits_through(store).await;
+}
