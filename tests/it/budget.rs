@@ -536,3 +536,32 @@ async fn three_stacks_sharing_a_redis_limit_admit_exactly_its_maximum() {
         "settled to the reported usage"
     );
 }
+
+#[tokio::test]
+async fn a_cache_hit_charges_no_tokens_but_counts_as_a_request() {
+    let requests = Limit::new(Scope::User, Metric::Requests, Period::Day, 10);
+    let tokens = Limit::new(Scope::User, Metric::TotalTokens, Period::Day, 100_000);
+    let cost = Limit::new(Scope::User, Metric::CostMicros, Period::Day, 100_000);
+    let budget = BudgetLayer::new(MemoryCounterStore::new())
+        .catalog(catalog())
+        .limits([requests.clone(), tokens.clone(), cost.clone()]);
+    // A cache above the provider answered: the usage says so.
+    let hit = Usage::new(500, 40).with_source(tower_ai::types::UsageSource::CacheHit);
+    let response = budget
+        .layer(upstream(hit, Arc::default()))
+        .oneshot(ann(hello()))
+        .await
+        .unwrap();
+    let charge = response.extensions.get::<BudgetCharge>().cloned().unwrap();
+    response.into_complete().await.unwrap();
+    let value = |limit: &Limit| {
+        let budget = budget.clone();
+        let limit = limit.clone();
+        async move { budget.spend(&limit, "ann").await.unwrap().value }
+    };
+    assert_eq!(value(&requests).await.spent, 1);
+    assert_eq!(value(&tokens).await.spent, 0);
+    assert_eq!(value(&cost).await.spent, 0);
+    assert_eq!(charge.settled().unwrap().tokens, 0);
+    assert_eq!(charge.settled().unwrap().requests, 1);
+}
