@@ -83,8 +83,8 @@ use crate::observe::{observe, End, Observer};
 use crate::store::{Admission, CounterOp, CounterStore, CounterValue};
 use crate::tokens::TokenCounter;
 use crate::types::{
-    BudgetCharge, BuiltinCatalog, Charge, ChatResponse, LlmRequest, LlmResponse, ModelCatalog, ModelInfo,
-    Operation, Usage, UsageSource,
+    BudgetCharge, BuiltinCatalog, Charge, ChatResponse, EmbeddingResponse, LlmRequest, LlmResponse,
+    ModelCatalog, ModelInfo, Operation, Reply, Usage, UsageSource,
 };
 
 /// How long a reservation is held before it expires, by default.
@@ -310,7 +310,8 @@ struct Plan {
     ops: Vec<CounterOp>,
     metrics: Vec<Metric>,
     scopes: Vec<String>,
-    limits: Vec<Limit>,
+    /// Each op's limit, as its index in the layer's limits.
+    limits: Vec<usize>,
     prompt_tokens: u64,
     model: Option<ModelInfo>,
     reserved: Charge,
@@ -332,7 +333,7 @@ impl Shared {
                     current,
                     reset_after,
                 }) => {
-                    let limit = &plan.limits[op];
+                    let limit = &self.limits[plan.limits[op]];
                     let left = limit.max.saturating_sub(current);
                     return Err(Error::budget_exceeded(
                         plan.scopes[op].clone(),
@@ -347,7 +348,8 @@ impl Shared {
                 Err(error) => return Err(error),
             }
         }
-        let charge = BudgetCharge::new(plan.scopes.clone(), plan.reserved);
+        let mut plan = plan;
+        let charge = BudgetCharge::new(std::mem::take(&mut plan.scopes), plan.reserved);
         let settle = Settle {
             shared: Arc::clone(&self),
             lease,
@@ -358,7 +360,21 @@ impl Shared {
         match inner.oneshot(request).await {
             Ok(mut response) => {
                 response.extensions.insert(charge);
-                Ok(observe(response, settle))
+                Ok(match response.reply {
+                    // A complete reply has ended already: settled at once,
+                    // without replaying it to an observer.
+                    Reply::Complete(ref reply) => {
+                        let usage = settle.usage_of(reply);
+                        settle.spend(usage);
+                        response
+                    }
+                    Reply::Embeddings(ref embeddings) => {
+                        let usage = settle.embedding_usage(embeddings);
+                        settle.spend(usage);
+                        response
+                    }
+                    _ => observe(response, settle),
+                })
             }
             Err(error) => {
                 // Nothing was generated: the reservation is let go whole.
@@ -412,10 +428,11 @@ impl Shared {
         let worst = Usage::new(prompt_tokens, max_output).with_source(UsageSource::Estimated);
         let worst_cost = model.as_ref().and_then(|m| m.cost(&worst));
 
-        let all: Vec<(&Limit, limit::Applied)> = self
+        let mut all: Vec<(usize, &Limit, limit::Applied)> = self
             .limits
             .iter()
-            .filter_map(|limit| limit.applies(request).map(|applied| (limit, applied)))
+            .enumerate()
+            .filter_map(|(i, limit)| limit.applies(request).map(|applied| (i, limit, applied)))
             .collect();
         let mut plan = Plan {
             ops: Vec::new(),
@@ -426,11 +443,15 @@ impl Shared {
             model,
             reserved: Charge::new(worst.total_tokens(), worst_cost),
         };
-        for (limit, applied) in &all {
-            // A limit for one value replaces the general one of its kind.
-            let replaced = all.iter().any(|(other, other_applied)| {
-                limit.overridden_by(other) && other_applied.scope == applied.scope
-            });
+        // A limit for one value replaces the general one of its kind.
+        let replaced: Vec<bool> = all
+            .iter()
+            .map(|(_, limit, applied)| {
+                all.iter()
+                    .any(|(_, other, theirs)| limit.overridden_by(other) && theirs.scope == applied.scope)
+            })
+            .collect();
+        for ((index, limit, applied), replaced) in all.drain(..).zip(replaced) {
             if replaced {
                 continue;
             }
@@ -447,14 +468,14 @@ impl Shared {
                 metric => amount(metric, &worst, None),
             };
             plan.ops.push(CounterOp::new(
-                applied.key.clone(),
+                applied.key,
                 amount,
                 limit.max,
                 limit.period.window(),
             ));
             plan.metrics.push(limit.metric);
-            plan.scopes.push(applied.scope.clone());
-            plan.limits.push((*limit).clone());
+            plan.scopes.push(applied.scope);
+            plan.limits.push(index);
         }
         Ok(plan)
     }
@@ -601,13 +622,20 @@ fn finish(shared: &Arc<Shared>, settlement: impl Future<Output = ()> + Send + 's
     });
 }
 
+impl Settle {
+    /// What an embeddings reply spent: its usage, or the inputs' count.
+    fn embedding_usage(&self, embeddings: &EmbeddingResponse) -> Usage {
+        embeddings
+            .usage
+            .unwrap_or_else(|| Usage::new(self.plan.prompt_tokens, 0).with_source(UsageSource::Estimated))
+    }
+}
+
 impl Observer for Settle {
     fn on_end(self, end: End<'_>) {
         let usage = match end {
             End::Finished(reply) | End::Failed { partial: reply, .. } => self.usage_of(reply),
-            End::Embedded(embeddings) => embeddings.usage.unwrap_or_else(|| {
-                Usage::new(self.plan.prompt_tokens, 0).with_source(UsageSource::Estimated)
-            }),
+            End::Embedded(embeddings) => self.embedding_usage(embeddings),
         };
         self.spend(usage);
     }

@@ -46,20 +46,19 @@ pub struct MemoryCounterStore {
 
 #[derive(Default)]
 struct State {
-    counters: HashMap<Slot, Counter>,
+    /// Key → (window, window or bucket number) → counter: looked up by
+    /// `&str`, so reading a counter allocates nothing.
+    counters: HashMap<String, HashMap<(Window, u64), Counter>>,
     leases: HashMap<String, Lease>,
+    /// No lease expires before this: leases are scanned only once it passed.
+    earliest_expiry: Option<SystemTime>,
     /// Operations since the last sweep of ended windows.
     since_sweep: u32,
 }
 
-/// A counter in one window (for a rolling window, one bucket).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Slot {
-    key: String,
-    window: Window,
-    /// The window's (or bucket's) number: 0 for an unbounded counter.
-    index: u64,
-}
+/// A counter in one window (for a rolling window, one bucket): its key,
+/// window, and the window's (or bucket's) number (0 for an unbounded counter).
+type Slot = (String, Window, u64);
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Counter {
@@ -69,7 +68,8 @@ struct Counter {
 
 struct Lease {
     expires: SystemTime,
-    holds: Vec<(Slot, u64)>,
+    /// (key, window, window number, amount) of each counter held.
+    holds: Vec<(String, Window, u64, u64)>,
 }
 
 impl Default for MemoryCounterStore {
@@ -105,35 +105,62 @@ impl MemoryCounterStore {
 
 impl State {
     fn expire(&mut self, now: SystemTime) {
+        if self.earliest_expiry.is_none_or(|earliest| earliest > now) {
+            return;
+        }
         let counters = &mut self.counters;
+        let mut earliest: Option<SystemTime> = None;
         self.leases.retain(|_, lease| {
             if lease.expires > now {
+                earliest = Some(earliest.map_or(lease.expires, |e| e.min(lease.expires)));
                 return true;
             }
-            for (slot, amount) in &lease.holds {
-                if let Some(counter) = counters.get_mut(slot) {
+            for (key, window, index, amount) in &lease.holds {
+                if let Some(counter) = counters
+                    .get_mut(key.as_str())
+                    .and_then(|c| c.get_mut(&(*window, *index)))
+                {
                     counter.held = counter.held.saturating_sub(*amount);
                 }
             }
             false
         });
+        self.earliest_expiry = earliest;
     }
 
     /// Spent and held in `key`'s current `window`.
     fn value(&self, key: &str, window: Window, now: Duration) -> Counter {
         let mut total = Counter::default();
+        let Some(windows) = self.counters.get(key) else {
+            return total;
+        };
         for index in indices(window, now) {
-            let slot = Slot {
-                key: key.to_owned(),
-                window,
-                index,
-            };
-            if let Some(counter) = self.counters.get(&slot) {
+            if let Some(counter) = windows.get(&(window, index)) {
                 total.spent = total.spent.saturating_add(counter.spent);
                 total.held = total.held.saturating_add(counter.held);
             }
         }
         total
+    }
+
+    /// The counter of `slot`, made if need be.
+    fn counter(&mut self, key: &str, window: Window, index: u64) -> &mut Counter {
+        if !self.counters.contains_key(key) {
+            self.counters.insert(key.to_owned(), HashMap::new());
+        }
+        let windows = self.counters.get_mut(key).expect("inserted above");
+        windows.entry((window, index)).or_default()
+    }
+
+    /// Takes `amount` off what `slot`'s counter holds.
+    fn unhold(&mut self, key: &str, window: Window, index: u64, amount: u64) {
+        if let Some(counter) = self
+            .counters
+            .get_mut(key)
+            .and_then(|c| c.get_mut(&(window, index)))
+        {
+            counter.held = counter.held.saturating_sub(amount);
+        }
     }
 
     /// Drops counters of windows that have ended, now and then.
@@ -143,8 +170,11 @@ impl State {
             return;
         }
         self.since_sweep = 0;
-        self.counters
-            .retain(|slot, counter| counter.held > 0 || indices(slot.window, now).contains(&slot.index));
+        self.counters.retain(|_, windows| {
+            windows
+                .retain(|(window, index), counter| counter.held > 0 || indices(*window, now).contains(index));
+            !windows.is_empty()
+        });
     }
 }
 
@@ -255,27 +285,17 @@ impl CounterStore for MemoryCounterStore {
         }
         let mut holds = Vec::with_capacity(ops.len());
         for op in ops {
-            let slot = Slot {
-                key: op.key.clone(),
-                window: op.window,
-                index: index(op.window, now),
-            };
-            let counter = state.counters.entry(slot.clone()).or_default();
+            let at = index(op.window, now);
+            let counter = state.counter(&op.key, op.window, at);
             counter.held = counter.held.saturating_add(op.amount);
-            holds.push((slot, op.amount));
+            holds.push((op.key.clone(), op.window, at, op.amount));
         }
-        if let Some(old) = state.leases.insert(
-            lease.to_owned(),
-            Lease {
-                expires: wall + ttl,
-                holds,
-            },
-        ) {
+        let expires = wall + ttl;
+        state.earliest_expiry = Some(state.earliest_expiry.map_or(expires, |e| e.min(expires)));
+        if let Some(old) = state.leases.insert(lease.to_owned(), Lease { expires, holds }) {
             // A lease id used twice: the older holding is let go, not leaked.
-            for (slot, amount) in old.holds {
-                if let Some(counter) = state.counters.get_mut(&slot) {
-                    counter.held = counter.held.saturating_sub(amount);
-                }
+            for (key, window, at, amount) in old.holds {
+                state.unhold(&key, window, at, amount);
             }
         }
         Ok(Admission::Admitted)
@@ -287,26 +307,20 @@ impl CounterStore for MemoryCounterStore {
         let slots: Vec<Slot> = match state.leases.remove(lease) {
             Some(lease) => {
                 let mut slots = Vec::with_capacity(lease.holds.len());
-                for (slot, amount) in lease.holds {
-                    if let Some(counter) = state.counters.get_mut(&slot) {
-                        counter.held = counter.held.saturating_sub(amount);
-                    }
-                    slots.push(slot);
+                for (key, window, at, amount) in lease.holds {
+                    state.unhold(&key, window, at, amount);
+                    slots.push((key, window, at));
                 }
                 slots
             }
             None => ops
                 .iter()
-                .map(|op| Slot {
-                    key: op.key.clone(),
-                    window: op.window,
-                    index: index(op.window, now),
-                })
+                .map(|op| (op.key.clone(), op.window, index(op.window, now)))
                 .collect(),
         };
-        for (slot, amount) in slots.into_iter().zip(spent) {
+        for ((key, window, at), amount) in slots.into_iter().zip(spent) {
             if *amount > 0 {
-                let counter = state.counters.entry(slot).or_default();
+                let counter = state.counter(&key, window, at);
                 counter.spent = counter.spent.saturating_add(*amount);
             }
         }
