@@ -441,7 +441,7 @@ impl Shared {
             limits: Vec::new(),
             prompt_tokens,
             model,
-            reserved: Charge::new(worst.total_tokens(), worst_cost),
+            reserved: Charge::new(worst.total_tokens(), worst_cost).estimated(),
         };
         // A limit for one value replaces the general one of its kind.
         let replaced: Vec<bool> = all
@@ -525,11 +525,9 @@ impl Settle {
                 tracing::warn!(%error, "budget release failed; the reservation expires with its lease");
             }
         }
-        self.charge.settle(Charge {
-            tokens: 0,
-            cost_usd: Some(0.0),
-            requests: 0,
-        });
+        let mut nothing = Charge::new(0, Some(0.0));
+        nothing.requests = 0;
+        self.charge.settle(nothing);
     }
 
     /// What a reply spent: its usage, or the prompt's count and the text's.
@@ -546,7 +544,8 @@ impl Settle {
         Usage::new(self.plan.prompt_tokens, output).with_source(UsageSource::Estimated)
     }
 
-    /// Records `usage` as spent (on a spawned task: hooks never wait).
+    /// Records `usage` as spent: in the end hook when the store answers at
+    /// once, else on a spawned task (hooks never wait).
     fn spend(self, usage: Usage) {
         let cache_hit = usage.source == UsageSource::CacheHit;
         let cost_usd = if cache_hit {
@@ -565,11 +564,9 @@ impl Settle {
                 (metric, false) => amount(*metric, &usage, cost),
             })
             .collect();
-        self.charge.settle(Charge {
-            tokens: if cache_hit { 0 } else { usage.total_tokens() },
-            cost_usd,
-            requests: 1,
-        });
+        let mut charge = Charge::new(if cache_hit { 0 } else { usage.total_tokens() }, cost_usd);
+        charge.estimated = usage.source == UsageSource::Estimated;
+        self.charge.settle(charge);
         if !self.reserved {
             return;
         }

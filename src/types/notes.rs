@@ -259,16 +259,28 @@ pub struct Charge {
     pub cost_usd: Option<f64>,
     /// Requests (1 per call).
     pub requests: u64,
+    /// Whether the figures were counted or estimated locally rather than
+    /// reported by the vendor (a reply without usage, a stream cut before
+    /// its usage arrived, a reservation's worst case).
+    pub estimated: bool,
 }
 
 impl Charge {
-    /// A charge of `tokens` tokens and one request.
+    /// A charge of `tokens` tokens and one request, as reported.
     pub fn new(tokens: u64, cost_usd: Option<f64>) -> Self {
         Self {
             tokens,
             cost_usd,
             requests: 1,
+            estimated: false,
         }
+    }
+
+    /// Marks the figures as estimated.
+    #[must_use]
+    pub fn estimated(mut self) -> Self {
+        self.estimated = true;
+        self
     }
 }
 

@@ -124,9 +124,14 @@ async fn the_worst_case_is_reserved_and_the_unused_part_let_go() {
     let response = service.ready().await.unwrap().call(ann(hello())).await.unwrap();
     let charge = response.extensions.get::<BudgetCharge>().cloned().unwrap();
     assert_eq!(charge.reserved.tokens, prompt + 50);
+    assert!(charge.reserved.estimated, "a reservation is a worst case");
     assert_eq!(charge.scopes, vec!["user:ann".to_owned()]);
     response.into_complete().await.unwrap();
     assert_eq!(charge.settled().unwrap().tokens, prompt + 3);
+    assert!(
+        !charge.settled().unwrap().estimated,
+        "settled on the reported usage"
+    );
     budget.settled().await;
     let spend = budget.spend(&tokens, "ann").await.unwrap();
     assert_eq!((spend.value.spent, spend.value.held), (prompt + 3, 0));
@@ -215,14 +220,14 @@ async fn streams_settle_at_their_end_on_the_usage_or_on_what_was_seen() {
         .catalog(catalog())
         .limits([output.clone(), input.clone()]);
     let service = budget.layer(streaming(None, false));
-    service
-        .oneshot(stream(hello()))
-        .await
-        .unwrap()
-        .into_complete()
-        .await
-        .unwrap();
+    let response = service.oneshot(stream(hello())).await.unwrap();
+    let charge = response.extensions.get::<BudgetCharge>().cloned().unwrap();
+    response.into_complete().await.unwrap();
     budget.settled().await;
+    assert!(
+        charge.settled().unwrap().estimated,
+        "no usage: counted, and labelled so"
+    );
     let seen = TokenCounter::new()
         .count_text("gpt-4o", "alpha beta gamma")
         .tokens;
