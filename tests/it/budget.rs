@@ -510,7 +510,7 @@ async fn three_stacks_sharing_a_redis_limit_admit_exactly_its_maximum() {
         let service = budget.layer(upstream(Usage::new(12, 3), Arc::clone(&calls)));
         stacks.push((budget, service));
     }
-    let tasks: Vec<_> = (0..300)
+    let tasks: Vec<_> = (0..1_000)
         .map(|n| {
             let service = stacks[n % 3].1.clone();
             tokio::spawn(async move {
