@@ -81,7 +81,7 @@ use tower_service::Service;
 use crate::error::{ApiError, Error, Result};
 use crate::observe::{observe, End, Observer};
 use crate::store::{Admission, CounterOp, CounterStore, CounterValue};
-use crate::tokens::TokenCounter;
+use crate::tokens::{Accuracy, TokenCounter};
 use crate::types::{
     BudgetCharge, BuiltinCatalog, Charge, ChatResponse, EmbeddingResponse, LlmRequest, LlmResponse,
     ModelCatalog, ModelInfo, Operation, Reply, Usage, UsageSource,
@@ -389,16 +389,24 @@ impl Shared {
         let model = self.catalog.model(model_name).map(|m| m.into_owned());
         let (prompt_tokens, max_output) = match &request.operation {
             Operation::Chat(chat) => {
-                let prompt = self.counter.count_request(chat).tokens;
+                let count = self.counter.count_request(chat);
+                let prompt = count.tokens;
+                // An estimate is raised above the count it comes from; the
+                // window is checked on that count, which the vendor's own
+                // is not below, so no prompt that fits is refused.
+                let floor = match count.accuracy {
+                    Accuracy::Exact => prompt,
+                    _ => prompt - prompt / 5,
+                };
                 let window = model.as_ref().and_then(|m| m.context_window).map(u64::from);
                 let model_max = model.as_ref().and_then(|m| m.max_output_tokens).map(u64::from);
                 if let Some(window) = window {
                     let asked = chat.max_tokens.map(u64::from).unwrap_or(0);
-                    if prompt.saturating_add(asked) > window {
+                    if floor.saturating_add(asked) > window {
                         return Err(Error::ContextLengthExceeded(Box::new(ApiError::new(
                             "budget",
                             format!(
-                                "the prompt ({prompt} tokens, counted locally) and max_tokens ({asked}) \
+                                "the prompt ({floor} tokens, counted locally) and max_tokens ({asked}) \
                                  pass {model_name}'s context window of {window} tokens"
                             ),
                         ))));
@@ -410,7 +418,7 @@ impl Shared {
                     .or(model_max)
                     .unwrap_or(u64::from(self.default_max_output));
                 if let Some(window) = window {
-                    output = output.min(window.saturating_sub(prompt));
+                    output = output.min(window.saturating_sub(floor));
                 }
                 (prompt, output)
             }

@@ -570,3 +570,29 @@ async fn a_cache_hit_charges_no_tokens_but_counts_as_a_request() {
     assert_eq!(charge.settled().unwrap().tokens, 0);
     assert_eq!(charge.settled().unwrap().requests, 1);
 }
+
+#[tokio::test]
+async fn an_estimated_prompt_is_checked_against_the_window_without_its_margin() {
+    // The count for a vendor without a tokenizer is raised by a quarter for
+    // reservations; the window check must not refuse a prompt that fits.
+    let text = "The tide comes in twice a day. ".repeat(20);
+    let raw = TokenCounter::new()
+        .count_request(&ChatRequest::new("gpt-4o").user(text.clone()))
+        .tokens;
+    let with_window = |window: u64| {
+        Catalog::empty().with(ModelInfo::new("claude-test", "anthropic").with_context_window(window as u32))
+    };
+    let chat = ChatRequest::new("claude-test").user(text);
+    let fits = BudgetLayer::new(MemoryCounterStore::new()).catalog(with_window(raw + 2));
+    fits.layer(upstream(Usage::new(1, 1), Arc::default()))
+        .oneshot(ann(chat.clone()))
+        .await
+        .unwrap();
+    let too_small = BudgetLayer::new(MemoryCounterStore::new()).catalog(with_window(raw - 3));
+    let err = too_small
+        .layer(upstream(Usage::new(1, 1), Arc::default()))
+        .oneshot(ann(chat))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ContextLengthExceeded(_)), "{err:?}");
+}
