@@ -140,14 +140,15 @@ impl Period {
         }
     }
 
-    fn key(self) -> String {
+    /// The key of a period without a length of its own.
+    fn fixed_key(self) -> &'static str {
         match self {
-            Period::Minute => "m".to_owned(),
-            Period::Hour => "h".to_owned(),
-            Period::Day => "d".to_owned(),
-            Period::Month => "mo".to_owned(),
-            Period::RollingSecs(secs) => format!("r{secs}"),
-            Period::Lifetime => "all".to_owned(),
+            Period::Minute => "m",
+            Period::Hour => "h",
+            Period::Day => "d",
+            Period::Month => "mo",
+            Period::Lifetime => "all",
+            Period::RollingSecs(_) => "r",
         }
     }
 }
@@ -212,9 +213,10 @@ impl Limit {
                 return None;
             }
         }
+        let scope = self.scope_for(value);
         Some(Applied {
-            key: self.key_for(value),
-            scope: self.scope_for(value),
+            key: self.key_with(&scope),
+            scope,
         })
     }
 
@@ -230,12 +232,23 @@ impl Limit {
     /// The counter's key for one value of the scope: the metric, the
     /// period and the scope, so two limits that differ in any share nothing.
     pub(crate) fn key_for(&self, value: &str) -> String {
-        format!(
-            "{}:{}:{}",
-            self.metric.key(),
-            self.period.key(),
-            self.scope_for(value)
-        )
+        self.key_with(&self.scope_for(value))
+    }
+
+    fn key_with(&self, scope: &str) -> String {
+        use std::fmt::Write;
+        let mut key = String::with_capacity(16 + scope.len());
+        key.push_str(self.metric.key());
+        key.push(':');
+        match self.period {
+            Period::RollingSecs(secs) => {
+                let _ = write!(key, "r{secs}");
+            }
+            period => key.push_str(period.fixed_key()),
+        }
+        key.push(':');
+        key.push_str(scope);
+        key
     }
 
     /// Whether this limit, without a value, gives way to `other`, which
