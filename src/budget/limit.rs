@@ -205,12 +205,21 @@ impl Limit {
         self
     }
 
-    /// The counter this limit uses for `request`, if it applies to it.
-    pub(crate) fn applies(&self, request: &LlmRequest) -> Option<Applied> {
+    /// The counter this limit uses for `request`, if it applies to it: the
+    /// request has a value for its scope, the value is the one the limit is
+    /// for (`only`), and no limit of `all` for that very value replaces it.
+    pub(crate) fn applies(&self, request: &LlmRequest, all: &[Limit]) -> Option<Applied> {
         let value = self.scope.value(request)?;
-        if let Some(only) = &self.only {
-            if only != value {
-                return None;
+        match &self.only {
+            Some(only) if only != value => return None,
+            Some(_) => {}
+            None => {
+                let replaced = all
+                    .iter()
+                    .any(|other| self.overridden_by(other) && other.only.as_deref() == Some(value));
+                if replaced {
+                    return None;
+                }
             }
         }
         let scope = self.scope_for(value);

@@ -84,7 +84,7 @@ use crate::store::{Admission, CounterOp, CounterStore, CounterValue};
 use crate::tokens::{Accuracy, TokenCounter};
 use crate::types::{
     BudgetCharge, BuiltinCatalog, Charge, ChatResponse, EmbeddingResponse, LlmRequest, LlmResponse,
-    ModelCatalog, ModelInfo, Operation, Reply, Usage, UsageSource,
+    ModelCatalog, Operation, Prices, Reply, Usage, UsageSource,
 };
 
 /// How long a reservation is held before it expires, by default.
@@ -313,7 +313,8 @@ struct Plan {
     /// Each op's limit, as its index in the layer's limits.
     limits: Vec<usize>,
     prompt_tokens: u64,
-    model: Option<ModelInfo>,
+    /// The model's prices, when the catalog knows them.
+    prices: Option<Prices>,
     reserved: Charge,
 }
 
@@ -386,7 +387,8 @@ impl Shared {
 
     fn plan(&self, request: &LlmRequest) -> Result<Plan> {
         let model_name = request.model();
-        let model = self.catalog.model(model_name).map(|m| m.into_owned());
+        // Borrowed from the catalog: only the prices outlive the plan.
+        let model = self.catalog.model(model_name);
         let (prompt_tokens, max_output) = match &request.operation {
             Operation::Chat(chat) => {
                 let count = self.counter.count_request(chat);
@@ -436,33 +438,19 @@ impl Shared {
         let worst = Usage::new(prompt_tokens, max_output).with_source(UsageSource::Estimated);
         let worst_cost = model.as_ref().and_then(|m| m.cost(&worst));
 
-        let mut all: Vec<(usize, &Limit, limit::Applied)> = self
-            .limits
-            .iter()
-            .enumerate()
-            .filter_map(|(i, limit)| limit.applies(request).map(|applied| (i, limit, applied)))
-            .collect();
         let mut plan = Plan {
-            ops: Vec::new(),
-            metrics: Vec::new(),
-            scopes: Vec::new(),
-            limits: Vec::new(),
+            ops: Vec::with_capacity(self.limits.len()),
+            metrics: Vec::with_capacity(self.limits.len()),
+            scopes: Vec::with_capacity(self.limits.len()),
+            limits: Vec::with_capacity(self.limits.len()),
             prompt_tokens,
-            model,
+            prices: model.as_ref().map(|m| m.prices),
             reserved: Charge::new(worst.total_tokens(), worst_cost).estimated(),
         };
-        // A limit for one value replaces the general one of its kind.
-        let replaced: Vec<bool> = all
-            .iter()
-            .map(|(_, limit, applied)| {
-                all.iter()
-                    .any(|(_, other, theirs)| limit.overridden_by(other) && theirs.scope == applied.scope)
-            })
-            .collect();
-        for ((index, limit, applied), replaced) in all.drain(..).zip(replaced) {
-            if replaced {
+        for (index, limit) in self.limits.iter().enumerate() {
+            let Some(applied) = limit.applies(request, &self.limits) else {
                 continue;
-            }
+            };
             let amount = match limit.metric {
                 Metric::CostMicros => match worst_cost {
                     Some(usd) => micros(usd),
@@ -559,7 +547,7 @@ impl Settle {
         let cost_usd = if cache_hit {
             Some(0.0)
         } else {
-            self.plan.model.as_ref().and_then(|m| m.cost(&usage))
+            self.plan.prices.as_ref().and_then(|p| p.cost(&usage))
         };
         let cost = cost_usd.map(micros);
         let spent: Vec<u64> = self

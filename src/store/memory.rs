@@ -10,6 +10,9 @@ use async_trait::async_trait;
 use super::{Admission, CounterOp, CounterStore, CounterValue, Window};
 use crate::error::Result;
 
+/// A map with a fast hasher, seeded per map (keys come from requests).
+type Map<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+
 /// The number of buckets a rolling window is counted in.
 pub(crate) const ROLLING_BUCKETS: u64 = 60;
 
@@ -48,8 +51,8 @@ pub struct MemoryCounterStore {
 struct State {
     /// Key → (window, window or bucket number) → counter: looked up by
     /// `&str`, so reading a counter allocates nothing.
-    counters: HashMap<String, HashMap<(Window, u64), Counter>>,
-    leases: HashMap<String, Lease>,
+    counters: Map<String, Map<(Window, u64), Counter>>,
+    leases: Map<String, Lease>,
     /// No lease expires before this: leases are scanned only once it passed.
     earliest_expiry: Option<SystemTime>,
     /// Operations since the last sweep of ended windows.
@@ -146,7 +149,7 @@ impl State {
     /// The counter of `slot`, made if need be.
     fn counter(&mut self, key: &str, window: Window, index: u64) -> &mut Counter {
         if !self.counters.contains_key(key) {
-            self.counters.insert(key.to_owned(), HashMap::new());
+            self.counters.insert(key.to_owned(), Map::default());
         }
         let windows = self.counters.get_mut(key).expect("inserted above");
         windows.entry((window, index)).or_default()
