@@ -50,6 +50,16 @@ fn benches(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
+    // What the layer spends counting the prompt (a memo hit), which the
+    // target leaves out of the layer's own cost.
+    let counter = tower_ai::tokens::TokenCounter::new();
+    let prompt = ChatRequest::new("gpt-4o")
+        .user("How do tides work?")
+        .max_tokens(200);
+    counter.count_request(&prompt);
+    group.bench_function("count_prompt_memo_hit", |b| {
+        b.iter(|| black_box(counter.count_request(black_box(&prompt))))
+    });
     group.bench_function("three_limits_memory_store", |b| {
         b.iter_batched(
             || (budgeted.clone(), request()),

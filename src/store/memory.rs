@@ -51,17 +51,13 @@ pub struct MemoryCounterStore {
 struct State {
     /// Key → (window, window or bucket number) → counter: looked up by
     /// `&str`, so reading a counter allocates nothing.
-    counters: Map<String, Map<(Window, u64), Counter>>,
+    counters: Map<Arc<str>, Map<(Window, u64), Counter>>,
     leases: Map<String, Lease>,
     /// No lease expires before this: leases are scanned only once it passed.
     earliest_expiry: Option<SystemTime>,
     /// Operations since the last sweep of ended windows.
     since_sweep: u32,
 }
-
-/// A counter in one window (for a rolling window, one bucket): its key,
-/// window, and the window's (or bucket's) number (0 for an unbounded counter).
-type Slot = (String, Window, u64);
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Counter {
@@ -72,7 +68,7 @@ struct Counter {
 struct Lease {
     expires: SystemTime,
     /// (key, window, window number, amount) of each counter held.
-    holds: Vec<(String, Window, u64, u64)>,
+    holds: Vec<(Arc<str>, Window, u64, u64)>,
 }
 
 impl Default for MemoryCounterStore {
@@ -120,7 +116,7 @@ impl State {
             }
             for (key, window, index, amount) in &lease.holds {
                 if let Some(counter) = counters
-                    .get_mut(key.as_str())
+                    .get_mut(&**key)
                     .and_then(|c| c.get_mut(&(*window, *index)))
                 {
                     counter.held = counter.held.saturating_sub(*amount);
@@ -147,12 +143,18 @@ impl State {
     }
 
     /// The counter of `slot`, made if need be.
-    fn counter(&mut self, key: &str, window: Window, index: u64) -> &mut Counter {
-        if !self.counters.contains_key(key) {
-            self.counters.insert(key.to_owned(), Map::default());
-        }
-        let windows = self.counters.get_mut(key).expect("inserted above");
-        windows.entry((window, index)).or_default()
+    /// The counter's key is kept once, shared with the leases that hold it.
+    fn counter(&mut self, key: &str, window: Window, index: u64) -> (Arc<str>, &mut Counter) {
+        let shared = match self.counters.get_key_value(key) {
+            Some((shared, _)) => Arc::clone(shared),
+            None => {
+                let shared: Arc<str> = Arc::from(key);
+                self.counters.insert(Arc::clone(&shared), Map::default());
+                shared
+            }
+        };
+        let windows = self.counters.get_mut(key).expect("present above");
+        (shared, windows.entry((window, index)).or_default())
     }
 
     /// Takes `amount` off what `slot`'s counter holds.
@@ -289,9 +291,9 @@ impl CounterStore for MemoryCounterStore {
         let mut holds = Vec::with_capacity(ops.len());
         for op in ops {
             let at = index(op.window, now);
-            let counter = state.counter(&op.key, op.window, at);
+            let (key, counter) = state.counter(&op.key, op.window, at);
             counter.held = counter.held.saturating_add(op.amount);
-            holds.push((op.key.clone(), op.window, at, op.amount));
+            holds.push((key, op.window, at, op.amount));
         }
         let expires = wall + ttl;
         state.earliest_expiry = Some(state.earliest_expiry.map_or(expires, |e| e.min(expires)));
@@ -307,24 +309,23 @@ impl CounterStore for MemoryCounterStore {
     async fn settle(&self, lease: &str, ops: &[CounterOp], spent: &[u64]) -> Result<()> {
         let now = self.now();
         let mut state = self.lock();
-        let slots: Vec<Slot> = match state.leases.remove(lease) {
-            Some(lease) => {
-                let mut slots = Vec::with_capacity(lease.holds.len());
-                for (key, window, at, amount) in lease.holds {
-                    state.unhold(&key, window, at, amount);
-                    slots.push((key, window, at));
-                }
-                slots
+        let charge = |state: &mut State, key: &str, window: Window, at: u64, amount: u64| {
+            if amount > 0 {
+                let (_, counter) = state.counter(key, window, at);
+                counter.spent = counter.spent.saturating_add(amount);
             }
-            None => ops
-                .iter()
-                .map(|op| (op.key.clone(), op.window, index(op.window, now)))
-                .collect(),
         };
-        for ((key, window, at), amount) in slots.into_iter().zip(spent) {
-            if *amount > 0 {
-                let counter = state.counter(&key, window, at);
-                counter.spent = counter.spent.saturating_add(*amount);
+        match state.leases.remove(lease) {
+            Some(lease) => {
+                for (i, (key, window, at, held)) in lease.holds.into_iter().enumerate() {
+                    state.unhold(&key, window, at, held);
+                    charge(&mut state, &key, window, at, spent.get(i).copied().unwrap_or(0));
+                }
+            }
+            None => {
+                for (op, amount) in ops.iter().zip(spent) {
+                    charge(&mut state, &op.key, op.window, index(op.window, now), *amount);
+                }
             }
         }
         Ok(())
