@@ -327,7 +327,11 @@ impl Shared {
         let lease = request.meta.id.clone();
         let mut reserved = !plan.ops.is_empty();
         if reserved {
-            match self.store.reserve(&lease, &plan.ops, self.lease_ttl).await {
+            let answer = match self.store.reserve_now(&lease, &plan.ops, self.lease_ttl) {
+                Some(answer) => answer,
+                None => self.store.reserve(&lease, &plan.ops, self.lease_ttl).await,
+            };
+            match answer {
                 Ok(Admission::Admitted) => {}
                 Ok(Admission::Refused {
                     op,
@@ -564,6 +568,13 @@ impl Settle {
         charge.estimated = usage.source == UsageSource::Estimated;
         self.charge.settle(charge);
         if !self.reserved {
+            return;
+        }
+        // A store that answers at once settles here, without a future.
+        if let Some(result) = self.shared.store.settle_now(&self.lease, &self.plan.ops, &spent) {
+            if let Err(error) = result {
+                tracing::warn!(%error, "budget settlement failed; the reservation expires with its lease");
+            }
             return;
         }
         let shared = Arc::clone(&self.shared);

@@ -264,9 +264,8 @@ fn days_from_civil(year: u64, month: u64) -> u64 {
     era * 146_097 + doe - 719_468
 }
 
-#[async_trait]
-impl CounterStore for MemoryCounterStore {
-    async fn reserve(&self, lease: &str, ops: &[CounterOp], ttl: Duration) -> Result<Admission> {
+impl MemoryCounterStore {
+    fn reserve_sync(&self, lease: &str, ops: &[CounterOp], ttl: Duration) -> Admission {
         let now = self.now();
         let wall = UNIX_EPOCH + now;
         let mut state = self.lock();
@@ -281,11 +280,11 @@ impl CounterStore for MemoryCounterStore {
                 .filter(|o| o.key == op.key && o.window == op.window)
                 .fold(0, |sum, o| sum.saturating_add(o.amount));
             if total.saturating_add(earlier).saturating_add(op.amount) > op.limit {
-                return Ok(Admission::Refused {
+                return Admission::Refused {
                     op: at,
                     current: total,
                     reset_after: reset_after(op.window, now),
-                });
+                };
             }
         }
         let mut holds = Vec::with_capacity(ops.len());
@@ -303,10 +302,10 @@ impl CounterStore for MemoryCounterStore {
                 state.unhold(&key, window, at, amount);
             }
         }
-        Ok(Admission::Admitted)
+        Admission::Admitted
     }
 
-    async fn settle(&self, lease: &str, ops: &[CounterOp], spent: &[u64]) -> Result<()> {
+    fn settle_sync(&self, lease: &str, ops: &[CounterOp], spent: &[u64]) {
         let now = self.now();
         let mut state = self.lock();
         let charge = |state: &mut State, key: &str, window: Window, at: u64, amount: u64| {
@@ -328,7 +327,27 @@ impl CounterStore for MemoryCounterStore {
                 }
             }
         }
+    }
+}
+
+#[async_trait]
+impl CounterStore for MemoryCounterStore {
+    async fn reserve(&self, lease: &str, ops: &[CounterOp], ttl: Duration) -> Result<Admission> {
+        Ok(self.reserve_sync(lease, ops, ttl))
+    }
+
+    async fn settle(&self, lease: &str, ops: &[CounterOp], spent: &[u64]) -> Result<()> {
+        self.settle_sync(lease, ops, spent);
         Ok(())
+    }
+
+    fn reserve_now(&self, lease: &str, ops: &[CounterOp], ttl: Duration) -> Option<Result<Admission>> {
+        Some(Ok(self.reserve_sync(lease, ops, ttl)))
+    }
+
+    fn settle_now(&self, lease: &str, ops: &[CounterOp], spent: &[u64]) -> Option<Result<()>> {
+        self.settle_sync(lease, ops, spent);
+        Some(Ok(()))
     }
 
     async fn value(&self, key: &str, window: Window) -> Result<CounterValue> {

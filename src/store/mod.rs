@@ -177,6 +177,21 @@ pub trait CounterStore: Send + Sync + fmt::Debug + 'static {
 
     /// A counter's figures in its current window.
     async fn value(&self, key: &str, window: Window) -> Result<CounterValue>;
+
+    /// [`reserve`](Self::reserve) without waiting, for a store that needs
+    /// no I/O (in memory): `None` when the store cannot answer at once, and
+    /// the caller awaits `reserve`. The same atomicity rules hold.
+    fn reserve_now(&self, lease: &str, ops: &[CounterOp], ttl: Duration) -> Option<Result<Admission>> {
+        let _ = (lease, ops, ttl);
+        None
+    }
+
+    /// [`settle`](Self::settle) without waiting, as
+    /// [`reserve_now`](Self::reserve_now).
+    fn settle_now(&self, lease: &str, ops: &[CounterOp], spent: &[u64]) -> Option<Result<()>> {
+        let _ = (lease, ops, spent);
+        None
+    }
 }
 
 /// Entries of an exact cache: opaque bytes under a (tenant-scoped) key.
