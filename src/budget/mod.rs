@@ -81,7 +81,7 @@ use tower_service::Service;
 use crate::error::{ApiError, Error, Result};
 use crate::observe::{observe, End, Observer};
 use crate::store::{Admission, CounterOp, CounterStore, CounterValue};
-use crate::tokens::{Accuracy, TokenCounter};
+use crate::tokens::TokenCounter;
 use crate::types::{
     BudgetCharge, BuiltinCatalog, Charge, ChatResponse, EmbeddingResponse, LlmRequest, LlmResponse,
     ModelCatalog, Operation, Prices, Reply, Usage, UsageSource,
@@ -397,13 +397,9 @@ impl Shared {
             Operation::Chat(chat) => {
                 let count = self.counter.count_request(chat);
                 let prompt = count.tokens;
-                // An estimate is raised above the count it comes from; the
-                // window is checked on that count, which the vendor's own
-                // is not below, so no prompt that fits is refused.
-                let floor = match count.accuracy {
-                    Accuracy::Exact => prompt,
-                    _ => prompt - prompt / 5,
-                };
+                // The window is checked on the count without an estimate's
+                // margin, so no prompt that fits is refused.
+                let floor = count.counted;
                 let window = model.as_ref().and_then(|m| m.context_window).map(u64::from);
                 let model_max = model.as_ref().and_then(|m| m.max_output_tokens).map(u64::from);
                 if let Some(window) = window {

@@ -163,8 +163,13 @@ pub enum Accuracy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenCount {
-    /// The prompt tokens: messages, tool definitions and images.
+    /// The prompt tokens: messages, tool definitions and images (for an
+    /// estimate, raised by a quarter: a figure to reserve on).
     pub tokens: u64,
+    /// The count before an estimate's margin: equal to `tokens` when exact;
+    /// for an estimate, what `o200k_base` counted, which the vendor's own
+    /// count is not expected to be below.
+    pub counted: u64,
     /// Whether `tokens` is exact.
     pub accuracy: Accuracy,
     /// The encoding the text was counted with.
@@ -218,11 +223,7 @@ impl TokenCounter {
     /// How `model`'s prompts are counted: its encoding, and whether the
     /// count is exact.
     pub fn encoding_for(&self, model: &str) -> (Encoding, Accuracy) {
-        let model = self.resolve(model);
-        match Encoding::for_model(model) {
-            Some(encoding) => (encoding, Accuracy::Exact),
-            None => (Encoding::O200kBase, Accuracy::Estimated),
-        }
+        encoding_of(self.resolve(model))
     }
 
     fn resolve<'a>(&'a self, model: &'a str) -> &'a str {
@@ -236,7 +237,7 @@ impl TokenCounter {
     /// conversation, one turn later) counts only the new messages.
     pub fn count_request(&self, request: &ChatRequest) -> TokenCount {
         let model = self.resolve(&request.model);
-        let (encoding, accuracy) = self.encoding_for(model);
+        let (encoding, accuracy) = encoding_of(model);
         let profile = openai::Profile::for_model(model, encoding);
         // The key of each prefix: the key of the one before it and the message.
         let mut keys = Vec::with_capacity(request.messages.len());
@@ -265,49 +266,26 @@ impl TokenCounter {
             tokens = tokens.saturating_add(openai::message(message, encoding, &profile));
             self.memo.insert(*key, tokens);
         }
-        let mut tokens = tokens
+        let tokens = tokens
             .saturating_add(openai::REPLY_PRIMING)
             .saturating_add(openai::tools(&request.tools, encoding, &profile));
-        if accuracy == Accuracy::Estimated {
-            tokens = estimate(tokens);
-        }
-        TokenCount {
-            tokens,
-            accuracy,
-            encoding,
-        }
+        TokenCount::of(tokens, encoding, accuracy)
     }
 
     /// The tokens of one message as `model` reads it: its framing, role,
     /// name and parts. Not remembered.
     pub fn count_message(&self, model: &str, message: &Message) -> TokenCount {
         let model = self.resolve(model);
-        let (encoding, accuracy) = self.encoding_for(model);
+        let (encoding, accuracy) = encoding_of(model);
         let profile = openai::Profile::for_model(model, encoding);
-        let mut tokens = openai::message(message, encoding, &profile);
-        if accuracy == Accuracy::Estimated {
-            tokens = estimate(tokens);
-        }
-        TokenCount {
-            tokens,
-            accuracy,
-            encoding,
-        }
+        TokenCount::of(openai::message(message, encoding, &profile), encoding, accuracy)
     }
 
     /// The tokens of `text` alone, for `model` (no framing; for a reply's
     /// text, say). Not remembered.
     pub fn count_text(&self, model: &str, text: &str) -> TokenCount {
         let (encoding, accuracy) = self.encoding_for(model);
-        let mut tokens = encoding.count(text) as u64;
-        if accuracy == Accuracy::Estimated {
-            tokens = estimate(tokens);
-        }
-        TokenCount {
-            tokens,
-            accuracy,
-            encoding,
-        }
+        TokenCount::of(encoding.count(text) as u64, encoding, accuracy)
     }
 
     /// How many prefix counts the memo holds now (approximate, as the
@@ -327,9 +305,29 @@ impl fmt::Debug for TokenCounter {
     }
 }
 
-/// An `o200k_base` count raised by a quarter, rounded up.
-fn estimate(tokens: u64) -> u64 {
-    tokens.saturating_add(tokens.div_ceil(4))
+/// How `model` (already resolved) is counted.
+fn encoding_of(model: &str) -> (Encoding, Accuracy) {
+    match Encoding::for_model(model) {
+        Some(encoding) => (encoding, Accuracy::Exact),
+        None => (Encoding::O200kBase, Accuracy::Estimated),
+    }
+}
+
+impl TokenCount {
+    /// `tokens` counted with `encoding`; an estimate is raised by a
+    /// quarter, rounded up.
+    fn of(counted: u64, encoding: Encoding, accuracy: Accuracy) -> Self {
+        let tokens = match accuracy {
+            Accuracy::Exact => counted,
+            _ => counted.saturating_add(counted.div_ceil(4)),
+        };
+        TokenCount {
+            tokens,
+            counted,
+            accuracy,
+            encoding,
+        }
+    }
 }
 
 #[cfg(test)]
