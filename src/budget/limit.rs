@@ -260,6 +260,14 @@ impl Limit {
         key
     }
 
+    /// Whether the two limits count on one counter.
+    pub(crate) fn same_counter(&self, other: &Limit) -> bool {
+        self.scope == other.scope
+            && self.metric == other.metric
+            && self.period == other.period
+            && self.only == other.only
+    }
+
     /// Whether this limit, without a value, gives way to `other`, which
     /// names one.
     pub(crate) fn overridden_by(&self, other: &Limit) -> bool {

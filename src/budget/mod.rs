@@ -155,16 +155,23 @@ impl BudgetLayer {
         self
     }
 
-    /// Adds a limit.
+    /// Adds a limit. A limit of the same scope, metric, period and value
+    /// (`only`) as one added before replaces it: two such limits would
+    /// count on one counter.
     #[must_use]
     pub fn limit(self, limit: Limit) -> Self {
-        self.edit(|s| s.limits.push(limit))
+        self.limits([limit])
     }
 
-    /// Adds limits (from configuration, say).
+    /// Adds limits (from configuration, say), as [`limit`](Self::limit) does.
     #[must_use]
     pub fn limits(self, limits: impl IntoIterator<Item = Limit>) -> Self {
-        self.edit(|s| s.limits.extend(limits))
+        self.edit(|s| {
+            for limit in limits {
+                s.limits.retain(|old| !old.same_counter(&limit));
+                s.limits.push(limit);
+            }
+        })
     }
 
     /// Where context windows, maximum outputs and prices come from (default:
@@ -308,7 +315,6 @@ where
 /// The call's worst case, and what it is reserved against.
 struct Plan {
     ops: Vec<CounterOp>,
-    metrics: Vec<Metric>,
     scopes: Vec<String>,
     /// Each op's limit, as its index in the layer's limits.
     limits: Vec<usize>,
@@ -355,14 +361,18 @@ impl Shared {
         }
         let mut plan = plan;
         let charge = BudgetCharge::new(std::mem::take(&mut plan.scopes), plan.reserved);
-        let settle = Settle {
+        // Dropped with the call before its head (a time-out above, a
+        // `select!`), the guard lets the reservation go.
+        let mut guard = Unsettled(Some(Settle {
             shared: Arc::clone(&self),
             lease,
             plan,
             charge: charge.clone(),
             reserved,
-        };
-        match inner.oneshot(request).await {
+        }));
+        let result = inner.oneshot(request).await;
+        let settle = guard.0.take().expect("taken only here");
+        match result {
             Ok(mut response) => {
                 response.extensions.insert(charge);
                 Ok(match response.reply {
@@ -370,11 +380,6 @@ impl Shared {
                     // without replaying it to an observer.
                     Reply::Complete(ref reply) => {
                         let usage = settle.usage_of(reply);
-                        settle.spend(usage);
-                        response
-                    }
-                    Reply::Embeddings(ref embeddings) => {
-                        let usage = settle.embedding_usage(embeddings);
                         settle.spend(usage);
                         response
                     }
@@ -440,7 +445,6 @@ impl Shared {
 
         let mut plan = Plan {
             ops: Vec::with_capacity(self.limits.len()),
-            metrics: Vec::with_capacity(self.limits.len()),
             scopes: Vec::with_capacity(self.limits.len()),
             limits: Vec::with_capacity(self.limits.len()),
             prompt_tokens,
@@ -469,7 +473,6 @@ impl Shared {
                 limit.max,
                 limit.period.window(),
             ));
-            plan.metrics.push(limit.metric);
             plan.scopes.push(applied.scope);
             plan.limits.push(index);
         }
@@ -495,6 +498,17 @@ fn amount(metric: Metric, usage: &Usage, cost: Option<u64>) -> u64 {
         Metric::OutputTokens => usage.output_tokens,
         Metric::TotalTokens => usage.total_tokens(),
         Metric::CostMicros => cost.unwrap_or(0),
+    }
+}
+
+/// A reservation whose call has not answered yet: let go if dropped.
+struct Unsettled(Option<Settle>);
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if let Some(settle) = self.0.take() {
+            settle.spend_nothing();
+        }
     }
 }
 
@@ -552,12 +566,12 @@ impl Settle {
         let cost = cost_usd.map(micros);
         let spent: Vec<u64> = self
             .plan
-            .metrics
+            .limits
             .iter()
-            .map(|metric| match (metric, cache_hit) {
+            .map(|&limit| match (self.shared.limits[limit].metric, cache_hit) {
                 (Metric::Requests, _) => 1,
                 (_, true) => 0,
-                (metric, false) => amount(*metric, &usage, cost),
+                (metric, false) => amount(metric, &usage, cost),
             })
             .collect();
         let mut charge = Charge::new(if cache_hit { 0 } else { usage.total_tokens() }, cost_usd);

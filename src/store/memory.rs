@@ -410,24 +410,4 @@ mod tests {
         assert_eq!(span.clone().count(), 60);
         assert_eq!(*span.end(), 1_000);
     }
-
-    #[tokio::test]
-    async fn a_counter_named_twice_takes_both_amounts() {
-        let store = MemoryCounterStore::new();
-        let op = CounterOp::new("k", 60, 100, Window::Unbounded);
-        let ttl = Duration::from_secs(60);
-        let answer = store.reserve("l", &[op.clone(), op.clone()], ttl).await.unwrap();
-        assert!(
-            matches!(
-                answer,
-                Admission::Refused {
-                    op: 1,
-                    current: 0,
-                    ..
-                }
-            ),
-            "{answer:?}"
-        );
-        assert_eq!(store.value("k", Window::Unbounded).await.unwrap().held, 0);
-    }
 }

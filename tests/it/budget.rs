@@ -583,16 +583,55 @@ async fn an_estimated_prompt_is_checked_against_the_window_without_its_margin() 
         Catalog::empty().with(ModelInfo::new("claude-test", "anthropic").with_context_window(window as u32))
     };
     let chat = ChatRequest::new("claude-test").user(text);
-    let fits = BudgetLayer::new(MemoryCounterStore::new()).catalog(with_window(raw + 2));
+    let fits = BudgetLayer::new(MemoryCounterStore::new()).catalog(with_window(raw));
     fits.layer(upstream(Usage::new(1, 1), Arc::default()))
         .oneshot(ann(chat.clone()))
         .await
         .unwrap();
-    let too_small = BudgetLayer::new(MemoryCounterStore::new()).catalog(with_window(raw - 3));
+    let too_small = BudgetLayer::new(MemoryCounterStore::new()).catalog(with_window(raw - 1));
     let err = too_small
         .layer(upstream(Usage::new(1, 1), Arc::default()))
         .oneshot(ann(chat))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::ContextLengthExceeded(_)), "{err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_before_its_head_lets_its_reservation_go() {
+    let limit = Limit::new(Scope::User, Metric::Requests, Period::Day, 1);
+    let budget = BudgetLayer::new(MemoryCounterStore::new())
+        .catalog(catalog())
+        .limit(limit.clone());
+    let slow = service_fn(|_: LlmRequest| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        Err::<LlmResponse, _>(Error::timeout(tower_ai::error::TimeoutKind::Request, None))
+    });
+    // A time-out above the layer drops the call while it waits for the head.
+    let dropped =
+        tokio::time::timeout(Duration::from_secs(1), budget.layer(slow).oneshot(ann(hello()))).await;
+    assert!(dropped.is_err(), "the call was cut by the time-out");
+    budget.settled().await;
+    let value = budget.spend(&limit, "ann").await.unwrap().value;
+    assert_eq!(
+        (value.spent, value.held),
+        (0, 0),
+        "nothing held until the lease expires"
+    );
+}
+
+#[tokio::test]
+async fn a_limit_given_twice_counts_once_and_the_later_one_holds() {
+    let budget = BudgetLayer::new(MemoryCounterStore::new())
+        .catalog(catalog())
+        .limits([
+            Limit::new(Scope::User, Metric::Requests, Period::Day, 1),
+            Limit::new(Scope::User, Metric::Requests, Period::Day, 3),
+        ]);
+    let service = budget.layer(upstream(Usage::new(1, 1), Arc::default()));
+    let mut admitted = 0;
+    for _ in 0..5 {
+        admitted += usize::from(service.clone().oneshot(ann(hello())).await.is_ok());
+    }
+    assert_eq!(admitted, 3);
 }
