@@ -251,10 +251,7 @@ impl Member {
         }
         if let Some(rate) = &self.rate {
             let (start, calls, tokens) = *lock(rate);
-            if now.saturating_sub(start) < MINUTE
-                && (self.spec.rpm.is_some_and(|max| calls >= max)
-                    || self.spec.tpm.is_some_and(|max| tokens >= max))
-            {
+            if now.saturating_sub(start) < MINUTE && self.at_limit(calls, tokens) {
                 return Err(Unfit::Until(start + MINUTE));
             }
         }
@@ -277,24 +274,30 @@ impl Member {
             }
             _ => return None,
         };
+        let mut taken = None;
         if let Some(rate) = &self.rate {
             let mut rate = lock(rate);
             if now.saturating_sub(rate.0) >= MINUTE {
                 *rate = (now, 0, 0);
             }
-            if self.spec.rpm.is_some_and(|max| rate.1 >= max)
-                || self.spec.tpm.is_some_and(|max| rate.2 >= max)
-            {
+            if self.at_limit(rate.1, rate.2) {
                 return None;
             }
             rate.1 += 1;
             rate.2 = rate.2.saturating_add(tokens);
+            taken = Some((rate.0, tokens));
         }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(InFlight {
             member: Arc::clone(self),
             probe,
+            taken,
         })
+    }
+
+    /// Whether `calls` and `tokens` in a minute reach the rpm or tpm limit.
+    fn at_limit(&self, calls: u32, tokens: u64) -> bool {
+        self.spec.rpm.is_some_and(|max| calls >= max) || self.spec.tpm.is_some_and(|max| tokens >= max)
     }
 
     /// A call succeeded after `latency` (to the first content of a stream,
@@ -392,6 +395,23 @@ pub(crate) struct InFlight {
     pub(crate) member: Arc<Member>,
     /// Whether this call is the probe of a half-open circuit.
     probe: bool,
+    /// The rate window (its start) the call took a place in, and its tokens.
+    taken: Option<(u64, u64)>,
+}
+
+impl InFlight {
+    /// Lets the place go without a call being made (a hedge the retry
+    /// budget refused, a shared limit that refused the deployment): the
+    /// local rate window gets its place back.
+    pub(crate) fn unused(self) {
+        if let (Some((start, tokens)), Some(rate)) = (self.taken, &self.member.rate) {
+            let mut rate = lock(rate);
+            if rate.0 == start {
+                rate.1 = rate.1.saturating_sub(1);
+                rate.2 = rate.2.saturating_sub(tokens);
+            }
+        }
+    }
 }
 
 impl Drop for InFlight {

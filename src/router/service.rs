@@ -507,7 +507,7 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
             if let Some(wait) = shared_rate_refusal(store.as_ref(), member, &lease, tokens.unwrap_or(0)).await
             {
                 member.cool_down(shared.now(), wait);
-                drop(guard);
+                guard.unused();
                 // Another deployment, or a fallback: no upstream call was made.
                 step = Step::Other(Error::unavailable(request.model(), Some(wait)));
                 continue;
@@ -663,10 +663,17 @@ impl Hedging<'_> {
         };
         // Another deployment first, then a token of the budget: no token is
         // spent on a hedge that cannot start.
-        let second = group
-            .pick(request, tried, shared.now(), shared.health.latency_decay, tokens)
-            .ok()
-            .filter(|_| shared.budget.as_ref().is_none_or(RetryBudget::withdraw));
+        let second = match group.pick(request, tried, shared.now(), shared.health.latency_decay, tokens) {
+            Ok((second, guard)) if shared.budget.as_ref().is_none_or(RetryBudget::withdraw) => {
+                Some((second, guard))
+            }
+            Ok((_, guard)) => {
+                // No token for the hedge: the place it took is given back.
+                guard.unused();
+                None
+            }
+            Err(_) => None,
+        };
         let Some((second, guard)) = second else {
             return settle(attempts, one, first, first_call.await);
         };
