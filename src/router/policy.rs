@@ -189,9 +189,11 @@ impl RetryPolicy {
 /// [`TpsBudget`] (each call deposits, each retry withdraws).
 ///
 /// With ratio `r` and floor `f` per second over a window `ttl`, the router
-/// makes at most `(1 + r) × calls + f × ttl` upstream attempts in a window
-/// (retries only; fallbacks to another group on errors that are not
-/// retryable are not counted). Clones share the budget.
+/// makes at most `(1 + r) × calls + f × ttl` retries and hedges in a
+/// window. The first attempt in another group (a fallback) and moving to
+/// another deployment after an error that is not retryable take no token:
+/// they are bounded by the number of groups and deployments instead.
+/// Clones share the budget.
 #[derive(Clone)]
 pub struct RetryBudget {
     inner: Arc<TpsBudget>,

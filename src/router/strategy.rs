@@ -162,7 +162,8 @@ fn two(len: usize) -> Option<(usize, usize)> {
 
 /// The deployment with the fewest calls in flight (open streams count until
 /// they end), by power of two choices: two deployments drawn at random, the
-/// less busy one wins. Choosing stays O(1) however many deployments.
+/// less busy one wins: O(1), after the O(n) availability filter that runs
+/// before every strategy.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LeastBusy;
 
@@ -184,8 +185,8 @@ impl Strategy for LeastBusy {
 /// multiplied by the calls in flight plus one.
 ///
 /// What is measured: the time to the first content event of a stream, and
-/// the time to a whole complete reply. A deployment never measured is
-/// tried first; the estimate of an idle deployment decays (see
+/// the time to a whole complete reply. A deployment never measured wins
+/// whenever it is one of the two drawn; the estimate of an idle deployment decays (see
 /// [`HealthPolicy::latency_decay`](super::HealthPolicy::latency_decay)), so
 /// a deployment that was slow is tried again now and then and gets its
 /// traffic back once it recovered.

@@ -170,9 +170,10 @@ pub trait CounterStore: Send + Sync + fmt::Debug + 'static {
     /// lease was counted in, whatever the limit (a call's real cost is
     /// recorded as it is). `spent` of zeros releases the lease.
     ///
-    /// A lease that already expired is let go by then; its spending is
-    /// added to the counters' current windows. An unknown lease with no
-    /// operations adds nothing.
+    /// A lease past its time that was not let go yet is settled as above,
+    /// in its own windows; one already let go (by a later reservation) adds
+    /// its spending to the counters' current windows. An unknown lease with
+    /// no operations adds nothing.
     async fn settle(&self, lease: &str, ops: &[CounterOp], spent: &[u64]) -> Result<()>;
 
     /// A counter's figures in its current window.

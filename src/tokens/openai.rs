@@ -34,6 +34,8 @@ impl Profile {
             Encoding::Cl100kBase => 10,
         };
         let model = model.rsplit('/').next().unwrap_or(model);
+        // A fine-tune is priced as its base model.
+        let model = model.strip_prefix("ft:").unwrap_or(model);
         let (image_base, image_tile) = if model.starts_with("gpt-4o-mini") {
             (2833, 5667)
         } else {

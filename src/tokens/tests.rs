@@ -102,6 +102,12 @@ fn images_cost_by_detail_and_size() {
             - counter.count_message("gpt-4o-mini", &empty).tokens,
         2833 + 4 * 5667
     );
+    // A fine-tune is priced as its base model.
+    let tuned = "ft:gpt-4o-mini-2024-07-18:acme::abc123";
+    assert_eq!(
+        counter.count_message(tuned, &mini).tokens - counter.count_message(tuned, &empty).tokens,
+        2833 + 4 * 5667
+    );
 }
 
 #[test]

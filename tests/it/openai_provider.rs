@@ -249,3 +249,20 @@ async fn a_server_repeating_the_tool_name_in_every_fragment_gives_it_once() {
     assert_eq!(calls[0].id, "call_1");
     assert_eq!(calls[0].arguments, r#"{"city":"Paris"}"#);
 }
+
+#[tokio::test]
+async fn a_complete_reply_past_its_size_limit_is_refused() {
+    let up = FakeUpstream::start().await;
+    let padding = "x".repeat(2_048);
+    up.push(Scripted::openai_text(&padding));
+    let limited = OpenAi::builder()
+        .api_key(API_KEY)
+        .base_url(format!("{}/v1", up.base_url()))
+        .max_response_bytes(1_024)
+        .build()
+        .unwrap();
+    let err = complete(&mut ProviderService::new(limited), hello())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ResponseTooLarge { limit: 1_024 }), "{err:?}");
+}
