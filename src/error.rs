@@ -747,18 +747,13 @@ impl Error {
                 *text = text.replace(secret, "***");
             }
         };
+        if let Some(api) = self.api_mut() {
+            scrub(&mut api.message);
+            api.code.as_mut().map(scrub);
+            api.request_id.as_mut().map(scrub);
+            return;
+        }
         match self {
-            Error::RateLimited(api)
-            | Error::Overloaded(api)
-            | Error::Server(api)
-            | Error::Authentication(api)
-            | Error::InvalidRequest(api)
-            | Error::ContextLengthExceeded(api)
-            | Error::ContentFiltered(api) => {
-                scrub(&mut api.message);
-                api.code.as_mut().map(scrub);
-                api.request_id.as_mut().map(scrub);
-            }
             Error::Decode { message, source, .. } => {
                 scrub(message);
                 redact_source(source, secret);

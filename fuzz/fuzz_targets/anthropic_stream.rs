@@ -6,17 +6,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tower_ai_fuzz::{check_stream, Answer, Vendor};
+use tower_ai_fuzz::{stream_target, Vendor};
 
-fuzz_target!(|data: &[u8]| {
-    let [seed, kind, body @ ..] = data else {
-        return;
-    };
-    let answer = Answer::new(200, body, *seed);
-    let answer = match kind % 8 {
-        6 => answer,
-        7 => answer.header("content-type", b"application/json"),
-        _ => answer.header("content-type", b"text/event-stream; charset=utf-8"),
-    };
-    check_stream(Vendor::Anthropic, answer);
-});
+fuzz_target!(|data: &[u8]| stream_target(Vendor::Anthropic, data));

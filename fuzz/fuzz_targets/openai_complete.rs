@@ -3,12 +3,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tower_ai_fuzz::{chat, check_complete, Answer, Vendor};
+use tower_ai_fuzz::{complete_target, Vendor};
 
-fuzz_target!(|data: &[u8]| {
-    let Some((seed, body)) = data.split_first() else {
-        return;
-    };
-    let answer = Answer::new(200, body, *seed).header("content-type", b"application/json");
-    check_complete(chat(Vendor::OpenAi, answer));
-});
+fuzz_target!(|data: &[u8]| complete_target(Vendor::OpenAi, data));

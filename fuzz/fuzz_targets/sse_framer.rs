@@ -123,11 +123,6 @@ fuzz_target!(|data: &[u8]| {
     // With room enough, every split gives what the rules say.
     let events = decode(body, *seed, 1 << 20).expect("within the limit");
     assert_eq!(events, reference(body));
-    for event in &events {
-        assert!(!event.event.contains(['\r', '\n']));
-        assert!(!event.data.contains('\r'));
-        assert!(event.id.as_deref().map_or(0, str::len) <= 1024);
-    }
     // With a small limit, an event over it is an error, never a panic.
     let max = usize::from(*seed % 32) * 8;
     if let Err(err) = decode(body, seed.rotate_left(3), max) {

@@ -305,3 +305,29 @@ pub fn check_error_answer(vendor: Vendor, data: &[u8]) {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(status), "{err:?}");
     check_error(&err);
 }
+
+/// The complete-reply target of `vendor`: the first byte picks the frame
+/// sizes, the rest is a 200 JSON answer's body.
+pub fn complete_target(vendor: Vendor, data: &[u8]) {
+    let Some((seed, body)) = data.split_first() else {
+        return;
+    };
+    let answer = Answer::new(200, body, *seed).header("content-type", b"application/json");
+    check_complete(chat(vendor, answer));
+}
+
+/// The stream target of `vendor`: the first byte picks the frame sizes,
+/// the second the content type (mostly an event stream, sometimes none or
+/// JSON, which is replayed as a stream), the rest is a 200 answer's body.
+pub fn stream_target(vendor: Vendor, data: &[u8]) {
+    let [seed, kind, body @ ..] = data else {
+        return;
+    };
+    let answer = Answer::new(200, body, *seed);
+    let answer = match kind % 8 {
+        6 => answer,
+        7 => answer.header("content-type", b"application/json"),
+        _ => answer.header("content-type", b"text/event-stream; charset=utf-8"),
+    };
+    check_stream(vendor, answer);
+}
