@@ -381,7 +381,14 @@ pub fn estimated_prompt_tokens(request: &LlmRequest) -> u64 {
                     ContentPart::Text { text } => text.len(),
                     ContentPart::Image(_) => 4_000,
                     ContentPart::ToolCall(call) => call.name.len() + call.arguments.len(),
-                    ContentPart::ToolResult(result) => result.text().len(),
+                    ContentPart::ToolResult(result) => result
+                        .content
+                        .iter()
+                        .map(|part| match part {
+                            ContentPart::Text { text } => text.len(),
+                            _ => 0,
+                        })
+                        .sum(),
                     ContentPart::Reasoning(r) => r.text.len(),
                 })
                 .sum();

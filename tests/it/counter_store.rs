@@ -744,3 +744,18 @@ mod shared {
         assert_eq!(err.kind(), "config", "{err:?}");
     }
 }
+
+/// The memory store's clock moves freely: a month's spend is gone the
+/// moment the next month begins, and not a moment before.
+#[tokio::test]
+async fn a_calendar_month_ends_at_its_last_second() {
+    let backend = Memory::new();
+    let store = backend.open().await;
+    let w = Window::Month;
+    spend(&store, "one", &op("monthly", 5, 10, w), 5).await;
+    let left = store.value("monthly", w).await.unwrap().reset_after.unwrap();
+    backend.advance(left - Duration::from_millis(1)).await;
+    assert_eq!(figures(&store, "monthly", w).await, (5, 0), "still this month");
+    backend.advance(Duration::from_millis(2)).await;
+    assert_eq!(figures(&store, "monthly", w).await, (0, 0), "a new month");
+}
