@@ -434,47 +434,31 @@ async fn route(shared: Arc<Shared>, request: LlmRequest) -> Result<LlmResponse> 
     let mut step = Step::Fresh;
     loop {
         // Whether another attempt may start in this group, and on what.
+        let pick = |tried: &[usize], tokens: &mut Option<u64>| {
+            group.pick(&request, tried, shared.now(), shared.health.latency_decay, tokens)
+        };
         let picked = match step {
-            Step::Fresh => group.pick(
-                &request,
-                &tried,
-                shared.now(),
-                shared.health.latency_decay,
-                &mut tokens,
-            ),
+            Step::Fresh => pick(&tried, &mut tokens),
             _ if deadline_passed(&request) => Err(None),
+            Step::Other(_) => pick(&tried, &mut tokens),
             Step::Retry(_) if retries >= shared.retry.max_retries => Err(None),
             Step::Retry(_) if !shared.budget.as_ref().is_none_or(RetryBudget::withdraw) => Err(None),
             Step::Retry(ref error) => {
                 retries += 1;
-                let now = shared.now();
-                match group.pick(&request, &tried, now, shared.health.latency_decay, &mut tokens) {
+                match pick(&tried, &mut tokens) {
                     Err(_) => match shared.retry.wait(rounds, error) {
                         // Every deployment was tried: wait, then the group again.
                         Some(wait) if request.meta.remaining().is_none_or(|left| wait < left) => {
                             tokio::time::sleep(wait).await;
                             rounds += 1;
                             tried.clear();
-                            group.pick(
-                                &request,
-                                &tried,
-                                shared.now(),
-                                shared.health.latency_decay,
-                                &mut tokens,
-                            )
+                            pick(&tried, &mut tokens)
                         }
                         _ => Err(None),
                     },
                     picked => picked,
                 }
             }
-            Step::Other(_) => group.pick(
-                &request,
-                &tried,
-                shared.now(),
-                shared.health.latency_decay,
-                &mut tokens,
-            ),
         };
         let (index, guard) = match picked {
             Ok(picked) => picked,
