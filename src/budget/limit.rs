@@ -205,28 +205,23 @@ impl Limit {
         self
     }
 
-    /// The counter this limit uses for `request`, if it applies to it: the
-    /// request has a value for its scope, the value is the one the limit is
-    /// for (`only`), and no limit of `all` for that very value replaces it.
-    pub(crate) fn applies(&self, request: &LlmRequest, all: &[Limit]) -> Option<Applied> {
-        let value = self.scope.value(request)?;
-        match &self.only {
-            Some(only) if only != value => return None,
-            Some(_) => {}
-            None => {
-                let replaced = all
-                    .iter()
-                    .any(|other| self.overridden_by(other) && other.only.as_deref() == Some(value));
-                if replaced {
-                    return None;
-                }
-            }
+    /// The limit made ready for calls, among `all` the layer's limits.
+    pub(crate) fn prepare(&self, all: &[Limit]) -> Prepared {
+        let scope_prefix = match &self.scope {
+            Scope::Global => "global".to_owned(),
+            scope => format!("{}:", scope.name()),
+        };
+        let counter_prefix = self.key_with("");
+        let overridden = all
+            .iter()
+            .filter(|other| self.overridden_by(other))
+            .filter_map(|other| other.only.clone())
+            .collect();
+        Prepared {
+            counter_prefix,
+            scope_prefix,
+            overridden,
         }
-        let scope = self.scope_for(value);
-        Some(Applied {
-            key: self.key_with(&scope),
-            scope,
-        })
     }
 
     /// The scope with its value, as errors name it (`user:ann`, `global`).
@@ -285,10 +280,56 @@ impl fmt::Display for Limit {
     }
 }
 
+/// A limit made ready for calls ([`Limit::prepare`]): what its keys begin
+/// with, and the values of its scope that have a limit of their own.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    /// The counter key up to the scope: metric and period (`tok:d:`).
+    counter_prefix: String,
+    /// The scope up to its value (`user:`), or all of it (`global`).
+    scope_prefix: String,
+    /// Values with a limit of the same scope, metric and period of their
+    /// own, which replaces this one for them.
+    overridden: Vec<String>,
+}
+
+impl Prepared {
+    /// The counter `limit` uses for `request`, if it applies to it: the
+    /// request has a value for its scope, the value is the one the limit is
+    /// for (`only`), and no limit for that very value replaces it.
+    pub(crate) fn applies(&self, limit: &Limit, request: &LlmRequest) -> Option<Applied> {
+        let value = limit.scope.value(request)?;
+        match &limit.only {
+            Some(only) if only != value => return None,
+            Some(_) => {}
+            None if self.overridden.iter().any(|v| v == value) => return None,
+            None => {}
+        }
+        let global = matches!(limit.scope, Scope::Global);
+        let value = if global { "" } else { value };
+        let mut key =
+            String::with_capacity(self.counter_prefix.len() + self.scope_prefix.len() + value.len());
+        key.push_str(&self.counter_prefix);
+        key.push_str(&self.scope_prefix);
+        key.push_str(value);
+        Some(Applied {
+            key,
+            scope_at: self.counter_prefix.len(),
+        })
+    }
+}
+
 /// A limit as it applies to one call.
 pub(crate) struct Applied {
-    /// The counter's key.
+    /// The counter's key, which ends with the scope.
     pub(crate) key: String,
+    /// Where the scope begins in the key.
+    scope_at: usize,
+}
+
+impl Applied {
     /// The scope with its value, as errors name it (`user:ann`).
-    pub(crate) scope: String,
+    pub(crate) fn scope(&self) -> &str {
+        &self.key[self.scope_at..]
+    }
 }

@@ -63,6 +63,7 @@
 
 mod limit;
 
+use limit::Prepared;
 pub use limit::{Limit, Metric, Period, Scope};
 
 use std::fmt;
@@ -84,7 +85,7 @@ use crate::store::{Admission, CounterOp, CounterStore, CounterValue};
 use crate::tokens::TokenCounter;
 use crate::types::{
     BudgetCharge, BuiltinCatalog, Charge, ChatResponse, EmbeddingResponse, LlmRequest, LlmResponse,
-    ModelCatalog, Operation, Prices, Reply, Usage, UsageSource,
+    ModelCatalog, Operation, Prices, Reply, Settlement, Usage, UsageSource,
 };
 
 /// How long a reservation is held before it expires, by default.
@@ -104,6 +105,8 @@ pub struct BudgetLayer {
 struct Shared {
     store: Arc<dyn CounterStore>,
     limits: Vec<Limit>,
+    /// `limits`, each made ready for calls.
+    prepared: Vec<Prepared>,
     counter: TokenCounter,
     catalog: Arc<dyn ModelCatalog>,
     lease_ttl: Duration,
@@ -120,6 +123,7 @@ impl BudgetLayer {
             shared: Arc::new(Shared {
                 store: Arc::new(store),
                 limits: Vec::new(),
+                prepared: Vec::new(),
                 counter: TokenCounter::new(),
                 catalog: Arc::new(BuiltinCatalog::new()),
                 lease_ttl: DEFAULT_LEASE_TTL,
@@ -140,6 +144,7 @@ impl BudgetLayer {
                 let mut shared = Shared {
                     store: Arc::clone(&old.store),
                     limits: old.limits.clone(),
+                    prepared: old.prepared.clone(),
                     counter: old.counter.clone(),
                     catalog: Arc::clone(&old.catalog),
                     lease_ttl: old.lease_ttl,
@@ -171,6 +176,7 @@ impl BudgetLayer {
                 s.limits.retain(|old| !old.same_counter(&limit));
                 s.limits.push(limit);
             }
+            s.prepared = s.limits.iter().map(|limit| limit.prepare(&s.limits)).collect();
         })
     }
 
@@ -361,13 +367,14 @@ impl Shared {
         }
         let mut plan = plan;
         let charge = BudgetCharge::new(std::mem::take(&mut plan.scopes), plan.reserved);
+        let settled = charge.settlement();
         // Dropped with the call before its head (a time-out above, a
         // `select!`), the guard lets the reservation go.
         let mut guard = Unsettled(Some(Settle {
             shared: Arc::clone(&self),
             lease,
             plan,
-            charge: charge.clone(),
+            settled,
             reserved,
         }));
         let result = inner.oneshot(request).await;
@@ -451,8 +458,8 @@ impl Shared {
             prices: model.as_ref().map(|m| m.prices),
             reserved: Charge::new(worst.total_tokens(), worst_cost).estimated(),
         };
-        for (index, limit) in self.limits.iter().enumerate() {
-            let Some(applied) = limit.applies(request, &self.limits) else {
+        for (index, (limit, prepared)) in self.limits.iter().zip(&self.prepared).enumerate() {
+            let Some(applied) = prepared.applies(limit, request) else {
                 continue;
             };
             let amount = match limit.metric {
@@ -467,13 +474,13 @@ impl Shared {
                 },
                 metric => amount(metric, &worst, None),
             };
+            plan.scopes.push(applied.scope().to_owned());
             plan.ops.push(CounterOp::new(
                 applied.key,
                 amount,
                 limit.max,
                 limit.period.window(),
             ));
-            plan.scopes.push(applied.scope);
             plan.limits.push(index);
         }
         Ok(plan)
@@ -517,7 +524,8 @@ struct Settle {
     shared: Arc<Shared>,
     lease: String,
     plan: Plan,
-    charge: BudgetCharge,
+    /// Where the call's [`BudgetCharge`] learns what it cost.
+    settled: Settlement,
     reserved: bool,
 }
 
@@ -537,7 +545,7 @@ impl Settle {
         }
         let mut nothing = Charge::new(0, Some(0.0));
         nothing.requests = 0;
-        self.charge.settle(nothing);
+        self.settled.settle(nothing);
     }
 
     /// What a reply spent: its usage, or the prompt's count and the text's.
@@ -576,7 +584,7 @@ impl Settle {
             .collect();
         let mut charge = Charge::new(if cache_hit { 0 } else { usage.total_tokens() }, cost_usd);
         charge.estimated = usage.source == UsageSource::Estimated;
-        self.charge.settle(charge);
+        self.settled.settle(charge);
         if !self.reserved {
             return;
         }

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,11 +20,14 @@ pub(crate) const ROLLING_BUCKETS: u64 = 60;
 
 /// Counters and leases in this process's memory.
 ///
-/// Every operation takes one lock for the time of a few map lookups (never
-/// across an `await`), so a reservation across several counters is atomic
-/// and concurrent calls never pass a limit. Counters of windows that have
-/// ended are dropped as later calls go by; leases past their time are let
-/// go at the next reservation.
+/// Counters live in 16 shards by their key's hash, each behind its
+/// own lock, held for a few map lookups and never across an `await`. A
+/// reservation locks the shards of all its counters at once, in shard
+/// order, so it is atomic across counters and concurrent calls never pass a
+/// limit, while calls on other counters (other users, other tenants) go on
+/// in parallel. Leases are sharded the same way by their id. Counters of
+/// windows that have ended are dropped as later calls go by; leases past
+/// their time are let go at the next reservation.
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,20 +48,38 @@ pub(crate) const ROLLING_BUCKETS: u64 = 60;
 /// ```
 #[derive(Clone)]
 pub struct MemoryCounterStore {
-    state: Arc<Mutex<State>>,
+    inner: Arc<Inner>,
     clock: Arc<dyn Fn() -> SystemTime + Send + Sync>,
 }
 
+/// How many shards the counters (and, apart, the leases) are spread over.
+const SHARDS: usize = 16;
+
+struct Inner {
+    /// Picks a key's shard; seeded per store (keys come from requests).
+    hasher: foldhash::quality::RandomState,
+    counters: [Mutex<Shard>; SHARDS],
+    leases: [LeaseShard; SHARDS],
+}
+
+/// The counters of one shard.
 #[derive(Default)]
-struct State {
+struct Shard {
     /// Key → (window, window or bucket number) → counter: looked up by
     /// `&str`, so reading a counter allocates nothing.
     counters: Map<Arc<str>, Map<(Window, u64), Counter>>,
-    leases: Map<String, Lease>,
-    /// No lease expires before this: leases are scanned only once it passed.
-    earliest_expiry: Option<SystemTime>,
     /// Operations since the last sweep of ended windows.
     since_sweep: u32,
+}
+
+/// The leases of one shard.
+#[derive(Default)]
+struct LeaseShard {
+    /// No lease of this shard expires before this many milliseconds since
+    /// the epoch (`u64::MAX`: none): read without the lock, so a
+    /// reservation looks into a shard's leases only once it has passed.
+    earliest_ms: AtomicU64,
+    leases: Mutex<Map<String, Lease>>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -77,6 +100,31 @@ impl Default for MemoryCounterStore {
     }
 }
 
+/// Locks `mutex`. A panic while holding it leaves plain numbers behind:
+/// usable, so a poisoned lock is taken as it is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The shards one operation holds, each locked once, taken in shard order
+/// so that two operations never wait on each other in a circle.
+struct Locked<'a> {
+    guards: [Option<MutexGuard<'a, Shard>>; SHARDS],
+}
+
+impl<'a> Locked<'a> {
+    fn shard(&mut self, at: usize) -> &mut Shard {
+        self.guards[at]
+            .as_mut()
+            .expect("every shard of the operation is locked")
+    }
+}
+
 impl MemoryCounterStore {
     /// An empty store on the system clock.
     pub fn new() -> Self {
@@ -87,47 +135,82 @@ impl MemoryCounterStore {
     /// time on (a window's roll-over, a lease's expiry).
     pub fn with_clock(clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         Self {
-            state: Arc::default(),
+            inner: Arc::new(Inner {
+                hasher: foldhash::quality::RandomState::default(),
+                counters: std::array::from_fn(|_| Mutex::default()),
+                leases: std::array::from_fn(|_| LeaseShard {
+                    earliest_ms: AtomicU64::new(u64::MAX),
+                    leases: Mutex::default(),
+                }),
+            }),
             clock: Arc::new(clock),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves plain numbers behind: usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn now(&self) -> Duration {
         (self.clock)().duration_since(UNIX_EPOCH).unwrap_or_default()
     }
-}
 
-impl State {
-    fn expire(&mut self, now: SystemTime) {
-        if self.earliest_expiry.is_none_or(|earliest| earliest > now) {
-            return;
-        }
-        let counters = &mut self.counters;
-        let mut earliest: Option<SystemTime> = None;
-        self.leases.retain(|_, lease| {
-            if lease.expires > now {
-                earliest = Some(earliest.map_or(lease.expires, |e| e.min(lease.expires)));
-                return true;
-            }
-            for (key, window, index, amount) in &lease.holds {
-                if let Some(counter) = counters
-                    .get_mut(&**key)
-                    .and_then(|c| c.get_mut(&(*window, *index)))
-                {
-                    counter.held = counter.held.saturating_sub(*amount);
-                }
-            }
-            false
-        });
-        self.earliest_expiry = earliest;
+    /// The shard of a counter's key or a lease's id.
+    fn shard_of(&self, key: &str) -> usize {
+        (self.inner.hasher.hash_one(key) as usize) & (SHARDS - 1)
     }
 
-    /// Spent and held in `key`'s current `window`.
+    /// Locks the shards of `keys`, in shard order.
+    fn lock_shards<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Locked<'_> {
+        let mut wanted = 0u32;
+        for key in keys {
+            wanted |= 1 << self.shard_of(key);
+        }
+        let mut locked = Locked {
+            guards: Default::default(),
+        };
+        for (at, shard) in self.inner.counters.iter().enumerate() {
+            if wanted & (1 << at) != 0 {
+                locked.guards[at] = Some(lock(shard));
+            }
+        }
+        locked
+    }
+
+    /// Lets go the leases past their time, and what they hold.
+    fn expire(&self, now: SystemTime) {
+        let now_ms = millis(now);
+        for shard in &self.inner.leases {
+            if shard.earliest_ms.load(Ordering::Acquire) > now_ms {
+                continue;
+            }
+            let mut expired = Vec::new();
+            {
+                let mut leases = lock(&shard.leases);
+                let mut earliest = u64::MAX;
+                leases.retain(|_, lease| {
+                    if lease.expires > now {
+                        earliest = earliest.min(millis(lease.expires));
+                        return true;
+                    }
+                    expired.push(std::mem::take(&mut lease.holds));
+                    false
+                });
+                shard.earliest_ms.store(earliest, Ordering::Release);
+            }
+            for holds in expired {
+                self.unhold_all(holds);
+            }
+        }
+    }
+
+    /// Takes what `holds` hold off their counters.
+    fn unhold_all(&self, holds: Vec<(Arc<str>, Window, u64, u64)>) {
+        let mut locked = self.lock_shards(holds.iter().map(|(key, ..)| &**key));
+        for (key, window, at, amount) in holds {
+            locked.shard(self.shard_of(&key)).unhold(&key, window, at, amount);
+        }
+    }
+}
+
+impl Shard {
+    /// What `key`'s counter of `window` sums at `now`.
     fn value(&self, key: &str, window: Window, now: Duration) -> Counter {
         let mut total = Counter::default();
         let Some(windows) = self.counters.get(key) else {
@@ -142,8 +225,8 @@ impl State {
         total
     }
 
-    /// The counter of `slot`, made if need be.
-    /// The counter's key is kept once, shared with the leases that hold it.
+    /// The counter of `key` in window number `index`, made if missing, with
+    /// the key as the map holds it (for a lease to share).
     fn counter(&mut self, key: &str, window: Window, index: u64) -> (Arc<str>, &mut Counter) {
         let shared = match self.counters.get_key_value(key) {
             Some((shared, _)) => Arc::clone(shared),
@@ -268,13 +351,17 @@ impl MemoryCounterStore {
     fn reserve_sync(&self, lease: &str, ops: &[CounterOp], ttl: Duration) -> Admission {
         let now = self.now();
         let wall = UNIX_EPOCH + now;
-        let mut state = self.lock();
-        state.expire(wall);
-        state.sweep(now);
+        self.expire(wall);
+        let mut locked = self.lock_shards(ops.iter().map(|op| op.key.as_str()));
+        for guard in locked.guards.iter_mut().flatten() {
+            guard.sweep(now);
+        }
         for (at, op) in ops.iter().enumerate() {
-            let current = state.value(&op.key, op.window, now);
+            let current = locked
+                .shard(self.shard_of(&op.key))
+                .value(&op.key, op.window, now);
             let total = current.spent.saturating_add(current.held);
-            // A counter named twice in one reservation takes both amounts.
+            // Two ops on one counter (two limits sharing a key) count together.
             let earlier: u64 = ops[..at]
                 .iter()
                 .filter(|o| o.key == op.key && o.window == op.window)
@@ -290,43 +377,59 @@ impl MemoryCounterStore {
         let mut holds = Vec::with_capacity(ops.len());
         for op in ops {
             let at = index(op.window, now);
-            let (key, counter) = state.counter(&op.key, op.window, at);
+            let (key, counter) = locked
+                .shard(self.shard_of(&op.key))
+                .counter(&op.key, op.window, at);
             counter.held = counter.held.saturating_add(op.amount);
             holds.push((key, op.window, at, op.amount));
         }
+        drop(locked);
+        // The lease is recorded after its holds: an expiry running meanwhile
+        // cannot miss it, and a settlement cannot come before this returns.
         let expires = wall + ttl;
-        state.earliest_expiry = Some(state.earliest_expiry.map_or(expires, |e| e.min(expires)));
-        if let Some(old) = state.leases.insert(lease.to_owned(), Lease { expires, holds }) {
+        let shard = &self.inner.leases[self.shard_of(lease)];
+        let old = {
+            let mut leases = lock(&shard.leases);
+            shard.earliest_ms.fetch_min(millis(expires), Ordering::AcqRel);
+            leases.insert(lease.to_owned(), Lease { expires, holds })
+        };
+        if let Some(old) = old {
             // A lease id used twice: the older holding is let go, not leaked.
-            for (key, window, at, amount) in old.holds {
-                state.unhold(&key, window, at, amount);
-            }
+            self.unhold_all(old.holds);
         }
         Admission::Admitted
     }
 
     fn settle_sync(&self, lease: &str, ops: &[CounterOp], spent: &[u64]) {
         let now = self.now();
-        let mut state = self.lock();
-        let charge = |state: &mut State, key: &str, window: Window, at: u64, amount: u64| {
-            if amount > 0 {
-                let (_, counter) = state.counter(key, window, at);
-                counter.spent = counter.spent.saturating_add(amount);
-            }
-        };
-        match state.leases.remove(lease) {
+        let held = lock(&self.inner.leases[self.shard_of(lease)].leases).remove(lease);
+        match held {
             Some(lease) => {
-                for (i, (key, window, at, held)) in lease.holds.into_iter().enumerate() {
-                    state.unhold(&key, window, at, held);
-                    charge(&mut state, &key, window, at, spent.get(i).copied().unwrap_or(0));
+                let mut locked = self.lock_shards(lease.holds.iter().map(|(key, ..)| &**key));
+                for (i, (key, window, at, held)) in lease.holds.iter().enumerate() {
+                    let shard = locked.shard(self.shard_of(key));
+                    shard.unhold(key, *window, *at, *held);
+                    charge(shard, key, *window, *at, spent.get(i).copied().unwrap_or(0));
                 }
             }
             None => {
+                // The lease expired (or never was): what was spent is still
+                // recorded, in the windows of now.
+                let mut locked = self.lock_shards(ops.iter().map(|op| op.key.as_str()));
                 for (op, amount) in ops.iter().zip(spent) {
-                    charge(&mut state, &op.key, op.window, index(op.window, now), *amount);
+                    let shard = locked.shard(self.shard_of(&op.key));
+                    charge(shard, &op.key, op.window, index(op.window, now), *amount);
                 }
             }
         }
+    }
+}
+
+/// Adds `amount` to what `key`'s counter has spent.
+fn charge(shard: &mut Shard, key: &str, window: Window, at: u64, amount: u64) {
+    if amount > 0 {
+        let (_, counter) = shard.counter(key, window, at);
+        counter.spent = counter.spent.saturating_add(amount);
     }
 }
 
@@ -352,9 +455,8 @@ impl CounterStore for MemoryCounterStore {
 
     async fn value(&self, key: &str, window: Window) -> Result<CounterValue> {
         let now = self.now();
-        let mut state = self.lock();
-        state.expire(UNIX_EPOCH + now);
-        let counter = state.value(key, window, now);
+        self.expire(UNIX_EPOCH + now);
+        let counter = lock(&self.inner.counters[self.shard_of(key)]).value(key, window, now);
         Ok(CounterValue {
             spent: counter.spent,
             held: counter.held,
@@ -365,10 +467,11 @@ impl CounterStore for MemoryCounterStore {
 
 impl fmt::Debug for MemoryCounterStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.lock();
+        let counters: usize = self.inner.counters.iter().map(|s| lock(s).counters.len()).sum();
+        let leases: usize = self.inner.leases.iter().map(|s| lock(&s.leases).len()).sum();
         f.debug_struct("MemoryCounterStore")
-            .field("counters", &state.counters.len())
-            .field("leases", &state.leases.len())
+            .field("counters", &counters)
+            .field("leases", &leases)
             .finish_non_exhaustive()
     }
 }

@@ -321,4 +321,21 @@ impl BudgetCharge {
     pub fn settled(&self) -> Option<Charge> {
         self.settled.get().copied()
     }
+
+    /// Where this charge (and every clone of it) learns what the call cost,
+    /// for the layer that settles it, without a copy of the scopes.
+    pub(crate) fn settlement(&self) -> Settlement {
+        Settlement(Arc::clone(&self.settled))
+    }
+}
+
+/// Settles one [`BudgetCharge`] ([`BudgetCharge::settlement`]).
+#[derive(Debug)]
+pub(crate) struct Settlement(Arc<OnceLock<Charge>>);
+
+impl Settlement {
+    /// Records what the call finally cost (once; later calls are ignored).
+    pub(crate) fn settle(&self, charge: Charge) {
+        let _ = self.0.set(charge);
+    }
 }

@@ -131,6 +131,7 @@ macro_rules! suite {
 
 suite!(
     a_reservation_is_all_or_nothing,
+    concurrent_reservations_over_shared_and_own_counters_hold_both_limits,
     a_refusal_names_the_op_its_value_and_the_reset,
     one_counter_twice_in_a_reservation_counts_both_amounts,
     settling_lets_the_rest_go_and_records_the_real_spend,
@@ -333,6 +334,49 @@ async fn settling_zeros_releases<B: Backend>(backend: B) {
         .unwrap();
     store.settle("unknown", &[], &[]).await.unwrap();
     assert_eq!(figures(&store, "release", w).await, (0, 1_000));
+}
+
+/// Each call reserves on a counter all calls share and on its user's own,
+/// half of them naming the two in the other order: both limits hold, and
+/// the shared one is filled exactly (a store that locks per counter must
+/// take them in one order, or these calls would wait on each other for
+/// ever).
+async fn concurrent_reservations_over_shared_and_own_counters_hold_both_limits<B: Backend>(backend: B) {
+    const SHARED: u64 = 200;
+    const PER_USER: u64 = 30;
+    const USERS: usize = 8;
+    let store = backend.open().await;
+    let w = Window::Unbounded;
+    let calls: Vec<_> = (0..400)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let user = format!("user-{}", i % USERS);
+                let mut ops = vec![op("everyone", 1, SHARED, w), op(&user, 1, PER_USER, w)];
+                if i % 2 == 1 {
+                    ops.reverse();
+                }
+                let admitted = store
+                    .reserve(&format!("call-{i}"), &ops, TTL)
+                    .await
+                    .unwrap()
+                    .is_admitted();
+                (i % USERS, admitted)
+            })
+        })
+        .collect();
+    let mut per_user = [0u64; USERS];
+    for call in calls {
+        let (user, admitted) = call.await.unwrap();
+        per_user[user] += u64::from(admitted);
+    }
+    // 8 users could take 240 between them: the shared limit binds, exactly.
+    assert_eq!(per_user.iter().sum::<u64>(), SHARED);
+    for (user, admitted) in per_user.iter().enumerate() {
+        assert!(*admitted <= PER_USER, "user-{user} got {admitted}");
+        assert_eq!(figures(&store, &format!("user-{user}"), w).await, (0, *admitted));
+    }
+    assert_eq!(figures(&store, "everyone", w).await, (0, SHARED));
 }
 
 async fn a_thousand_concurrent_reservations_admit_exactly_the_limit<B: Backend>(backend: B) {
