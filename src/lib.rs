@@ -5,6 +5,9 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "budget")))]
 pub mod budget;
 mod builder;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
 pub mod error;
 pub mod guide;
 pub mod limit;

@@ -28,14 +28,22 @@
 //! assert!(!refused.is_admitted());
 //! ```
 
+#[cfg(feature = "cache")]
+mod cache;
 mod memory;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 
+#[cfg(all(feature = "cache", feature = "redis"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "cache", feature = "redis"))))]
+pub use self::redis::RedisCacheStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::RedisCounterStore;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use cache::{CacheStore, CachedReply, MemoryCacheStore, DEFAULT_CACHE_BYTES};
 pub use memory::MemoryCounterStore;
 
 use std::fmt;
@@ -193,23 +201,6 @@ pub trait CounterStore: Send + Sync + fmt::Debug + 'static {
         let _ = (lease, ops, spent);
         None
     }
-}
-
-/// Entries of an exact cache: opaque bytes under a (tenant-scoped) key.
-///
-/// Keys are [`RequestKey`](crate::types::RequestKey)s already scoped to
-/// their tenant, so a store never needs to know about tenants to keep
-/// them apart.
-#[async_trait]
-pub trait CacheStore: Send + Sync + fmt::Debug + 'static {
-    /// The entry under `key`, if there is one and it has not expired.
-    async fn get(&self, key: &[u8; 32]) -> Result<Option<Bytes>>;
-
-    /// Stores `value` under `key` for at most `ttl` (or until evicted).
-    async fn put(&self, key: &[u8; 32], value: Bytes, ttl: Option<Duration>) -> Result<()>;
-
-    /// Removes the entry under `key`.
-    async fn remove(&self, key: &[u8; 32]) -> Result<()>;
 }
 
 /// A stored audit record with its place in the chain.

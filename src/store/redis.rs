@@ -468,3 +468,142 @@ impl fmt::Debug for RedisCounterStore {
             .finish_non_exhaustive()
     }
 }
+
+/// The first byte of every reply [`RedisCacheStore`] writes: the format of
+/// what follows. An entry of another format (written by another version)
+/// reads as a miss, and is replaced by the next reply stored.
+#[cfg(feature = "cache")]
+const CACHE_FORMAT: u8 = 1;
+
+/// Cached replies in Redis, shared by every process that uses the same
+/// server and prefix.
+///
+/// Each entry is one string key, `{prefix}cache:{key in hex}`, holding a
+/// format byte and the [`CachedReply`](super::CachedReply) as JSON, set
+/// with the entry's time to live (`SET … PX`), so Redis expires it; bound
+/// the memory it takes with the server's `maxmemory` and an eviction policy
+/// such as `allkeys-lru`.
+///
+/// When Redis is down every method answers [`Error::Store`]; the cache
+/// layer then calls upstream as on a miss (a cache is never the reason a
+/// call fails).
+///
+/// ```no_run
+/// use tower_ai::cache::CacheLayer;
+/// use tower_ai::store::RedisCacheStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> tower_ai::Result<()> {
+/// let store = RedisCacheStore::connect("redis://127.0.0.1:6379/").await?.with_prefix("gateway:");
+/// let cache = CacheLayer::new(store);
+/// # let _ = cache;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "cache")]
+#[derive(Clone)]
+pub struct RedisCacheStore {
+    conn: ConnectionManager,
+    prefix: Arc<str>,
+}
+
+#[cfg(feature = "cache")]
+impl RedisCacheStore {
+    /// A store on `manager`'s connection, under [`DEFAULT_PREFIX`].
+    pub fn new(manager: ConnectionManager) -> Self {
+        Self {
+            conn: manager,
+            prefix: Arc::from(DEFAULT_PREFIX),
+        }
+    }
+
+    /// Connects to the Redis server at `url`, as
+    /// [`RedisCounterStore::connect`] does.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let counters = RedisCounterStore::connect(url).await?;
+        Ok(Self::new(counters.conn))
+    }
+
+    /// Puts every key under `prefix` instead of [`DEFAULT_PREFIX`].
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Arc::from(prefix.into());
+        self
+    }
+
+    /// The prefix of every key.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn key(&self, key: &crate::types::RequestKey) -> String {
+        format!("{}cache:{}", self.prefix, key.to_hex())
+    }
+}
+
+#[cfg(feature = "cache")]
+impl fmt::Debug for RedisCacheStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisCacheStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The entry in `bytes`, if it is one of this format.
+#[cfg(feature = "cache")]
+fn decode_entry(bytes: &[u8]) -> Option<super::CachedReply> {
+    match bytes.split_first() {
+        Some((&CACHE_FORMAT, json)) => serde_json::from_slice(json).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(feature = "cache")]
+#[async_trait]
+impl super::CacheStore for RedisCacheStore {
+    async fn get(&self, key: &crate::types::RequestKey) -> Result<Option<Arc<super::CachedReply>>> {
+        let bytes: Option<Vec<u8>> = ::redis::cmd("GET")
+            .arg(self.key(key))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(store_error)?;
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let entry = decode_entry(&bytes);
+        if entry.is_none() {
+            tracing::debug!(key = %key, "a cached entry of another format reads as a miss");
+        }
+        Ok(entry.map(Arc::new))
+    }
+
+    async fn put(
+        &self,
+        key: &crate::types::RequestKey,
+        entry: Arc<super::CachedReply>,
+        ttl: Duration,
+    ) -> Result<()> {
+        let mut bytes = Vec::with_capacity(usize::try_from(entry.weight()).unwrap_or(0));
+        bytes.push(CACHE_FORMAT);
+        serde_json::to_writer(&mut bytes, &*entry)
+            .map_err(|err| Error::store("redis", format!("cannot encode a cached reply: {err}")))?;
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        ::redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(bytes)
+            .arg("PX")
+            .arg(millis)
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(store_error)
+    }
+
+    async fn remove(&self, key: &crate::types::RequestKey) -> Result<()> {
+        ::redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(store_error)
+    }
+}

@@ -40,6 +40,7 @@ pub use message::{
     ContentPart, Image, ImageDetail, ImageSource, Message, Reasoning, Role, ToolCall, ToolResult,
 };
 pub use model::{BuiltinCatalog, Catalog, ModelCapabilities, ModelCatalog, ModelInfo, ModelKind, Prices};
+#[cfg(feature = "budget")]
 pub(crate) use notes::Settlement;
 pub use notes::{
     BudgetCharge, CacheStatus, Charge, GuardAction, GuardStage, GuardVerdict, GuardVerdicts, Outcome,

@@ -322,6 +322,7 @@ impl BudgetCharge {
         self.settled.get().copied()
     }
 
+    #[cfg(feature = "budget")]
     /// Where this charge (and every clone of it) learns what the call cost,
     /// for the layer that settles it, without a copy of the scopes.
     pub(crate) fn settlement(&self) -> Settlement {
@@ -330,9 +331,11 @@ impl BudgetCharge {
 }
 
 /// Settles one [`BudgetCharge`] ([`BudgetCharge::settlement`]).
+#[cfg(feature = "budget")]
 #[derive(Debug)]
 pub(crate) struct Settlement(Arc<OnceLock<Charge>>);
 
+#[cfg(feature = "budget")]
 impl Settlement {
     /// Records what the call finally cost (once; later calls are ignored).
     pub(crate) fn settle(&self, charge: Charge) {

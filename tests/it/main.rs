@@ -17,6 +17,8 @@ mod anthropic_provider;
 mod body_errors;
 #[cfg(feature = "budget")]
 mod budget;
+#[cfg(all(feature = "cache", feature = "budget"))]
+mod cache;
 #[cfg(feature = "anthropic")]
 mod codec_anthropic;
 #[cfg(feature = "openai")]

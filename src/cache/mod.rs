@@ -1,0 +1,737 @@
+//! A cache of chat replies: keyed by everything that changes the reply,
+//! never shared between tenants, one upstream call for many identical
+//! concurrent requests, and a hit replayed as a stream or a complete reply.
+//!
+//! ```
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower_ai::cache::CacheLayer;
+//! use tower_ai::provider::{mock::MockProvider, ProviderService};
+//! use tower_ai::store::MemoryCacheStore;
+//! use tower_ai::types::{CacheStatus, ChatRequest};
+//! use tower_ai::{Error, LlmRequest, Principal};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Error> {
+//! let mock = MockProvider::new().with_text_reply("Tides follow the moon.");
+//! let mut service = ServiceBuilder::new()
+//!     .layer(CacheLayer::new(MemoryCacheStore::new()))
+//!     .service(ProviderService::new(mock.clone()));
+//!
+//! let ask = || LlmRequest::new(ChatRequest::new("gpt-4o").user("Why are there tides?"))
+//!     .with_principal(Principal::new().tenant("acme"));
+//! let first = service.ready().await?.call(ask()).await?;
+//! assert_eq!(first.extensions.get::<CacheStatus>(), Some(&CacheStatus::Miss));
+//! let again = service.ready().await?.call(ask()).await?;
+//! assert_eq!(again.extensions.get::<CacheStatus>(), Some(&CacheStatus::HitExact));
+//! assert_eq!(again.into_complete().await?.text(), "Tides follow the moon.");
+//! assert_eq!(mock.requests().len(), 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The key
+//!
+//! An entry's key is the request's [`RequestKey`]: SHA-256 over a canonical
+//! encoding of the model, every message and part, the tools and their
+//! schemas, the tool choice, every generation parameter, the response
+//! format, the reasoning settings and vendor extras (see [`RequestKey`]
+//! for what is normalised). It is then scoped ([`RequestKey::scoped`]) by
+//! the caller's tenant, or with [`CacheScope::Principal`] by tenant, user
+//! and key id, so no entry is ever served across tenants. Requests without
+//! a tenant share one space of their own.
+//!
+//! # What is stored
+//!
+//! A reply is stored only once it has finished cleanly: a complete reply,
+//! or a stream read to its end, whose finish reason is `stop` or
+//! `tool_calls` (`length` and `content_filter` with
+//! [`store_truncated`](CacheLayer::store_truncated) and
+//! [`store_filtered`](CacheLayer::store_filtered)). A failed stream, one
+//! the caller dropped, an error, and a reply without a finish reason are
+//! never stored. Which requests are cached at all is the layer's
+//! [`cacheable`](CacheLayer::cacheable) predicate: by default every chat
+//! request, whatever its temperature, since the key holds the temperature
+//! and a team that puts a cache in front of sampled replies has chosen
+//! repeatable answers over fresh samples; a predicate such as
+//! [`deterministic_only`] caches only requests at temperature 0.
+//! Embeddings pass through untouched.
+//!
+//! Each request may set a [`CachePolicy`] in its extensions: use the cache
+//! (the default), bypass it (neither read nor write), refresh (do not read,
+//! do write) or no-store (read, do not write).
+//!
+//! # A hit
+//!
+//! A hit answers in the mode asked: a complete reply, or a stream with the
+//! events a provider gives (start, the text in deltas of a few dozen bytes,
+//! tool calls, usage, finish). Its usage keeps the stored token counts,
+//! marked [`UsageSource::CacheHit`], so a budget layer further out charges
+//! it nothing (and counts it as a request, if a request limit says so).
+//! The response carries [`CacheStatus::HitExact`], so its
+//! [`Outcome`](crate::types::Outcome) is `Cached`, and the [`ServedBy`] of
+//! the call that stored it.
+//!
+//! # Single-flight
+//!
+//! Identical requests that miss at the same time make one upstream call:
+//! the first leads, the others wait for its reply and replay it, complete
+//! or streamed, as a hit. If the leader fails, they fail with its error;
+//! if it is cancelled (its caller dropped it), one of them takes over; a
+//! follower waits at most [`follower_patience`](CacheLayer::follower_patience)
+//! (two minutes by default), then calls upstream itself, so nobody hangs.
+//! A follower of a streamed leader receives the reply when the leader's
+//! stream has ended, not event by event.
+//!
+//! # When the store fails
+//!
+//! A cache is never the reason a call fails: a lookup the store cannot
+//! answer is a miss, and a reply it cannot store is served all the same
+//! (both logged as warnings).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+use tower::ServiceExt;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::{Error, Result};
+use crate::observe::{observe, End, Observer};
+use crate::store::{CacheStore, CachedReply};
+use crate::types::{
+    CacheStatus, ChatResponse, ChatStream, FinishReason, LlmRequest, LlmResponse, Operation, Reply,
+    ReplyMode, RequestKey, ServedBy, StreamEvent, Usage, UsageSource,
+};
+
+/// How long an entry lives by default: an hour.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(3_600);
+
+/// How long a follower waits for a leader's reply by default.
+pub const DEFAULT_FOLLOWER_PATIENCE: Duration = Duration::from_secs(120);
+
+/// The most text a replayed stream puts in one delta.
+const REPLAY_CHUNK_BYTES: usize = 48;
+
+/// What one request asks of the cache, set in its extensions.
+///
+/// ```
+/// use tower_ai::cache::CachePolicy;
+/// use tower_ai::types::ChatRequest;
+/// use tower_ai::LlmRequest;
+///
+/// let mut request = LlmRequest::new(ChatRequest::new("gpt-4o").user("What time is it?"));
+/// request.extensions.insert(CachePolicy::Bypass);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CachePolicy {
+    /// Read an entry if there is one; store the reply if there is none.
+    #[default]
+    Use,
+    /// Neither read nor write: the call goes upstream as if there were no cache.
+    Bypass,
+    /// Do not read; store the fresh reply in place of any entry.
+    Refresh,
+    /// Read an entry if there is one; do not store the reply.
+    NoStore,
+}
+
+/// Whose requests share entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CacheScope {
+    /// Requests of one tenant share entries (the default).
+    #[default]
+    Tenant,
+    /// Only requests of one tenant, user and key id share entries.
+    Principal,
+}
+
+/// A [`cacheable`](CacheLayer::cacheable) predicate that caches only
+/// requests at temperature 0 (or with no sampling at all: `top_k` 1).
+pub fn deterministic_only(request: &LlmRequest) -> bool {
+    match &request.operation {
+        Operation::Chat(chat) => chat.temperature == Some(0.0) || chat.top_k == Some(1),
+        _ => false,
+    }
+}
+
+type Predicate = Arc<dyn Fn(&LlmRequest) -> bool + Send + Sync>;
+
+/// A layer that answers repeated chat requests from a [`CacheStore`]. See
+/// the [module docs](self).
+#[derive(Clone)]
+pub struct CacheLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<dyn CacheStore>,
+    ttl: Duration,
+    scope: CacheScope,
+    cacheable: Option<Predicate>,
+    store_truncated: bool,
+    store_filtered: bool,
+    single_flight: bool,
+    patience: Duration,
+    flights: Mutex<HashMap<RequestKey, (u64, Follow)>>,
+    next_flight: AtomicU64,
+    pending: AtomicUsize,
+    idle: Notify,
+}
+
+/// Where a follower learns how its leader's call ended.
+type Follow = watch::Receiver<Option<Landing>>;
+
+/// How a leader's call ended, for its followers.
+#[derive(Clone)]
+enum Landing {
+    /// A reply that finished; stored or not, the followers replay it.
+    Reply(Arc<CachedReply>),
+    /// The call failed: the followers fail alike.
+    Failed(Error),
+}
+
+impl CacheLayer {
+    /// A cache keeping its entries in `store`.
+    pub fn new(store: impl CacheStore) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store: Arc::new(store),
+                ttl: DEFAULT_TTL,
+                scope: CacheScope::Tenant,
+                cacheable: None,
+                store_truncated: false,
+                store_filtered: false,
+                single_flight: true,
+                patience: DEFAULT_FOLLOWER_PATIENCE,
+                flights: Mutex::default(),
+                next_flight: AtomicU64::new(0),
+                pending: AtomicUsize::new(0),
+                idle: Notify::new(),
+            }),
+        }
+    }
+
+    fn edit(mut self, change: impl FnOnce(&mut Shared)) -> Self {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => change(shared),
+            None => {
+                // Configured after a clone: the clone keeps the old settings.
+                let old = &self.shared;
+                let mut shared = Shared {
+                    store: Arc::clone(&old.store),
+                    ttl: old.ttl,
+                    scope: old.scope,
+                    cacheable: old.cacheable.clone(),
+                    store_truncated: old.store_truncated,
+                    store_filtered: old.store_filtered,
+                    single_flight: old.single_flight,
+                    patience: old.patience,
+                    flights: Mutex::default(),
+                    next_flight: AtomicU64::new(0),
+                    pending: AtomicUsize::new(0),
+                    idle: Notify::new(),
+                };
+                change(&mut shared);
+                self.shared = Arc::new(shared);
+            }
+        }
+        self
+    }
+
+    /// How long an entry lives (default [`DEFAULT_TTL`]).
+    #[must_use]
+    pub fn ttl(self, ttl: Duration) -> Self {
+        self.edit(|s| s.ttl = ttl)
+    }
+
+    /// Whose requests share entries (default [`CacheScope::Tenant`]).
+    #[must_use]
+    pub fn scope(self, scope: CacheScope) -> Self {
+        self.edit(|s| s.scope = scope)
+    }
+
+    /// Which requests are cached at all (default: every chat request). A
+    /// request the predicate refuses passes through with
+    /// [`CacheStatus::Bypass`].
+    #[must_use]
+    pub fn cacheable(self, predicate: impl Fn(&LlmRequest) -> bool + Send + Sync + 'static) -> Self {
+        self.edit(|s| s.cacheable = Some(Arc::new(predicate)))
+    }
+
+    /// Also stores replies cut at the token limit (finish reason `length`).
+    #[must_use]
+    pub fn store_truncated(self, yes: bool) -> Self {
+        self.edit(|s| s.store_truncated = yes)
+    }
+
+    /// Also stores replies a vendor's content filter stopped.
+    #[must_use]
+    pub fn store_filtered(self, yes: bool) -> Self {
+        self.edit(|s| s.store_filtered = yes)
+    }
+
+    /// Whether identical concurrent misses share one upstream call
+    /// (default: yes).
+    #[must_use]
+    pub fn single_flight(self, yes: bool) -> Self {
+        self.edit(|s| s.single_flight = yes)
+    }
+
+    /// How long a follower waits for its leader's reply before it calls
+    /// upstream itself (default [`DEFAULT_FOLLOWER_PATIENCE`]).
+    #[must_use]
+    pub fn follower_patience(self, patience: Duration) -> Self {
+        self.edit(|s| s.patience = patience)
+    }
+
+    /// Waits until every reply begun storing so far reached the store.
+    ///
+    /// A store that answers at once (the in-memory one) has stored a reply
+    /// before its call returns (complete) or its stream ends; a network
+    /// store is written on a spawned task, which a test or a shutdown waits
+    /// for here.
+    pub async fn stored(&self) {
+        loop {
+            let idle = self.shared.idle.notified();
+            if self.shared.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+impl fmt::Debug for CacheLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheLayer")
+            .field("store", &self.shared.store)
+            .field("ttl", &self.shared.ttl)
+            .field("scope", &self.shared.scope)
+            .field("single_flight", &self.shared.single_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for CacheLayer {
+    type Service = Cache<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Cache {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service [`CacheLayer`] makes.
+#[derive(Clone)]
+pub struct Cache<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Cache<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Service<LlmRequest> for Cache<S>
+where
+    S: Service<LlmRequest, Response = LlmResponse, Error = Error> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = LlmResponse;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<LlmResponse>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: LlmRequest) -> Self::Future {
+        // The service that was made ready goes with this call.
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move { shared.call(inner, request).await })
+    }
+}
+
+/// What a request found when it looked for a flight.
+enum Join {
+    Lead(Lead),
+    Follow(Follow),
+}
+
+impl Shared {
+    async fn call<S>(self: Arc<Self>, inner: S, request: LlmRequest) -> Result<LlmResponse>
+    where
+        S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
+    {
+        let policy = request
+            .extensions
+            .get::<CachePolicy>()
+            .copied()
+            .unwrap_or_default();
+        let Operation::Chat(chat) = &request.operation else {
+            return inner.oneshot(request).await;
+        };
+        let cacheable = self.cacheable.as_ref().is_none_or(|p| p(&request));
+        if policy == CachePolicy::Bypass || !cacheable {
+            count("bypass");
+            let mut response = inner.oneshot(request).await?;
+            response.extensions.insert(CacheStatus::Bypass);
+            return Ok(response);
+        }
+        let key = chat.canonical_key().scoped(&self.scope_of(&request));
+        let mode = request.mode;
+        let read = matches!(policy, CachePolicy::Use | CachePolicy::NoStore);
+        let write = matches!(policy, CachePolicy::Use | CachePolicy::Refresh);
+        if read {
+            if let Some(entry) = self.lookup(&key).await {
+                count("hit");
+                return Ok(replay(&entry, mode));
+            }
+        }
+        count("miss");
+        if !(self.single_flight && read && write) {
+            return self.lead(inner, request, key, None, write).await;
+        }
+        let deadline = tokio::time::Instant::now() + self.patience;
+        loop {
+            let mut follow = match self.join(key) {
+                Join::Lead(lead) => return self.lead(inner, request, key, Some(lead), write).await,
+                Join::Follow(follow) => follow,
+            };
+            let Ok(landing) = tokio::time::timeout_at(deadline, landing_of(&mut follow)).await else {
+                tracing::debug!("a cache follower waited its patience out; it calls upstream itself");
+                return self.lead(inner, request, key, None, write).await;
+            };
+            match landing {
+                Some(Landing::Reply(entry)) => return Ok(replay(&entry, mode)),
+                Some(Landing::Failed(error)) => return Err(error),
+                // The leader was cancelled: look once more, then one of
+                // the followers leads.
+                None => {
+                    if let Some(entry) = self.lookup(&key).await {
+                        return Ok(replay(&entry, mode));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The scope a request's key is confined to: its tenant, or its tenant,
+    /// user and key id, each written with its length so no two differ
+    /// only in where one ends.
+    fn scope_of(&self, request: &LlmRequest) -> String {
+        use std::fmt::Write;
+        let principal = &request.meta.principal;
+        let mut scope = String::new();
+        let mut part = |value: &Option<String>| match value {
+            Some(value) => {
+                let _ = write!(scope, "{}:{value};", value.len());
+            }
+            None => scope.push_str("-;"),
+        };
+        part(&principal.tenant);
+        if self.scope == CacheScope::Principal {
+            part(&principal.user);
+            part(&principal.key_id);
+        }
+        scope
+    }
+
+    /// The entry under `key`; a store that fails reads as a miss.
+    async fn lookup(&self, key: &RequestKey) -> Option<Arc<CachedReply>> {
+        let found = match self.store.get_now(key) {
+            Some(found) => found,
+            None => self.store.get(key).await,
+        };
+        found.unwrap_or_else(|error| {
+            tracing::warn!(%error, "cache lookup failed; the call goes upstream");
+            None
+        })
+    }
+
+    fn join(self: &Arc<Self>, key: RequestKey) -> Join {
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, follow)) = flights.get(&key) {
+            return Join::Follow(follow.clone());
+        }
+        let id = self.next_flight.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = watch::channel(None);
+        flights.insert(key, (id, rx));
+        Join::Lead(Lead {
+            shared: Arc::clone(self),
+            key,
+            id,
+            tx: Some(tx),
+        })
+    }
+
+    async fn lead<S>(
+        self: &Arc<Self>,
+        inner: S,
+        request: LlmRequest,
+        key: RequestKey,
+        lead: Option<Lead>,
+        write: bool,
+    ) -> Result<LlmResponse>
+    where
+        S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
+    {
+        match inner.oneshot(request).await {
+            Err(error) => {
+                if let Some(lead) = lead {
+                    lead.land(Landing::Failed(error.clone()));
+                }
+                Err(error)
+            }
+            Ok(mut response) => {
+                response.extensions.insert(CacheStatus::Miss);
+                let keeper = Keeper {
+                    shared: Arc::clone(self),
+                    key,
+                    lead,
+                    write,
+                    served_by: response.extensions.get::<ServedBy>().cloned(),
+                };
+                Ok(observe(response, keeper))
+            }
+        }
+    }
+
+    /// Whether a finished reply may be stored.
+    fn storable(&self, reply: &ChatResponse) -> bool {
+        match &reply.finish_reason {
+            Some(FinishReason::Stop | FinishReason::ToolCalls) => true,
+            Some(FinishReason::Length) => self.store_truncated,
+            Some(FinishReason::ContentFilter) => self.store_filtered,
+            _ => false,
+        }
+    }
+
+    /// Stores `entry`: at once for a store that answers at once, else on a
+    /// spawned task that [`CacheLayer::stored`] waits for.
+    fn put(self: &Arc<Self>, key: RequestKey, entry: Arc<CachedReply>) {
+        if let Some(result) = self.store.put_now(&key, &entry, self.ttl) {
+            if let Err(error) = result {
+                tracing::warn!(%error, "a reply could not be cached");
+            }
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        let shared = Arc::clone(self);
+        runtime.spawn(async move {
+            if let Err(error) = shared.store.put(&key, entry, shared.ttl).await {
+                tracing::warn!(%error, "a reply could not be cached");
+            }
+            if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                shared.idle.notify_waiters();
+            }
+        });
+    }
+}
+
+/// What the flight `follow` landed with; `None` if its leader was cancelled.
+async fn landing_of(follow: &mut Follow) -> Option<Landing> {
+    match follow.wait_for(Option::is_some).await {
+        Ok(landed) => landed.clone(),
+        Err(_) => None,
+    }
+}
+
+/// Counts a lookup's result in the metric `tower_ai.cache.lookups`.
+fn count(result: &'static str) {
+    #[cfg(feature = "telemetry")]
+    metrics::counter!("tower_ai.cache.lookups", "result" => result).increment(1);
+    #[cfg(not(feature = "telemetry"))]
+    let _ = result;
+}
+
+/// The leader of one flight: lands it with its reply or error, or, dropped
+/// without landing (cancelled), lets a follower take over.
+struct Lead {
+    shared: Arc<Shared>,
+    key: RequestKey,
+    id: u64,
+    tx: Option<watch::Sender<Option<Landing>>>,
+}
+
+impl Lead {
+    fn land(mut self, landing: Landing) {
+        // Out of the table first: a request that comes after this finds
+        // the entry in the store, or starts a flight of its own.
+        self.leave();
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Some(landing));
+        }
+    }
+
+    fn leave(&self) {
+        let mut flights = self.shared.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if flights.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+            flights.remove(&self.key);
+        }
+    }
+}
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        if self.tx.is_some() {
+            // Cancelled: the followers see the channel close.
+            self.leave();
+        }
+    }
+}
+
+/// Stores a leader's reply when it finishes, and lands its flight.
+struct Keeper {
+    shared: Arc<Shared>,
+    key: RequestKey,
+    lead: Option<Lead>,
+    write: bool,
+    served_by: Option<ServedBy>,
+}
+
+impl Observer for Keeper {
+    fn on_end(self, end: End<'_>) {
+        match end {
+            End::Finished(reply) => {
+                let entry = Arc::new(CachedReply::new(reply.clone(), self.served_by.as_ref()));
+                if self.write && self.shared.storable(reply) {
+                    self.shared.put(self.key, Arc::clone(&entry));
+                }
+                if let Some(lead) = self.lead {
+                    lead.land(Landing::Reply(entry));
+                }
+            }
+            End::Failed { error, .. } => {
+                if let Some(lead) = self.lead {
+                    lead.land(Landing::Failed(error.clone()));
+                }
+            }
+            End::Embedded(_) => {}
+        }
+    }
+
+    fn on_error(self, error: &Error) {
+        if let Some(lead) = self.lead {
+            lead.land(Landing::Failed(error.clone()));
+        }
+    }
+
+    fn on_cancel(self, _: Option<&ChatResponse>) {
+        // Dropping the lead lets a follower take over.
+    }
+}
+
+/// A stored reply answered in the mode asked, marked as a hit.
+fn replay(entry: &CachedReply, mode: ReplyMode) -> LlmResponse {
+    let mut reply = entry.reply.clone();
+    reply.upstream_request_id = None;
+    let usage = reply.usage.get_or_insert_with(|| Usage::new(0, 0));
+    usage.source = UsageSource::CacheHit;
+    let reply = match mode {
+        ReplyMode::Stream => {
+            Reply::Stream(ChatStream::from_events(replay_events(&reply).into_iter().map(Ok)))
+        }
+        _ => Reply::Complete(reply),
+    };
+    let mut response = LlmResponse::new(reply);
+    response.extensions.insert(CacheStatus::HitExact);
+    if let (Some(provider), Some(model)) = (&entry.provider, &entry.served_model) {
+        response
+            .extensions
+            .insert(ServedBy::new(provider.clone(), model.clone()));
+    }
+    response
+}
+
+/// The reply's events as a provider streams them: texts, reasoning and
+/// tool-call arguments in deltas of at most [`REPLAY_CHUNK_BYTES`].
+fn replay_events(reply: &ChatResponse) -> Vec<StreamEvent> {
+    let mut events = Vec::new();
+    for event in reply.to_events() {
+        match event {
+            StreamEvent::TextDelta { text } => {
+                events.extend(chunks(&text).map(|piece| StreamEvent::text(piece.to_owned())));
+            }
+            StreamEvent::ToolCallDelta {
+                index,
+                id,
+                name,
+                arguments,
+            } => {
+                events.push(StreamEvent::ToolCallDelta {
+                    index,
+                    id,
+                    name,
+                    arguments: String::new(),
+                });
+                events.extend(chunks(&arguments).map(|piece| StreamEvent::ToolCallDelta {
+                    index,
+                    id: None,
+                    name: None,
+                    arguments: piece.to_owned(),
+                }));
+            }
+            other => events.push(other),
+        }
+    }
+    events
+}
+
+/// `text` in pieces of at most [`REPLAY_CHUNK_BYTES`], cut on character
+/// boundaries (a character longer than that is a piece of its own).
+fn chunks(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = REPLAY_CHUNK_BYTES.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            end = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_keep_characters_whole_and_lose_nothing() {
+        let text = "Größe — ".repeat(20) + "🦀🦀🦀";
+        let pieces: Vec<&str> = chunks(&text).collect();
+        assert!(pieces.len() > 3);
+        assert!(pieces
+            .iter()
+            .all(|p| p.len() <= REPLAY_CHUNK_BYTES && !p.is_empty()));
+        assert_eq!(pieces.concat(), text);
+        assert_eq!(chunks("").count(), 0);
+    }
+}

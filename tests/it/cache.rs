@@ -1,0 +1,669 @@
+//! The cache layer: what is stored and what never is, tenants kept apart,
+//! per-request policies, hits replayed in either mode, single-flight, and
+//! the Redis store shared by two stacks.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tower::{service_fn, Layer, Service, ServiceExt};
+use tower_ai::budget::{BudgetLayer, Limit, Metric, Period, Scope};
+use tower_ai::cache::{deterministic_only, CacheLayer, CachePolicy, CacheScope};
+use tower_ai::store::{CacheStore, CachedReply, MemoryCacheStore, MemoryCounterStore};
+use tower_ai::types::{
+    BudgetCharge, CacheStatus, ChatRequest, ChatResponse, ChatStream, FinishReason, Outcome, Reply,
+    ResponseFormat, ServedBy, StreamEvent, Tool, Usage, UsageSource,
+};
+use tower_ai::{Error, LlmRequest, LlmResponse, Principal};
+
+/// How an upstream answers.
+#[derive(Clone)]
+struct Upstream {
+    calls: Arc<AtomicUsize>,
+    text: String,
+    finish: FinishReason,
+    latency: Duration,
+    fail: Option<Error>,
+    /// A stream that fails after its first delta.
+    cut: bool,
+}
+
+impl Upstream {
+    fn new(text: &str) -> Self {
+        Self {
+            calls: Arc::default(),
+            text: text.to_owned(),
+            finish: FinishReason::Stop,
+            latency: Duration::ZERO,
+            fail: None,
+            cut: false,
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn service(
+        &self,
+    ) -> impl Service<LlmRequest, Response = LlmResponse, Error = Error, Future = impl Send> + Clone + Send + 'static
+    {
+        let this = self.clone();
+        service_fn(move |request: LlmRequest| {
+            let this = this.clone();
+            async move {
+                let n = this.calls.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::time::sleep(this.latency).await;
+                if let Some(error) = this.fail {
+                    return Err(error);
+                }
+                let text = format!("{} (call {n})", this.text);
+                let reply = ChatResponse::text_reply(format!("r-{n}"), request.model(), text)
+                    .with_finish_reason(this.finish.clone())
+                    .with_usage(Usage::new(12, 7));
+                let mut response = if request.mode == tower_ai::types::ReplyMode::Stream {
+                    let mut events: Vec<Result<StreamEvent, Error>> =
+                        reply.to_events().into_iter().map(Ok).collect();
+                    if this.cut {
+                        events.truncate(2);
+                        events.push(Err(Error::StreamTruncated {
+                            provider: "fake".into(),
+                        }));
+                    }
+                    LlmResponse::new(Reply::Stream(ChatStream::from_events(events)))
+                } else {
+                    LlmResponse::new(Reply::Complete(reply))
+                };
+                response
+                    .extensions
+                    .insert(ServedBy::new("fake", request.model().to_owned()));
+                Ok(response)
+            }
+        })
+    }
+}
+
+fn ask(tenant: &str) -> LlmRequest {
+    LlmRequest::new(ChatRequest::new("gpt-4o").user("Why is the sky blue?"))
+        .with_principal(Principal::new().tenant(tenant).user("ann"))
+}
+
+fn ask_stream(tenant: &str) -> LlmRequest {
+    ask(tenant).with_mode(tower_ai::types::ReplyMode::Stream)
+}
+
+async fn send<S>(service: &mut S, request: LlmRequest) -> Result<LlmResponse, Error>
+where
+    S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
+{
+    service.ready().await?.call(request).await
+}
+
+fn status(response: &LlmResponse) -> Option<CacheStatus> {
+    response.extensions.get::<CacheStatus>().cloned()
+}
+
+#[tokio::test]
+async fn a_complete_reply_is_stored_and_a_hit_replays_it_in_either_mode() {
+    let upstream = Upstream::new("Rayleigh scattering");
+    let mut cache = CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service());
+
+    let first = send(&mut cache, ask("acme")).await.unwrap();
+    assert_eq!(status(&first), Some(CacheStatus::Miss));
+    let first = first.into_complete().await.unwrap();
+    assert_eq!(first.usage.unwrap().source, UsageSource::Reported);
+
+    let hit = send(&mut cache, ask("acme")).await.unwrap();
+    assert_eq!(status(&hit), Some(CacheStatus::HitExact));
+    assert_eq!(Outcome::of_response(&hit), Outcome::Cached);
+    assert_eq!(
+        hit.extensions.get::<ServedBy>(),
+        Some(&ServedBy::new("fake", "gpt-4o"))
+    );
+    let hit = hit.into_complete().await.unwrap();
+    assert_eq!(hit.text(), first.text());
+    let usage = hit.usage.unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (12, 7));
+    assert_eq!(usage.source, UsageSource::CacheHit);
+
+    // Asked as a stream, the hit comes as a provider's events would.
+    let streamed = send(&mut cache, ask_stream("acme")).await.unwrap();
+    assert_eq!(status(&streamed), Some(CacheStatus::HitExact));
+    let Reply::Stream(stream) = streamed.reply else {
+        panic!("a stream was asked for")
+    };
+    let events: Vec<StreamEvent> = stream.map(Result::unwrap).collect().await;
+    assert!(matches!(events.first(), Some(StreamEvent::Start { .. })));
+    assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, StreamEvent::Usage(u) if u.source == UsageSource::CacheHit)));
+    let text: String = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text, first.text());
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_long_reply_is_replayed_in_several_deltas() {
+    let upstream = Upstream::new(&"The sky scatters blue light more than red. ".repeat(10));
+    let mut cache = CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service());
+    send(&mut cache, ask("acme"))
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap();
+    let Reply::Stream(stream) = send(&mut cache, ask_stream("acme")).await.unwrap().reply else {
+        panic!("a stream was asked for")
+    };
+    let deltas = stream
+        .filter(|e| std::future::ready(matches!(e, Ok(StreamEvent::TextDelta { .. }))))
+        .count()
+        .await;
+    assert!(deltas >= 5, "{deltas} deltas");
+}
+
+#[tokio::test]
+async fn a_streamed_reply_is_stored_when_it_ends_and_served_complete() {
+    let upstream = Upstream::new("Rayleigh scattering");
+    let mut cache = CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service());
+
+    let first = send(&mut cache, ask_stream("acme")).await.unwrap();
+    assert_eq!(status(&first), Some(CacheStatus::Miss));
+    let Reply::Stream(stream) = first.reply else {
+        panic!("a stream")
+    };
+    let first = stream.collect_response().await.unwrap();
+
+    let hit = send(&mut cache, ask("acme")).await.unwrap();
+    assert_eq!(status(&hit), Some(CacheStatus::HitExact));
+    assert_eq!(hit.into_complete().await.unwrap().text(), first.text());
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn entries_are_never_served_to_another_tenant() {
+    let upstream = Upstream::new("answer");
+    let mut cache = CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service());
+    let acme = send(&mut cache, ask("acme"))
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap();
+    let globex = send(&mut cache, ask("globex")).await.unwrap();
+    assert_eq!(status(&globex), Some(CacheStatus::Miss));
+    let globex = globex.into_complete().await.unwrap();
+    assert_ne!(acme.text(), globex.text());
+    // Without a tenant, a request has a space of its own too.
+    let nobody = LlmRequest::new(ChatRequest::new("gpt-4o").user("Why is the sky blue?"));
+    assert_eq!(
+        status(&send(&mut cache, nobody).await.unwrap()),
+        Some(CacheStatus::Miss)
+    );
+    assert_eq!(upstream.calls(), 3);
+}
+
+#[tokio::test]
+async fn a_principal_scope_keeps_users_of_one_tenant_apart() {
+    let upstream = Upstream::new("answer");
+    let mut cache = CacheLayer::new(MemoryCacheStore::new())
+        .scope(CacheScope::Principal)
+        .layer(upstream.service());
+    send(&mut cache, ask("acme")).await.unwrap();
+    let bob = ask("acme").with_principal(Principal::new().tenant("acme").user("bob"));
+    assert_eq!(
+        status(&send(&mut cache, bob).await.unwrap()),
+        Some(CacheStatus::Miss)
+    );
+    assert_eq!(
+        status(&send(&mut cache, ask("acme")).await.unwrap()),
+        Some(CacheStatus::HitExact)
+    );
+}
+
+#[tokio::test]
+async fn anything_that_changes_the_reply_changes_the_entry() {
+    let upstream = Upstream::new("answer");
+    let mut cache = CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service());
+    let base = || ChatRequest::new("gpt-4o").user("Why is the sky blue?");
+    let variants = [
+        base(),
+        base().temperature(0.7),
+        base().max_tokens(10),
+        base().tool(Tool::function(
+            "lookup",
+            "Looks a term up",
+            serde_json::json!({"type": "object"}),
+        )),
+        base().response_format(ResponseFormat::JsonObject),
+        base().system("Answer in French."),
+        ChatRequest::new("gpt-4o-mini").user("Why is the sky blue?"),
+    ];
+    for chat in &variants {
+        let request = LlmRequest::new(chat.clone()).with_principal(Principal::new().tenant("acme"));
+        let response = send(&mut cache, request).await.unwrap();
+        assert_eq!(status(&response), Some(CacheStatus::Miss), "{chat:?}");
+    }
+    for chat in &variants {
+        let request = LlmRequest::new(chat.clone()).with_principal(Principal::new().tenant("acme"));
+        let response = send(&mut cache, request).await.unwrap();
+        assert_eq!(status(&response), Some(CacheStatus::HitExact), "{chat:?}");
+    }
+    assert_eq!(upstream.calls(), variants.len());
+}
+
+fn with_policy(mut request: LlmRequest, policy: CachePolicy) -> LlmRequest {
+    request.extensions.insert(policy);
+    request
+}
+
+#[tokio::test]
+async fn each_request_can_bypass_refresh_or_not_store() {
+    let upstream = Upstream::new("answer");
+    let store = MemoryCacheStore::new();
+    let mut cache = CacheLayer::new(store.clone()).layer(upstream.service());
+
+    // No-store on a miss: the reply is not kept.
+    let first = send(&mut cache, with_policy(ask("acme"), CachePolicy::NoStore))
+        .await
+        .unwrap();
+    assert_eq!(status(&first), Some(CacheStatus::Miss));
+    assert_eq!(store.entry_count(), 0);
+
+    // Bypass: neither read nor written.
+    let bypass = send(&mut cache, with_policy(ask("acme"), CachePolicy::Bypass))
+        .await
+        .unwrap();
+    assert_eq!(status(&bypass), Some(CacheStatus::Bypass));
+    assert_eq!(store.entry_count(), 0);
+
+    // A plain request stores (call 3); refresh calls again (call 4) and
+    // replaces the entry, which the next plain request reads.
+    send(&mut cache, ask("acme")).await.unwrap();
+    let refreshed = send(&mut cache, with_policy(ask("acme"), CachePolicy::Refresh))
+        .await
+        .unwrap();
+    assert_eq!(status(&refreshed), Some(CacheStatus::Miss));
+    assert!(refreshed
+        .into_complete()
+        .await
+        .unwrap()
+        .text()
+        .ends_with("(call 4)"));
+    let hit = send(&mut cache, ask("acme"))
+        .await
+        .unwrap()
+        .into_complete()
+        .await
+        .unwrap();
+    assert!(hit.text().ends_with("(call 4)"));
+    // No-store still reads.
+    let read = send(&mut cache, with_policy(ask("acme"), CachePolicy::NoStore))
+        .await
+        .unwrap();
+    assert_eq!(status(&read), Some(CacheStatus::HitExact));
+    assert_eq!(upstream.calls(), 4);
+}
+
+#[tokio::test]
+async fn a_predicate_decides_what_is_cacheable() {
+    let upstream = Upstream::new("answer");
+    let mut cache = CacheLayer::new(MemoryCacheStore::new())
+        .cacheable(deterministic_only)
+        .layer(upstream.service());
+    let sampled = send(&mut cache, ask("acme")).await.unwrap();
+    assert_eq!(status(&sampled), Some(CacheStatus::Bypass));
+    let exact = || {
+        LlmRequest::new(ChatRequest::new("gpt-4o").user("2+2?").temperature(0.0))
+            .with_principal(Principal::new().tenant("acme"))
+    };
+    send(&mut cache, exact()).await.unwrap();
+    assert_eq!(
+        status(&send(&mut cache, exact()).await.unwrap()),
+        Some(CacheStatus::HitExact)
+    );
+}
+
+#[tokio::test]
+async fn truncated_and_filtered_replies_are_stored_only_when_asked() {
+    for (finish, allowed) in [
+        (FinishReason::Length, false),
+        (FinishReason::ContentFilter, false),
+    ] {
+        let mut upstream = Upstream::new("cut");
+        upstream.finish = finish.clone();
+        let store = MemoryCacheStore::new();
+        let mut cache = CacheLayer::new(store.clone()).layer(upstream.service());
+        send(&mut cache, ask("acme"))
+            .await
+            .unwrap()
+            .into_complete()
+            .await
+            .unwrap();
+        assert_eq!(store.entry_count() > 0, allowed, "{finish:?}");
+
+        let store = MemoryCacheStore::new();
+        let mut cache = CacheLayer::new(store.clone())
+            .store_truncated(true)
+            .store_filtered(true)
+            .layer(upstream.service());
+        send(&mut cache, ask("acme"))
+            .await
+            .unwrap()
+            .into_complete()
+            .await
+            .unwrap();
+        assert_eq!(store.entry_count(), 1, "{finish:?} when asked");
+    }
+}
+
+#[tokio::test]
+async fn failed_cut_or_dropped_replies_are_never_stored() {
+    let store = MemoryCacheStore::new();
+
+    let mut failing = Upstream::new("x");
+    failing.fail = Some(Error::unavailable("gpt-4o", None));
+    let mut cache = CacheLayer::new(store.clone()).layer(failing.service());
+    assert!(send(&mut cache, ask("acme")).await.is_err());
+
+    let mut cut = Upstream::new("x");
+    cut.cut = true;
+    let mut cache = CacheLayer::new(store.clone()).layer(cut.service());
+    let Reply::Stream(stream) = send(&mut cache, ask_stream("acme")).await.unwrap().reply else {
+        panic!("a stream")
+    };
+    assert!(stream.collect_response().await.is_err());
+
+    let whole = Upstream::new("x");
+    let mut cache = CacheLayer::new(store.clone()).layer(whole.service());
+    let Reply::Stream(mut stream) = send(&mut cache, ask_stream("acme")).await.unwrap().reply else {
+        panic!("a stream")
+    };
+    // The caller reads one event and drops the rest.
+    stream.next().await.unwrap().unwrap();
+    drop(stream);
+
+    assert_eq!(store.entry_count(), 0);
+    // The next request goes upstream.
+    let response = send(&mut cache, ask("acme")).await.unwrap();
+    assert_eq!(status(&response), Some(CacheStatus::Miss));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_misses_make_one_upstream_call() {
+    let mut upstream = Upstream::new("shared answer");
+    upstream.latency = Duration::from_millis(100);
+    let cache = CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service());
+    let calls: Vec<_> = (0..200)
+        .map(|i| {
+            let mut cache = cache.clone();
+            tokio::spawn(async move {
+                let request = if i % 2 == 0 {
+                    ask("acme")
+                } else {
+                    ask_stream("acme")
+                };
+                let response = send(&mut cache, request).await.unwrap();
+                let hit = status(&response) == Some(CacheStatus::HitExact);
+                (hit, response.into_complete().await.unwrap().text())
+            })
+        })
+        .collect();
+    let mut hits = 0;
+    for call in calls {
+        let (hit, text) = call.await.unwrap();
+        assert_eq!(text, "shared answer (call 1)");
+        hits += usize::from(hit);
+    }
+    assert_eq!(upstream.calls(), 1);
+    assert_eq!(hits, 199);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_fail_with_their_leaders_error() {
+    let mut upstream = Upstream::new("x");
+    upstream.latency = Duration::from_millis(100);
+    upstream.fail = Some(Error::unavailable("gpt-4o", None));
+    let cache = CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service());
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let mut cache = cache.clone();
+            tokio::spawn(async move { send(&mut cache, ask("acme")).await.map(|_| ()) })
+        })
+        .collect();
+    for call in calls {
+        let error = call.await.unwrap().unwrap_err();
+        assert!(matches!(error, Error::Unavailable { .. }), "{error}");
+    }
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_takes_over_from_a_cancelled_leader() {
+    let mut upstream = Upstream::new("answer");
+    upstream.latency = Duration::from_millis(200);
+    let cache = CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service());
+    let leader = {
+        let mut cache = cache.clone();
+        tokio::spawn(async move { send(&mut cache, ask("acme")).await.map(|_| ()) })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let followers: Vec<_> = (0..20)
+        .map(|_| {
+            let mut cache = cache.clone();
+            tokio::spawn(async move {
+                send(&mut cache, ask("acme"))
+                    .await
+                    .unwrap()
+                    .into_complete()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    leader.abort();
+    let mut texts = Vec::new();
+    for follower in followers {
+        let reply = tokio::time::timeout(Duration::from_secs(10), follower)
+            .await
+            .expect("no follower hangs")
+            .unwrap();
+        texts.push(reply.text());
+    }
+    // The leader's call was cut; one follower's call answered them all.
+    assert_eq!(upstream.calls(), 2);
+    assert!(texts.iter().all(|t| t == "answer (call 2)"), "{texts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_that_runs_out_of_patience_calls_upstream_itself() {
+    let mut upstream = Upstream::new("answer");
+    upstream.latency = Duration::from_millis(400);
+    let cache = CacheLayer::new(MemoryCacheStore::new())
+        .follower_patience(Duration::from_millis(50))
+        .layer(upstream.service());
+    let leader = {
+        let mut cache = cache.clone();
+        tokio::spawn(async move { send(&mut cache, ask("acme")).await.map(|_| ()) })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut follower = cache.clone();
+    let response = send(&mut follower, ask("acme")).await.unwrap();
+    assert_eq!(status(&response), Some(CacheStatus::Miss));
+    leader.await.unwrap().unwrap();
+    assert_eq!(upstream.calls(), 2);
+}
+
+#[tokio::test]
+async fn a_hit_under_a_budget_charges_a_request_and_no_tokens() {
+    let upstream = Upstream::new("answer");
+    let budget = BudgetLayer::new(MemoryCounterStore::new()).limits([
+        Limit::new(Scope::Tenant, Metric::Requests, Period::Day, 100),
+        Limit::new(Scope::Tenant, Metric::TotalTokens, Period::Day, 1_000_000),
+    ]);
+    let mut stack = budget
+        .clone()
+        .layer(CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service()));
+    for _ in 0..3 {
+        let response = send(&mut stack, ask("acme")).await.unwrap();
+        let charge = response.extensions.get::<BudgetCharge>().cloned().unwrap();
+        response.into_complete().await.unwrap();
+        assert!(charge.settled().is_some());
+    }
+    let requests = Limit::new(Scope::Tenant, Metric::Requests, Period::Day, 100);
+    let tokens = Limit::new(Scope::Tenant, Metric::TotalTokens, Period::Day, 1_000_000);
+    assert_eq!(budget.spend(&requests, "acme").await.unwrap().value.spent, 3);
+    // One upstream call of 12 + 7 tokens; the two hits cost none.
+    assert_eq!(budget.spend(&tokens, "acme").await.unwrap().value.spent, 19);
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn embeddings_pass_through_untouched() {
+    let mock = tower_ai::provider::mock::MockProvider::new();
+    let mut cache = CacheLayer::new(MemoryCacheStore::new())
+        .layer(tower_ai::provider::ProviderService::new(mock.clone()));
+    for _ in 0..2 {
+        let request = LlmRequest::embeddings(tower_ai::types::EmbeddingRequest::new(
+            "text-embedding-3-small",
+            vec!["hello".to_owned()],
+        ));
+        let response = send(&mut cache, request).await.unwrap();
+        assert_eq!(status(&response), None);
+    }
+    assert_eq!(mock.embedding_requests().len(), 2);
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_within_its_bytes_and_counts_evictions() {
+    let store = MemoryCacheStore::with_max_bytes(20_000);
+    for i in 0..100 {
+        let key = ChatRequest::new("gpt-4o")
+            .user(format!("question {i}"))
+            .canonical_key();
+        let entry = CachedReply::new(ChatResponse::text_reply("r", "gpt-4o", "x".repeat(900)), None);
+        store
+            .put(&key, entry.into(), Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    assert!(
+        store.weighted_bytes() <= 20_000,
+        "{} bytes",
+        store.weighted_bytes()
+    );
+    assert!(store.evictions() > 0);
+}
+
+#[tokio::test]
+async fn an_entry_expires_after_its_time_to_live() {
+    let upstream = Upstream::new("answer");
+    let mut cache = CacheLayer::new(MemoryCacheStore::new())
+        .ttl(Duration::from_millis(100))
+        .layer(upstream.service());
+    send(&mut cache, ask("acme")).await.unwrap();
+    assert_eq!(
+        status(&send(&mut cache, ask("acme")).await.unwrap()),
+        Some(CacheStatus::HitExact)
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        status(&send(&mut cache, ask("acme")).await.unwrap()),
+        Some(CacheStatus::Miss)
+    );
+}
+
+#[cfg(feature = "redis")]
+mod redis {
+    use super::*;
+    use crate::support::redis::RedisServer;
+    use tower_ai::store::RedisCacheStore;
+
+    #[tokio::test]
+    async fn two_stacks_share_entries_through_redis() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let upstream = Upstream::new("answer");
+        let open = || async {
+            RedisCacheStore::connect(&server.url())
+                .await
+                .unwrap()
+                .with_prefix("cache-test:")
+        };
+        let one = CacheLayer::new(open().await);
+        let mut first = one.layer(upstream.service());
+        let mut second = CacheLayer::new(open().await).layer(upstream.service());
+
+        let stored = send(&mut first, ask_stream("acme")).await.unwrap();
+        let Reply::Stream(stream) = stored.reply else {
+            panic!("a stream")
+        };
+        let stored = stream.collect_response().await.unwrap();
+        one.stored().await;
+
+        let hit = send(&mut second, ask("acme")).await.unwrap();
+        assert_eq!(status(&hit), Some(CacheStatus::HitExact));
+        assert_eq!(hit.into_complete().await.unwrap().text(), stored.text());
+        let other = send(&mut second, ask("globex")).await.unwrap();
+        assert_eq!(status(&other), Some(CacheStatus::Miss));
+        assert_eq!(upstream.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_entry_of_another_format_reads_as_a_miss() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let store = RedisCacheStore::connect(&server.url())
+            .await
+            .unwrap()
+            .with_prefix("fmt:");
+        let key = ChatRequest::new("gpt-4o")
+            .user("hi")
+            .canonical_key()
+            .scoped("acme");
+        let client = ::redis::Client::open(server.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut old = vec![0u8];
+        old.extend_from_slice(br#"{"some":"older layout"}"#);
+        ::redis::cmd("SET")
+            .arg(format!("fmt:cache:{}", key.to_hex()))
+            .arg(old)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+        assert!(store.get(&key).await.unwrap().is_none());
+
+        let entry = CachedReply::new(ChatResponse::text_reply("r", "gpt-4o", "fresh"), None);
+        store
+            .put(&key, entry.into(), Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(store.get(&key).await.unwrap().unwrap().reply.text(), "fresh");
+    }
+
+    #[tokio::test]
+    async fn a_redis_outage_is_a_miss_not_a_failure() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let upstream = Upstream::new("answer");
+        let store = RedisCacheStore::connect(&server.url()).await.unwrap();
+        let mut cache = CacheLayer::new(store).layer(upstream.service());
+        drop(server);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let response = send(&mut cache, ask("acme")).await.unwrap();
+        assert_eq!(status(&response), Some(CacheStatus::Miss));
+        assert_eq!(response.into_complete().await.unwrap().text(), "answer (call 1)");
+    }
+}
