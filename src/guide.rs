@@ -24,5 +24,10 @@ pub mod testing {}
 #[doc = include_str!("../docs/budgets.md")]
 pub mod budgets {}
 
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+#[doc = include_str!("../docs/caching.md")]
+pub mod caching {}
+
 #[doc = include_str!("../docs/routing.md")]
 pub mod routing {}

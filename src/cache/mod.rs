@@ -88,6 +88,8 @@
 //! answer is a miss, and a reply it cannot store is served all the same
 //! (both logged as warnings).
 
+mod semantic;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;

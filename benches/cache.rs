@@ -1,0 +1,89 @@
+//! What a cache hit costs against the bare provider path, in the same run:
+//! a complete call through the mock provider, the same call answered from
+//! `MemoryCacheStore` (complete and streamed), and the request key alone
+//! (SHA-256 over the canonical request), which every lookup computes.
+//!
+//! ```text
+//! cargo bench --bench cache
+//! ```
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use futures_util::StreamExt;
+use tower::{Layer, Service, ServiceExt};
+use tower_ai::cache::CacheLayer;
+use tower_ai::provider::mock::MockProvider;
+use tower_ai::provider::ProviderService;
+use tower_ai::store::MemoryCacheStore;
+use tower_ai::types::{ChatRequest, Reply, ReplyMode};
+use tower_ai::{LlmRequest, Principal};
+
+fn benches(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let chat = ChatRequest::new("gpt-4o")
+        .system("You answer in one sentence.")
+        .user("How do tides work?")
+        .max_tokens(200);
+    let request = {
+        let chat = chat.clone();
+        move || LlmRequest::new(chat.clone()).with_principal(Principal::new().tenant("acme"))
+    };
+    let provider = ProviderService::new(MockProvider::new().with_text_reply("The moon pulls the sea."));
+    let cached = CacheLayer::new(MemoryCacheStore::new()).layer(provider.clone());
+    runtime.block_on(async {
+        let reply = cached.clone().oneshot(request()).await.unwrap();
+        reply.into_complete().await.unwrap();
+    });
+
+    let mut group = c.benchmark_group("cache_call");
+    group.bench_function("bare_provider", |b| {
+        b.iter_batched(
+            || (provider.clone(), request()),
+            |(mut service, call)| {
+                runtime.block_on(async move {
+                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
+                    black_box(reply.into_complete().await.unwrap())
+                })
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("request_key", |b| {
+        b.iter(|| black_box(black_box(&chat).canonical_key().scoped("acme")))
+    });
+    group.bench_function("hit_complete", |b| {
+        b.iter_batched(
+            || (cached.clone(), request()),
+            |(mut service, call)| {
+                runtime.block_on(async move {
+                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
+                    black_box(reply.into_complete().await.unwrap())
+                })
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("hit_streamed", |b| {
+        b.iter_batched(
+            || (cached.clone(), request().with_mode(ReplyMode::Stream)),
+            |(mut service, call)| {
+                runtime.block_on(async move {
+                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
+                    let Reply::Stream(stream) = reply.reply else {
+                        unreachable!("a stream was asked for")
+                    };
+                    black_box(stream.count().await)
+                })
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(cache_benches, benches);
+criterion_main!(cache_benches);
