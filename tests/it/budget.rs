@@ -542,6 +542,156 @@ async fn three_stacks_sharing_a_redis_limit_admit_exactly_its_maximum() {
     );
 }
 
+/// The calls one process makes against the shared Redis limit of
+/// [`a_separate_process_shares_a_redis_limit`]: run only as that test's
+/// child, which passes the server's address, and prints how many of its
+/// calls were admitted.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the child process of a_separate_process_shares_a_redis_limit"]
+async fn child_process_calls_against_a_shared_redis_limit() {
+    use tower_ai::store::RedisCounterStore;
+
+    let url = std::env::var("TOWER_AI_CHILD_REDIS_URL").expect("run by its parent test");
+    let store = RedisCounterStore::connect(&url).await.unwrap();
+    // The tokenizer's tables load on first use: before the start, not in it.
+    TokenCounter::new().count_request(&hello());
+    // Wait for the parent's signal, so both processes call at once.
+    let client = ::redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = ::redis::cmd("SET")
+        .arg("child:ready")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    loop {
+        let go: Option<i64> = ::redis::cmd("GET")
+            .arg("child:go")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if go.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let limit = Limit::new(Scope::Team, Metric::Requests, Period::Day, 200);
+    let service = BudgetLayer::new(store)
+        .catalog(catalog())
+        .limit(limit)
+        .layer(upstream(Usage::new(12, 3), Arc::default()));
+    let admitted = run_calls(service, 400).await;
+    println!("child admitted {admitted}");
+}
+
+/// Sends `n` concurrent calls as Ann, two at a time every two milliseconds
+/// (so two processes calling at once overlap); how many were admitted.
+#[cfg(feature = "redis")]
+async fn run_calls<S>(service: S, n: usize) -> usize
+where
+    S: tower::Service<LlmRequest, Response = LlmResponse, Error = Error> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let service = service.clone();
+        tasks.push(tokio::spawn(async move {
+            match service.oneshot(ann(hello())).await {
+                Ok(response) => response.into_complete().await.map(|_| true),
+                Err(Error::BudgetExceeded { .. }) => Ok(false),
+                Err(other) => Err(other),
+            }
+        }));
+        if i % 2 == 1 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += usize::from(task.await.unwrap().unwrap());
+    }
+    admitted
+}
+
+/// This process and a child process (this test binary, running the
+/// ignored test above) call at once against one Redis limit of 200
+/// requests: between them, exactly 200 are admitted, each some.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_process_shares_a_redis_limit() {
+    use tower_ai::store::RedisCounterStore;
+
+    let Some(server) = crate::support::redis::RedisServer::start() else {
+        return;
+    };
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "budget::child_process_calls_against_a_shared_redis_limit",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("TOWER_AI_CHILD_REDIS_URL", server.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the test binary runs again as the child");
+
+    TokenCounter::new().count_request(&hello());
+    let client = ::redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready: Option<i64> = ::redis::cmd("GET")
+            .arg("child:ready")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if ready.is_some() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the child never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let limit = Limit::new(Scope::Team, Metric::Requests, Period::Day, 200);
+    let budget = BudgetLayer::new(RedisCounterStore::connect(&server.url()).await.unwrap())
+        .catalog(catalog())
+        .limit(limit.clone());
+    let service = budget.clone().layer(upstream(Usage::new(12, 3), Arc::default()));
+    let _: () = ::redis::cmd("SET")
+        .arg("child:go")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let here = run_calls(service, 400).await;
+
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "the child failed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let there: usize = stdout
+        .lines()
+        .find_map(|line| line.split("child admitted ").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the child reported nothing: {stdout}"));
+    assert_eq!(here + there, 200, "{here} here and {there} in the child");
+    assert!(
+        here > 0 && there > 0,
+        "the two processes overlapped: {here} here, {there} there"
+    );
+    budget.settled().await;
+    let value = budget.spend(&limit, "blue").await.unwrap().value;
+    assert_eq!((value.spent, value.held), (200, 0));
+}
+
 #[tokio::test]
 async fn a_cache_hit_charges_no_tokens_but_counts_as_a_request() {
     let requests = Limit::new(Scope::User, Metric::Requests, Period::Day, 10);
