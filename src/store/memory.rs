@@ -65,9 +65,9 @@ struct Inner {
 /// The counters of one shard.
 #[derive(Default)]
 struct Shard {
-    /// Key → (window, window or bucket number) → counter: looked up by
-    /// `&str`, so reading a counter allocates nothing.
-    counters: Map<Arc<str>, Map<(Window, u64), Counter>>,
+    /// Key → its counters: looked up by `&str`, so reading a counter
+    /// allocates nothing.
+    counters: hashbrown::HashMap<Arc<str>, Counters, foldhash::quality::RandomState>,
     /// Operations since the last sweep of ended windows.
     since_sweep: u32,
 }
@@ -80,6 +80,13 @@ struct LeaseShard {
     /// reservation looks into a shard's leases only once it has passed.
     earliest_ms: AtomicU64,
     leases: Mutex<Map<String, Lease>>,
+}
+
+/// One key's counters, and the key itself, which leases share.
+struct Counters {
+    key: Arc<str>,
+    /// (window, window or bucket number) → counter.
+    windows: Map<(Window, u64), Counter>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -162,6 +169,17 @@ impl MemoryCounterStore {
         for key in keys {
             wanted |= 1 << self.shard_of(key);
         }
+        self.lock_wanted(wanted)
+    }
+
+    /// Locks the shards of `n` ops, each op's shard given by `shard_at`.
+    fn lock_ops(&self, n: usize, shard_at: impl Fn(usize) -> usize) -> Locked<'_> {
+        let wanted = (0..n).fold(0u32, |wanted, at| wanted | 1 << shard_at(at));
+        self.lock_wanted(wanted)
+    }
+
+    /// Locks the shards whose bits are set in `wanted`, in shard order.
+    fn lock_wanted(&self, wanted: u32) -> Locked<'_> {
         let mut locked = Locked {
             guards: Default::default(),
         };
@@ -213,7 +231,7 @@ impl Shard {
     /// What `key`'s counter of `window` sums at `now`.
     fn value(&self, key: &str, window: Window, now: Duration) -> Counter {
         let mut total = Counter::default();
-        let Some(windows) = self.counters.get(key) else {
+        let Some(Counters { windows, .. }) = self.counters.get(key) else {
             return total;
         };
         for index in indices(window, now) {
@@ -228,16 +246,25 @@ impl Shard {
     /// The counter of `key` in window number `index`, made if missing, with
     /// the key as the map holds it (for a lease to share).
     fn counter(&mut self, key: &str, window: Window, index: u64) -> (Arc<str>, &mut Counter) {
-        let shared = match self.counters.get_key_value(key) {
-            Some((shared, _)) => Arc::clone(shared),
-            None => {
-                let shared: Arc<str> = Arc::from(key);
-                self.counters.insert(Arc::clone(&shared), Map::default());
-                shared
-            }
-        };
-        let windows = self.counters.get_mut(key).expect("present above");
-        (shared, windows.entry((window, index)).or_default())
+        // One lookup, which allocates only for a key not counted before.
+        let counters = self.counters.entry_ref(key).or_insert_with(|| Counters {
+            key: Arc::from(key),
+            windows: Map::default(),
+        });
+        (
+            Arc::clone(&counters.key),
+            counters.windows.entry((window, index)).or_default(),
+        )
+    }
+
+    /// Lets `held` go and records `spent` on one counter, in one lookup.
+    fn settle(&mut self, key: &str, window: Window, index: u64, held: u64, spent: u64) {
+        if held == 0 && spent == 0 {
+            return;
+        }
+        let (_, counter) = self.counter(key, window, index);
+        counter.held = counter.held.saturating_sub(held);
+        counter.spent = counter.spent.saturating_add(spent);
     }
 
     /// Takes `amount` off what `slot`'s counter holds.
@@ -245,7 +272,7 @@ impl Shard {
         if let Some(counter) = self
             .counters
             .get_mut(key)
-            .and_then(|c| c.get_mut(&(window, index)))
+            .and_then(|c| c.windows.get_mut(&(window, index)))
         {
             counter.held = counter.held.saturating_sub(amount);
         }
@@ -258,10 +285,11 @@ impl Shard {
             return;
         }
         self.since_sweep = 0;
-        self.counters.retain(|_, windows| {
-            windows
+        self.counters.retain(|_, counters| {
+            counters
+                .windows
                 .retain(|(window, index), counter| counter.held > 0 || indices(*window, now).contains(index));
-            !windows.is_empty()
+            !counters.windows.is_empty()
         });
     }
 }
@@ -352,14 +380,22 @@ impl MemoryCounterStore {
         let now = self.now();
         let wall = UNIX_EPOCH + now;
         self.expire(wall);
-        let mut locked = self.lock_shards(ops.iter().map(|op| op.key.as_str()));
+        // Each op's shard, hashed once (for the first ops; later ones, rare,
+        // are hashed again where needed).
+        let mut shard_of_op = [0u8; 16];
+        for (op, shard) in ops.iter().zip(shard_of_op.iter_mut()) {
+            *shard = self.shard_of(&op.key) as u8;
+        }
+        let shard_at = |at: usize| match shard_of_op.get(at) {
+            Some(shard) => usize::from(*shard),
+            None => self.shard_of(&ops[at].key),
+        };
+        let mut locked = self.lock_ops(ops.len(), shard_at);
         for guard in locked.guards.iter_mut().flatten() {
             guard.sweep(now);
         }
         for (at, op) in ops.iter().enumerate() {
-            let current = locked
-                .shard(self.shard_of(&op.key))
-                .value(&op.key, op.window, now);
+            let current = locked.shard(shard_at(at)).value(&op.key, op.window, now);
             let total = current.spent.saturating_add(current.held);
             // Two ops on one counter (two limits sharing a key) count together.
             let earlier: u64 = ops[..at]
@@ -375,11 +411,9 @@ impl MemoryCounterStore {
             }
         }
         let mut holds = Vec::with_capacity(ops.len());
-        for op in ops {
+        for (i, op) in ops.iter().enumerate() {
             let at = index(op.window, now);
-            let (key, counter) = locked
-                .shard(self.shard_of(&op.key))
-                .counter(&op.key, op.window, at);
+            let (key, counter) = locked.shard(shard_at(i)).counter(&op.key, op.window, at);
             counter.held = counter.held.saturating_add(op.amount);
             holds.push((key, op.window, at, op.amount));
         }
@@ -407,9 +441,10 @@ impl MemoryCounterStore {
             Some(lease) => {
                 let mut locked = self.lock_shards(lease.holds.iter().map(|(key, ..)| &**key));
                 for (i, (key, window, at, held)) in lease.holds.iter().enumerate() {
-                    let shard = locked.shard(self.shard_of(key));
-                    shard.unhold(key, *window, *at, *held);
-                    charge(shard, key, *window, *at, spent.get(i).copied().unwrap_or(0));
+                    let spent = spent.get(i).copied().unwrap_or(0);
+                    locked
+                        .shard(self.shard_of(key))
+                        .settle(key, *window, *at, *held, spent);
                 }
             }
             None => {
@@ -417,19 +452,13 @@ impl MemoryCounterStore {
                 // recorded, in the windows of now.
                 let mut locked = self.lock_shards(ops.iter().map(|op| op.key.as_str()));
                 for (op, amount) in ops.iter().zip(spent) {
-                    let shard = locked.shard(self.shard_of(&op.key));
-                    charge(shard, &op.key, op.window, index(op.window, now), *amount);
+                    let at = index(op.window, now);
+                    locked
+                        .shard(self.shard_of(&op.key))
+                        .settle(&op.key, op.window, at, 0, *amount);
                 }
             }
         }
-    }
-}
-
-/// Adds `amount` to what `key`'s counter has spent.
-fn charge(shard: &mut Shard, key: &str, window: Window, at: u64, amount: u64) {
-    if amount > 0 {
-        let (_, counter) = shard.counter(key, window, at);
-        counter.spent = counter.spent.saturating_add(amount);
     }
 }
 
