@@ -88,7 +88,10 @@
 //! answer is a miss, and a reply it cannot store is served all the same
 //! (both logged as warnings).
 
+mod embed;
 mod semantic;
+
+pub use embed::{embedder_fn, Embedder, EmbedderFn, StackEmbedder};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -111,12 +114,16 @@ use crate::types::{
     CacheStatus, ChatResponse, ChatStream, FinishReason, LlmRequest, LlmResponse, Operation, Reply,
     ReplyMode, RequestKey, ServedBy, StreamEvent, Usage, UsageSource,
 };
+use semantic::{Probe, Semantic};
 
 /// How long an entry lives by default: an hour.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3_600);
 
 /// How long a follower waits for a leader's reply by default.
 pub const DEFAULT_FOLLOWER_PATIENCE: Duration = Duration::from_secs(120);
+
+/// How many prompts the semantic lookup indexes per tenant by default.
+pub const DEFAULT_SEMANTIC_CAPACITY: usize = 10_000;
 
 /// The most text a replayed stream puts in one delta.
 const REPLAY_CHUNK_BYTES: usize = 48;
@@ -183,6 +190,7 @@ struct Shared {
     store_filtered: bool,
     single_flight: bool,
     patience: Duration,
+    semantic: Option<Arc<Semantic>>,
     flights: Mutex<HashMap<RequestKey, (u64, Follow)>>,
     next_flight: AtomicU64,
     pending: AtomicUsize,
@@ -214,6 +222,7 @@ impl CacheLayer {
                 store_filtered: false,
                 single_flight: true,
                 patience: DEFAULT_FOLLOWER_PATIENCE,
+                semantic: None,
                 flights: Mutex::default(),
                 next_flight: AtomicU64::new(0),
                 pending: AtomicUsize::new(0),
@@ -237,6 +246,7 @@ impl CacheLayer {
                     store_filtered: old.store_filtered,
                     single_flight: old.single_flight,
                     patience: old.patience,
+                    semantic: old.semantic.clone(),
                     flights: Mutex::default(),
                     next_flight: AtomicU64::new(0),
                     pending: AtomicUsize::new(0),
@@ -293,6 +303,44 @@ impl CacheLayer {
     #[must_use]
     pub fn follower_patience(self, patience: Duration) -> Self {
         self.edit(|s| s.patience = patience)
+    }
+
+    /// Adds a semantic lookup: on an exact miss, the last user turn is
+    /// embedded with `embedder` and compared with the stored prompts of the
+    /// same tenant whose everything else (model, system prompt, tools,
+    /// parameters, earlier turns) is the same; one at least `threshold`
+    /// similar (cosine, 1.0 for the same direction) answers, unless the
+    /// two turns differ in negation, numbers, quoted text or names (see
+    /// the [guide](crate::guide::caching)). The threshold depends on the
+    /// embedder: favour precision, since a wrong answer is worse than a
+    /// miss.
+    #[must_use]
+    pub fn semantic(self, embedder: impl Embedder, threshold: f32) -> Self {
+        let semantic = Semantic::new(Arc::new(embedder), threshold, DEFAULT_SEMANTIC_CAPACITY, true);
+        self.edit(|s| s.semantic = Some(Arc::new(semantic)))
+    }
+
+    /// How many prompts the semantic lookup indexes per tenant (default
+    /// [`DEFAULT_SEMANTIC_CAPACITY`]); the oldest go first.
+    #[must_use]
+    pub fn semantic_capacity(self, capacity: usize) -> Self {
+        self.edit(|s| {
+            if let Some(semantic) = &s.semantic {
+                s.semantic = Some(Arc::new(semantic.with_capacity(capacity)));
+            }
+        })
+    }
+
+    /// Whether the semantic lookup refuses similar prompts that differ in
+    /// negation, numbers, quoted text or names (default: yes). Off only to
+    /// measure what the check saves.
+    #[must_use]
+    pub fn semantic_guard(self, yes: bool) -> Self {
+        self.edit(|s| {
+            if let Some(semantic) = &s.semantic {
+                s.semantic = Some(Arc::new(semantic.with_guard(yes)));
+            }
+        })
     }
 
     /// Waits until every reply begun storing so far reached the store.
@@ -397,38 +445,55 @@ impl Shared {
             response.extensions.insert(CacheStatus::Bypass);
             return Ok(response);
         }
-        let key = chat.canonical_key().scoped(&self.scope_of(&request));
+        let scope = self.scope_of(&request);
+        let key = chat.canonical_key().scoped(&scope);
         let mode = request.mode;
         let read = matches!(policy, CachePolicy::Use | CachePolicy::NoStore);
         let write = matches!(policy, CachePolicy::Use | CachePolicy::Refresh);
         if read {
             if let Some(entry) = self.lookup(&key).await {
                 count("hit");
-                return Ok(replay(&entry, mode));
+                return Ok(replay(&entry, mode, CacheStatus::HitExact));
+            }
+        }
+        let mut probe = None;
+        if let Some(semantic) = &self.semantic {
+            probe = semantic.probe(chat, &scope).await;
+            if let (true, Some(asked)) = (read, &probe) {
+                if let Some(found) = semantic.find(asked) {
+                    match self.lookup(&found.exact).await {
+                        Some(entry) => {
+                            count("semantic_hit");
+                            let status = CacheStatus::HitSemantic { score: found.score };
+                            return Ok(replay(&entry, mode, status));
+                        }
+                        None => semantic.forget(asked, &found),
+                    }
+                }
             }
         }
         count("miss");
         if !(self.single_flight && read && write) {
-            return self.lead(inner, request, key, None, write).await;
+            return self.lead(inner, request, key, None, write, probe).await;
         }
         let deadline = tokio::time::Instant::now() + self.patience;
         loop {
             let mut follow = match self.join(key) {
-                Join::Lead(lead) => return self.lead(inner, request, key, Some(lead), write).await,
+                Join::Lead(lead) => return self.lead(inner, request, key, Some(lead), write, probe).await,
                 Join::Follow(follow) => follow,
             };
             let Ok(landing) = tokio::time::timeout_at(deadline, landing_of(&mut follow)).await else {
                 tracing::debug!("a cache follower waited its patience out; it calls upstream itself");
-                return self.lead(inner, request, key, None, write).await;
+                return self.lead(inner, request, key, None, write, probe).await;
             };
             match landing {
-                Some(Landing::Reply(entry)) => return Ok(replay(&entry, mode)),
+                Some(Landing::Reply(entry)) => return Ok(replay(&entry, mode, CacheStatus::HitExact)),
                 Some(Landing::Failed(error)) => return Err(error),
                 // The leader was cancelled: look once more, then one of
                 // the followers leads.
                 None => {
                     if let Some(entry) = self.lookup(&key).await {
-                        return Ok(replay(&entry, mode));
+                        return Ok(replay(&entry, mode, CacheStatus::HitExact));
                     }
                 }
             }
@@ -491,6 +556,7 @@ impl Shared {
         key: RequestKey,
         lead: Option<Lead>,
         write: bool,
+        probe: Option<Probe>,
     ) -> Result<LlmResponse>
     where
         S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
@@ -509,6 +575,7 @@ impl Shared {
                     key,
                     lead,
                     write,
+                    probe,
                     served_by: response.extensions.get::<ServedBy>().cloned(),
                 };
                 Ok(observe(response, keeper))
@@ -560,7 +627,7 @@ async fn landing_of(follow: &mut Follow) -> Option<Landing> {
 }
 
 /// Counts a lookup's result in the metric `tower_ai.cache.lookups`.
-fn count(result: &'static str) {
+pub(crate) fn count(result: &'static str) {
     #[cfg(feature = "telemetry")]
     metrics::counter!("tower_ai.cache.lookups", "result" => result).increment(1);
     #[cfg(not(feature = "telemetry"))]
@@ -609,6 +676,8 @@ struct Keeper {
     key: RequestKey,
     lead: Option<Lead>,
     write: bool,
+    /// The prompt's place in the semantic index, once its reply is stored.
+    probe: Option<Probe>,
     served_by: Option<ServedBy>,
 }
 
@@ -619,6 +688,9 @@ impl Observer for Keeper {
                 let entry = Arc::new(CachedReply::new(reply.clone(), self.served_by.as_ref()));
                 if self.write && self.shared.storable(reply) {
                     self.shared.put(self.key, Arc::clone(&entry));
+                    if let (Some(semantic), Some(probe)) = (&self.shared.semantic, self.probe) {
+                        semantic.insert(probe, self.key);
+                    }
                 }
                 if let Some(lead) = self.lead {
                     lead.land(Landing::Reply(entry));
@@ -645,7 +717,7 @@ impl Observer for Keeper {
 }
 
 /// A stored reply answered in the mode asked, marked as a hit.
-fn replay(entry: &CachedReply, mode: ReplyMode) -> LlmResponse {
+fn replay(entry: &CachedReply, mode: ReplyMode, status: CacheStatus) -> LlmResponse {
     let mut reply = entry.reply.clone();
     reply.upstream_request_id = None;
     let usage = reply.usage.get_or_insert_with(|| Usage::new(0, 0));
@@ -657,7 +729,7 @@ fn replay(entry: &CachedReply, mode: ReplyMode) -> LlmResponse {
         _ => Reply::Complete(reply),
     };
     let mut response = LlmResponse::new(reply);
-    response.extensions.insert(CacheStatus::HitExact);
+    response.extensions.insert(status);
     if let (Some(provider), Some(model)) = (&entry.provider, &entry.served_model) {
         response
             .extensions

@@ -667,3 +667,199 @@ mod redis {
         assert_eq!(response.into_complete().await.unwrap().text(), "answer (call 1)");
     }
 }
+
+mod semantic {
+    use super::*;
+    use tower_ai::cache::{embedder_fn, Embedder, StackEmbedder};
+
+    /// A toy embedder: each lower-cased word adds one to a slot picked by
+    /// its hash, so two prompts are as similar as the words they share.
+    fn words() -> impl Embedder {
+        embedder_fn(|texts: Vec<String>| async move {
+            Ok(texts
+                .iter()
+                .map(|text| {
+                    let mut vector = vec![0.0f32; 256];
+                    for word in text
+                        .split(|c: char| !c.is_alphanumeric())
+                        .filter(|w| !w.is_empty())
+                    {
+                        let slot = word
+                            .to_lowercase()
+                            .bytes()
+                            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                            });
+                        vector[(slot % 256) as usize] += 1.0;
+                    }
+                    vector
+                })
+                .collect())
+        })
+    }
+
+    fn question(tenant: &str, system: &str, text: &str) -> LlmRequest {
+        LlmRequest::new(ChatRequest::new("gpt-4o").system(system).user(text))
+            .with_principal(Principal::new().tenant(tenant))
+    }
+
+    async fn ask_text<S>(service: &mut S, request: LlmRequest) -> (Option<CacheStatus>, String)
+    where
+        S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
+    {
+        let response = send(service, request).await.unwrap();
+        let status = status(&response);
+        (status, response.into_complete().await.unwrap().text())
+    }
+
+    #[tokio::test]
+    async fn a_paraphrase_is_answered_from_the_similar_prompts_entry() {
+        let upstream = Upstream::new("Settings, then Appearance");
+        let mut cache = CacheLayer::new(MemoryCacheStore::new())
+            .semantic(words(), 0.8)
+            .layer(upstream.service());
+        let (first, stored) = ask_text(
+            &mut cache,
+            question("acme", "Be brief.", "How do I enable dark mode?"),
+        )
+        .await;
+        assert_eq!(first, Some(CacheStatus::Miss));
+        let (again, text) = ask_text(
+            &mut cache,
+            question("acme", "Be brief.", "How can I enable dark mode?"),
+        )
+        .await;
+        let Some(CacheStatus::HitSemantic { score }) = again else {
+            panic!("{again:?}")
+        };
+        // Five of six words shared.
+        assert!((score - 5.0 / 6.0).abs() < 1e-4, "{score}");
+        assert_eq!(text, stored);
+        assert_eq!(upstream.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_similar_prompt_that_means_the_opposite_is_not_answered() {
+        let upstream = Upstream::new("answer");
+        let guarded = CacheLayer::new(MemoryCacheStore::new()).semantic(words(), 0.8);
+        let mut cache = guarded.layer(upstream.service());
+        ask_text(
+            &mut cache,
+            question("acme", "Be brief.", "How do I enable dark mode?"),
+        )
+        .await;
+        for other in [
+            "How do I disable dark mode?",
+            "How do I not enable dark mode?",
+            "How do I enable dark mode 2?",
+            "How do I enable \"dark mode\"?",
+            "How do I enable Dark mode?",
+        ] {
+            let (status, _) = ask_text(&mut cache, question("acme", "Be brief.", other)).await;
+            assert_eq!(status, Some(CacheStatus::Miss), "{other}");
+        }
+
+        // Without the guard, the embedding alone would have answered.
+        let upstream = Upstream::new("answer");
+        let mut unguarded = CacheLayer::new(MemoryCacheStore::new())
+            .semantic(words(), 0.8)
+            .semantic_guard(false)
+            .layer(upstream.service());
+        ask_text(
+            &mut unguarded,
+            question("acme", "Be brief.", "How do I enable dark mode?"),
+        )
+        .await;
+        let (status, _) = ask_text(
+            &mut unguarded,
+            question("acme", "Be brief.", "How do I disable dark mode?"),
+        )
+        .await;
+        assert!(
+            matches!(status, Some(CacheStatus::HitSemantic { .. })),
+            "{status:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_last_user_turn_may_differ_and_never_the_tenant() {
+        let upstream = Upstream::new("answer");
+        let mut cache = CacheLayer::new(MemoryCacheStore::new())
+            .semantic(words(), 0.8)
+            .layer(upstream.service());
+        ask_text(
+            &mut cache,
+            question("acme", "Be brief.", "How do I enable dark mode?"),
+        )
+        .await;
+        let others = [
+            question("acme", "Answer at length.", "How can I enable dark mode?"),
+            question("globex", "Be brief.", "How can I enable dark mode?"),
+            LlmRequest::new(
+                ChatRequest::new("gpt-4o-mini")
+                    .system("Be brief.")
+                    .user("How can I enable dark mode?"),
+            )
+            .with_principal(Principal::new().tenant("acme")),
+        ];
+        for request in others {
+            let (status, _) = ask_text(&mut cache, request).await;
+            assert_eq!(status, Some(CacheStatus::Miss));
+        }
+        assert_eq!(upstream.calls(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_prompt_whose_entry_is_gone_is_a_miss() {
+        let upstream = Upstream::new("answer");
+        let mut cache = CacheLayer::new(MemoryCacheStore::new())
+            .ttl(Duration::from_millis(100))
+            .semantic(words(), 0.8)
+            .layer(upstream.service());
+        ask_text(
+            &mut cache,
+            question("acme", "Be brief.", "How do I enable dark mode?"),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (status, _) = ask_text(
+            &mut cache,
+            question("acme", "Be brief.", "How can I enable dark mode?"),
+        )
+        .await;
+        assert_eq!(status, Some(CacheStatus::Miss));
+    }
+
+    #[tokio::test]
+    async fn the_embedder_can_be_any_stack_with_embeddings() {
+        let embeddings = tower_ai::provider::mock::MockProvider::new();
+        let embedder = StackEmbedder::new(
+            tower_ai::provider::ProviderService::new(embeddings.clone()),
+            "text-embedding-3-small",
+        );
+        let upstream = Upstream::new("answer");
+        let mut cache = CacheLayer::new(MemoryCacheStore::new())
+            .semantic(embedder, 0.999)
+            .layer(upstream.service());
+        ask_text(
+            &mut cache,
+            question("acme", "Be brief.", "How do I enable dark mode?"),
+        )
+        .await;
+        ask_text(
+            &mut cache,
+            question("acme", "Be brief.", "How can I enable dark mode?"),
+        )
+        .await;
+        // Each exact miss embedded its last user turn through the stack.
+        let texts: Vec<String> = embeddings
+            .embedding_requests()
+            .into_iter()
+            .flat_map(|r| r.input)
+            .collect();
+        assert_eq!(
+            texts,
+            ["How do I enable dark mode?", "How can I enable dark mode?"]
+        );
+    }
+}

@@ -10,8 +10,10 @@
 //!   `sans`; Spanish `nunca`, `jamás`, `ningún`, `tampoco`; Italian `non`;
 //!   Portuguese `não`; Dutch `niet`, `geen`, `nooit`), or each holds one side
 //!   of an antonym pair the other does not (`enable`/`disable`,
-//!   `install`/`uninstall`, `before`/`after`, `max`/`min`, ...), inflected
-//!   forms included.
+//!   `install`/`uninstall`, `before`/`after`, `max`/`min`, `under`/`over`,
+//!   ...), inflected forms included, or holds a word the other holds with
+//!   a negating prefix (`safe`/`unsafe`, `suitable`/`unsuitable`); `avoid`
+//!   counts as a negation.
 //! - **Number**: the numeric tokens differ as multisets. A token is numeric
 //!   when it holds an ASCII digit (`3`, `3.11`, `1,000`, `v2`, `gpt-4o`'s
 //!   `4o`); a unit written after a number, joined or not (`100ms`,
@@ -26,8 +28,12 @@
 //!   dropped. A title-cased prompt therefore conflicts with its lower-case
 //!   twin, again a miss rather than a wrong answer.
 //!
-//! Word order and the case of ordinary words do not matter, so paraphrases
-//! pass. The stored side's [`Features`] are computed once, at insert time;
+//! - **Order**: the same words in another order, one of them a word of
+//!   direction (`from`, `to`, `into`, `than`, `vs`, ...): "convert Word to
+//!   PDF" against "convert PDF to Word".
+//!
+//! Otherwise word order and the case of ordinary words do not matter, so
+//! paraphrases pass. The stored side's [`Features`] are computed once, at insert time;
 //! each comparison is then a few slice comparisons, with no allocation.
 
 use std::cmp::Ordering;
@@ -43,6 +49,9 @@ pub(crate) enum Conflict {
     Quoted,
     /// Their names (proper nouns, identifiers) differ.
     Entity,
+    /// The same words in another order around a word of direction
+    /// (`from`, `to`, `than`, ...): "from A to B" against "from B to A".
+    Order,
 }
 
 impl Conflict {
@@ -53,12 +62,14 @@ impl Conflict {
             Self::Number => "number",
             Self::Quoted => "quoted",
             Self::Entity => "entity",
+            Self::Order => "order",
         }
     }
 }
 
 /// Why `asked` must not be answered with the answer stored for `stored`;
 /// `None` when nothing lexical tells them apart.
+#[cfg_attr(not(test), allow(dead_code))] // the tests' and the bench's entry
 pub(crate) fn conflict(asked: &str, stored: &str) -> Option<Conflict> {
     Features::of(asked).conflict(&Features::of(stored))
 }
@@ -72,7 +83,9 @@ pub(crate) struct Features {
     text: Box<str>,
     negated: bool,
     /// Two bits per pair of [`ANTONYMS`]: the first side seen, the second side seen.
-    polarity: u64,
+    polarity: u128,
+    /// Every word, lower-cased, in order (for the prefix and order checks).
+    words: Vec<Box<str>>,
     /// Number and unit (empty when none), sorted.
     numbers: Vec<(Span, Span)>,
     /// Sorted.
@@ -88,6 +101,7 @@ impl Features {
             text: text.into(),
             negated: false,
             polarity: 0,
+            words: Vec::new(),
             numbers: Vec::new(),
             quoted: Vec::new(),
             entities: Vec::new(),
@@ -110,7 +124,10 @@ impl Features {
     /// Why a prompt with these features must not be answered with the
     /// answer stored for `other`; the same answer both ways round.
     pub(crate) fn conflict(&self, other: &Self) -> Option<Conflict> {
-        if self.negated != other.negated || opposed(self.polarity, other.polarity) {
+        if self.negated != other.negated
+            || opposed(self.polarity, other.polarity)
+            || prefix_negated(&self.words, &other.words)
+        {
             return Some(Conflict::Negation);
         }
         let numbers_equal = self.numbers.len() == other.numbers.len()
@@ -127,6 +144,9 @@ impl Features {
         }
         if !same_texts(&self.text, &self.entities, &other.text, &other.entities) {
             return Some(Conflict::Entity);
+        }
+        if reordered(&self.words, &other.words) {
+            return Some(Conflict::Order);
         }
         None
     }
@@ -226,6 +246,7 @@ impl Features {
     fn word(&mut self, word: &str, start: usize, sentence_start: bool, pending_number: &mut Option<Span>) {
         let mut buf = [0u8; 32];
         if let Some(lower) = lowercase(word, &mut buf) {
+            self.words.push(lower.into());
             if is_negation(lower) {
                 self.negated = true;
             }
@@ -332,6 +353,7 @@ fn is_negation(lower: &str) -> bool {
         "not"
             | "no"
             | "never"
+            | "avoid"
             | "without"
             | "cannot"
             | "nor"
@@ -428,10 +450,53 @@ const ANTONYMS: &[(&[&str], &[&str])] = &[
     (&["inner"], &["outer"]),
     (&["public"], &["private"]),
     (&["synchronous", "sync"], &["asynchronous", "async"]),
+    (&["under", "below"], &["over"]),
+    (&["weekday"], &["weekend"]),
+    (&["within", "inside"], &["outside"]),
+    (&["full"], &["part"]),
+    (&["safe"], &["unsafe", "dangerous"]),
 ];
 
+/// Whether one prompt holds a word the other holds with a negating prefix
+/// (`safe` and `unsafe`, `suitable` and `unsuitable`, `able` and
+/// `disable`), neither holding both.
+fn prefix_negated(a: &[Box<str>], b: &[Box<str>]) -> bool {
+    const PREFIXES: [&str; 6] = ["un", "in", "im", "dis", "non", "ir"];
+    let negates = |word: &str, base: &str| {
+        base.len() >= 4
+            && PREFIXES
+                .iter()
+                .any(|p| word.strip_prefix(p) == Some(base))
+    };
+    let only = |word: &str, other: &[Box<str>]| !other.iter().any(|w| &**w == word);
+    a.iter().any(|x| {
+        only(x, b)
+            && b
+                .iter()
+                .any(|y| only(y, a) && (negates(x, y) || negates(y, x)))
+    })
+}
+
+/// Words of direction or comparison, around which word order carries meaning.
+const DIRECTED: [&str; 10] = [
+    "from", "to", "into", "than", "vs", "versus", "over", "under", "onto", "before",
+];
+
+/// Whether the two prompts hold the same words in another order, one of
+/// them a word of direction.
+fn reordered(a: &[Box<str>], b: &[Box<str>]) -> bool {
+    if a.len() != b.len() || a == b || !a.iter().any(|w| DIRECTED.contains(&&**w)) {
+        return false;
+    }
+    let mut x: Vec<&str> = a.iter().map(|w| &**w).collect();
+    let mut y: Vec<&str> = b.iter().map(|w| &**w).collect();
+    x.sort_unstable();
+    y.sort_unstable();
+    x == y
+}
+
 /// The polarity bit of `lower`, when it is a side of an antonym pair.
-fn antonym_bit(lower: &str) -> Option<u64> {
+fn antonym_bit(lower: &str) -> Option<u128> {
     ANTONYMS.iter().enumerate().find_map(|(pair, (first, second))| {
         if first.iter().any(|stem| inflects(lower, stem)) {
             Some(1 << (2 * pair))
@@ -463,10 +528,10 @@ fn inflects(word: &str, stem: &str) -> bool {
 
 /// Whether the two prompts hold opposite sides of some antonym pair, each
 /// holding only one side.
-fn opposed(a: u64, b: u64) -> bool {
-    const FIRST: u64 = 0x5555_5555_5555_5555;
+fn opposed(a: u128, b: u128) -> bool {
+    const FIRST: u128 = 0x5555_5555_5555_5555_5555_5555_5555_5555;
     // Pairs where exactly one side is present, as a mask of both bits.
-    let one_sided = |p: u64| {
+    let one_sided = |p: u128| {
         let x = (p ^ (p >> 1)) & FIRST;
         x | (x << 1)
     };
@@ -598,6 +663,31 @@ mod tests {
         ] {
             assert_conflict(a, b, None);
         }
+    }
+
+    #[test]
+    fn direction_and_prefixed_negation_conflict() {
+        assert_eq!(
+            conflict(
+                "Move money from savings to my current account",
+                "Move money from my current account to savings"
+            ),
+            Some(Conflict::Order)
+        );
+        assert_eq!(
+            conflict("Is it safe to mix these?", "Is it unsafe to mix these?"),
+            Some(Conflict::Negation)
+        );
+        assert_eq!(
+            conflict("Is the form suitable for minors?", "Is the form unsuitable for minors?"),
+            Some(Conflict::Negation)
+        );
+        assert_eq!(
+            conflict("Which foods should I eat?", "Which foods should I avoid?"),
+            Some(Conflict::Negation)
+        );
+        // Reordered without a word of direction: a paraphrase.
+        assert_eq!(conflict("quickly reset my password", "reset my password quickly"), None);
     }
 
     #[test]

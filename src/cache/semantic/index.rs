@@ -136,6 +136,7 @@ impl VectorIndex {
     /// it the index builds its graph. Zero builds the graph from the first
     /// entry. Set it on an empty index.
     #[must_use]
+    #[cfg_attr(not(test), allow(dead_code))] // the tests and the bench reach the graph at small sizes
     pub(crate) fn with_exact_limit(mut self, limit: usize) -> Self {
         debug_assert!(self.is_empty(), "the exact limit is set on an empty index");
         self.exact_limit = limit;
@@ -153,6 +154,7 @@ impl VectorIndex {
     }
 
     /// Whether searches go through the HNSW graph.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn is_approximate(&self) -> bool {
         self.graph.is_some()
     }
