@@ -203,8 +203,9 @@ type Follow = watch::Receiver<Option<Landing>>;
 /// How a leader's call ended, for its followers.
 #[derive(Clone)]
 enum Landing {
-    /// A reply that finished; stored or not, the followers replay it.
-    Reply(Arc<CachedReply>),
+    /// A reply that finished (stored or not) or a semantic match, which
+    /// the followers replay with this status.
+    Reply(Arc<CachedReply>, CacheStatus),
     /// The call failed: the followers fail alike.
     Failed(Error),
 }
@@ -419,6 +420,14 @@ where
     }
 }
 
+/// A request that missed the exact lookup.
+struct Miss {
+    key: RequestKey,
+    scope: String,
+    read: bool,
+    write: bool,
+}
+
 /// What a request found when it looked for a flight.
 enum Join {
     Lead(Lead),
@@ -456,38 +465,27 @@ impl Shared {
                 return Ok(replay(&entry, mode, CacheStatus::HitExact));
             }
         }
-        let mut probe = None;
-        if let Some(semantic) = &self.semantic {
-            probe = semantic.probe(chat, &scope).await;
-            if let (true, Some(asked)) = (read, &probe) {
-                if let Some(found) = semantic.find(asked) {
-                    match self.lookup(&found.exact).await {
-                        Some(entry) => {
-                            count("semantic_hit");
-                            let status = CacheStatus::HitSemantic { score: found.score };
-                            return Ok(replay(&entry, mode, status));
-                        }
-                        None => semantic.forget(asked, &found),
-                    }
-                }
-            }
-        }
-        count("miss");
+        let miss = Miss {
+            key,
+            scope,
+            read,
+            write,
+        };
         if !(self.single_flight && read && write) {
-            return self.lead(inner, request, key, None, write, probe).await;
+            return self.miss(inner, request, miss, None).await;
         }
         let deadline = tokio::time::Instant::now() + self.patience;
         loop {
             let mut follow = match self.join(key) {
-                Join::Lead(lead) => return self.lead(inner, request, key, Some(lead), write, probe).await,
+                Join::Lead(lead) => return self.miss(inner, request, miss, Some(lead)).await,
                 Join::Follow(follow) => follow,
             };
             let Ok(landing) = tokio::time::timeout_at(deadline, landing_of(&mut follow)).await else {
                 tracing::debug!("a cache follower waited its patience out; it calls upstream itself");
-                return self.lead(inner, request, key, None, write, probe).await;
+                return self.miss(inner, request, miss, None).await;
             };
             match landing {
-                Some(Landing::Reply(entry)) => return Ok(replay(&entry, mode, CacheStatus::HitExact)),
+                Some(Landing::Reply(entry, status)) => return Ok(replay(&entry, mode, status)),
                 Some(Landing::Failed(error)) => return Err(error),
                 // The leader was cancelled: look once more, then one of
                 // the followers leads.
@@ -498,6 +496,41 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// After an exact miss (as the flight's leader, when there is one): the
+    /// semantic lookup if configured, else the upstream call.
+    async fn miss<S>(
+        self: &Arc<Self>,
+        inner: S,
+        request: LlmRequest,
+        miss: Miss,
+        lead: Option<Lead>,
+    ) -> Result<LlmResponse>
+    where
+        S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
+    {
+        let mut probe = None;
+        if let (Some(semantic), Operation::Chat(chat)) = (&self.semantic, &request.operation) {
+            probe = semantic.probe(chat, &miss.scope).await;
+            if let (true, Some(asked)) = (miss.read, &probe) {
+                if let Some(found) = semantic.find(asked) {
+                    match self.lookup(&found.exact).await {
+                        Some(entry) => {
+                            count("semantic_hit");
+                            let status = CacheStatus::HitSemantic { score: found.score };
+                            if let Some(lead) = lead {
+                                lead.land(Landing::Reply(Arc::clone(&entry), status.clone()));
+                            }
+                            return Ok(replay(&entry, request.mode, status));
+                        }
+                        None => semantic.forget(asked, &found),
+                    }
+                }
+            }
+        }
+        count("miss");
+        self.lead(inner, request, miss.key, lead, miss.write, probe).await
     }
 
     /// The scope a request's key is confined to: its tenant, or its tenant,
@@ -693,7 +726,7 @@ impl Observer for Keeper {
                     }
                 }
                 if let Some(lead) = self.lead {
-                    lead.land(Landing::Reply(entry));
+                    lead.land(Landing::Reply(entry, CacheStatus::HitExact));
                 }
             }
             End::Failed { error, .. } => {

@@ -863,3 +863,30 @@ mod semantic {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_misses_embed_their_prompt_once() {
+    use tower_ai::cache::embedder_fn;
+    let embedded = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&embedded);
+    let embedder = embedder_fn(move |texts: Vec<String>| {
+        counted.fetch_add(texts.len(), Ordering::SeqCst);
+        async move { Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect()) }
+    });
+    let mut upstream = Upstream::new("answer");
+    upstream.latency = Duration::from_millis(100);
+    let cache = CacheLayer::new(MemoryCacheStore::new())
+        .semantic(embedder, 0.99)
+        .layer(upstream.service());
+    let calls: Vec<_> = (0..50)
+        .map(|_| {
+            let mut cache = cache.clone();
+            tokio::spawn(async move { send(&mut cache, ask("acme")).await.map(|r| status(&r)) })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(upstream.calls(), 1);
+    assert_eq!(embedded.load(Ordering::SeqCst), 1, "only the leader embeds");
+}

@@ -463,18 +463,11 @@ const ANTONYMS: &[(&[&str], &[&str])] = &[
 fn prefix_negated(a: &[Box<str>], b: &[Box<str>]) -> bool {
     const PREFIXES: [&str; 6] = ["un", "in", "im", "dis", "non", "ir"];
     let negates = |word: &str, base: &str| {
-        base.len() >= 4
-            && PREFIXES
-                .iter()
-                .any(|p| word.strip_prefix(p) == Some(base))
+        base.len() >= 4 && PREFIXES.iter().any(|p| word.strip_prefix(p) == Some(base))
     };
     let only = |word: &str, other: &[Box<str>]| !other.iter().any(|w| &**w == word);
-    a.iter().any(|x| {
-        only(x, b)
-            && b
-                .iter()
-                .any(|y| only(y, a) && (negates(x, y) || negates(y, x)))
-    })
+    a.iter()
+        .any(|x| only(x, b) && b.iter().any(|y| only(y, a) && (negates(x, y) || negates(y, x))))
 }
 
 /// Words of direction or comparison, around which word order carries meaning.
@@ -679,7 +672,10 @@ mod tests {
             Some(Conflict::Negation)
         );
         assert_eq!(
-            conflict("Is the form suitable for minors?", "Is the form unsuitable for minors?"),
+            conflict(
+                "Is the form suitable for minors?",
+                "Is the form unsuitable for minors?"
+            ),
             Some(Conflict::Negation)
         );
         assert_eq!(
@@ -687,7 +683,10 @@ mod tests {
             Some(Conflict::Negation)
         );
         // Reordered without a word of direction: a paraphrase.
-        assert_eq!(conflict("quickly reset my password", "reset my password quickly"), None);
+        assert_eq!(
+            conflict("quickly reset my password", "reset my password quickly"),
+            None
+        );
     }
 
     #[test]
