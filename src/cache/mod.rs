@@ -520,7 +520,7 @@ impl Shared {
                             count("semantic_hit");
                             let status = CacheStatus::HitSemantic { score: found.score };
                             if let Some(lead) = lead {
-                                lead.land(Landing::Reply(Arc::clone(&entry), status.clone()));
+                                lead.land(Landing::Reply(Arc::clone(&entry), status));
                             }
                             return Ok(replay(&entry, request.mode, status));
                         }
