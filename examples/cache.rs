@@ -1,6 +1,9 @@
 //! The cache layer over an offline provider that takes 200 ms a call: a
-//! miss, a hit replayed as a stream, another tenant kept apart, and twenty
-//! identical concurrent requests answered by one upstream call.
+//! miss, a hit replayed as a stream, another tenant kept apart, twenty
+//! identical concurrent requests answered by one upstream call, and the
+//! semantic lookup: a paraphrase answered, a negation refused. (The
+//! embedder here is a toy that counts words, so the example runs offline;
+//! use a real embedding model in an application.)
 //!
 //! ```text
 //! cargo run --example cache
@@ -10,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_ai::cache::CacheLayer;
+use tower_ai::cache::{embedder_fn, CacheLayer, Embedder};
 use tower_ai::provider::mock::MockProvider;
 use tower_ai::provider::ProviderService;
 use tower_ai::store::MemoryCacheStore;
@@ -19,6 +22,31 @@ use tower_ai::{Error, LlmRequest, LlmResponse, Principal};
 
 fn ask(tenant: &str, question: &str) -> LlmRequest {
     LlmRequest::new(ChatRequest::new("gpt-4o").user(question)).with_principal(Principal::new().tenant(tenant))
+}
+
+/// A toy embedder: each lower-cased word counts in a slot picked by its hash.
+fn word_counts() -> impl Embedder {
+    embedder_fn(|texts: Vec<String>| async move {
+        Ok(texts
+            .iter()
+            .map(|text| {
+                let mut vector = vec![0.0f32; 256];
+                for word in text
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                {
+                    let hash = word
+                        .to_lowercase()
+                        .bytes()
+                        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                        });
+                    vector[(hash % 256) as usize] += 1.0;
+                }
+                vector
+            })
+            .collect())
+    })
 }
 
 fn status(response: &LlmResponse) -> String {
@@ -34,7 +62,11 @@ async fn main() -> Result<(), Error> {
         .with_text_reply("Sunlight scatters off air molecules, blue light the most.")
         .with_latency(Duration::from_millis(200));
     let stack = ServiceBuilder::new()
-        .layer(CacheLayer::new(MemoryCacheStore::new()).ttl(Duration::from_secs(600)))
+        .layer(
+            CacheLayer::new(MemoryCacheStore::new())
+                .ttl(Duration::from_secs(600))
+                .semantic(word_counts(), 0.8),
+        )
         .service(ProviderService::new(mock.clone()));
     let mut service = stack.clone();
 
@@ -99,6 +131,17 @@ async fn main() -> Result<(), Error> {
         20 - hits,
         started.elapsed()
     );
+
+    // The semantic lookup: the same question in other words is answered
+    // from the entry; the opposite question, as similar to the embedder, is not.
+    for question in [
+        "How do I enable dark mode?",
+        "How can I enable dark mode?",
+        "How do I disable dark mode?",
+    ] {
+        let response = service.ready().await?.call(ask("acme", question)).await?;
+        println!("{question:<30} {}", status(&response));
+    }
     println!("upstream calls in all: {}", mock.requests().len());
     Ok(())
 }

@@ -245,6 +245,19 @@ async fn anything_that_changes_the_reply_changes_the_entry() {
         )),
         base().response_format(ResponseFormat::JsonObject),
         base().system("Answer in French."),
+        base()
+            .tool(Tool::function(
+                "lookup",
+                "Looks a term up",
+                serde_json::json!({"type": "object"}),
+            ))
+            .tool_choice(tower_ai::types::ToolChoice::Required),
+        base().reasoning(tower_ai::types::ReasoningConfig::effort(
+            tower_ai::types::ReasoningEffort::High,
+        )),
+        base().stop("\n\n"),
+        base().seed(7),
+        base().extra("service_tier", serde_json::json!("flex")),
         ChatRequest::new("gpt-4o-mini").user("Why is the sky blue?"),
     ];
     for chat in &variants {
@@ -258,6 +271,13 @@ async fn anything_that_changes_the_reply_changes_the_entry() {
         assert_eq!(status(&response), Some(CacheStatus::HitExact), "{chat:?}");
     }
     assert_eq!(upstream.calls(), variants.len());
+
+    // What does not change the reply shares the entry: the mode, the
+    // request's id and time, the caller within the tenant.
+    let same =
+        LlmRequest::stream(base()).with_principal(Principal::new().tenant("acme").user("someone else"));
+    let response = send(&mut cache, same).await.unwrap();
+    assert_eq!(status(&response), Some(CacheStatus::HitExact));
 }
 
 fn with_policy(mut request: LlmRequest, policy: CachePolicy) -> LlmRequest {
@@ -545,8 +565,9 @@ async fn embeddings_pass_through_untouched() {
 
 #[tokio::test]
 async fn the_memory_store_keeps_within_its_bytes_and_counts_evictions() {
+    // Ten times what the store may hold (each entry weighs about 1.2 kB).
     let store = MemoryCacheStore::with_max_bytes(20_000);
-    for i in 0..100 {
+    for i in 0..170 {
         let key = ChatRequest::new("gpt-4o")
             .user(format!("question {i}"))
             .canonical_key();
@@ -617,6 +638,29 @@ mod redis {
         let other = send(&mut second, ask("globex")).await.unwrap();
         assert_eq!(status(&other), Some(CacheStatus::Miss));
         assert_eq!(upstream.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_entry_lives_for_its_time_to_live_on_redis() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let store = RedisCacheStore::connect(&server.url())
+            .await
+            .unwrap()
+            .with_prefix("ttl:");
+        let key = ChatRequest::new("gpt-4o")
+            .user("hi")
+            .canonical_key()
+            .scoped("acme");
+        let entry = CachedReply::new(ChatResponse::text_reply("r", "gpt-4o", "soon gone"), None);
+        store
+            .put(&key, entry.into(), Duration::from_millis(200))
+            .await
+            .unwrap();
+        assert!(store.get(&key).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(store.get(&key).await.unwrap().is_none());
     }
 
     #[tokio::test]
