@@ -82,6 +82,16 @@
 //! A follower of a streamed leader receives the reply when the leader's
 //! stream has ended, not event by event.
 //!
+//! # Semantic lookup
+//!
+//! With [`CacheLayer::semantic`], an exact miss looks for a stored prompt
+//! whose last user turn is similar (by an [`Embedder`]) and whose
+//! everything else is the same, unless a lexical guard finds the two turns
+//! differ in negation, numbers, quoted text, names or the order of words
+//! around `from`/`to`; a match answers with [`CacheStatus::HitSemantic`].
+//! The guide ([`guide::caching`](crate::guide::caching)) has the measured
+//! precision and recall.
+//!
 //! # When the store fails
 //!
 //! A cache is never the reason a call fails: a lookup the store cannot
