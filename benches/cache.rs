@@ -1,7 +1,10 @@
 //! What a cache hit costs against the bare provider path, in the same run:
 //! a complete call through the mock provider, the same call answered from
-//! `MemoryCacheStore` (complete and streamed), and the request key alone
-//! (SHA-256 over the canonical request), which every lookup computes.
+//! `MemoryCacheStore` (complete and streamed), the request key alone
+//! (SHA-256 over the canonical request), which every lookup computes; a
+//! hit on a 20-message conversation; and a miss (a store that keeps
+//! nothing), which pays the key, the lookup, the flight and the attempt to
+//! store on top of the upstream call.
 //!
 //! ```text
 //! cargo bench --bench cache
@@ -77,6 +80,44 @@ fn benches(c: &mut Criterion) {
                         unreachable!("a stream was asked for")
                     };
                     black_box(stream.count().await)
+                })
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    // A 20-message conversation: ten exchanges, then the question.
+    let mut long = ChatRequest::new("gpt-4o").system("You answer in one sentence.");
+    for turn in 0..9 {
+        long = long
+            .user(format!("Question {turn}: how do tides work on day {turn}?"))
+            .assistant(format!("Answer {turn}: the moon and the sun pull the sea."));
+    }
+    let long = long.user("And spring tides?").max_tokens(200);
+    let long_request = move || LlmRequest::new(long.clone()).with_principal(Principal::new().tenant("acme"));
+    runtime.block_on(async {
+        let reply = cached.clone().oneshot(long_request()).await.unwrap();
+        reply.into_complete().await.unwrap();
+    });
+    group.bench_function("hit_complete_20_messages", |b| {
+        b.iter_batched(
+            || (cached.clone(), long_request()),
+            |(mut service, call)| {
+                runtime.block_on(async move {
+                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
+                    black_box(reply.into_complete().await.unwrap())
+                })
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    let missing = CacheLayer::new(MemoryCacheStore::with_max_bytes(0)).layer(provider.clone());
+    group.bench_function("miss", |b| {
+        b.iter_batched(
+            || (missing.clone(), request()),
+            |(mut service, call)| {
+                runtime.block_on(async move {
+                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
+                    black_box(reply.into_complete().await.unwrap())
                 })
             },
             BatchSize::SmallInput,
