@@ -162,6 +162,21 @@ pub enum CachePolicy {
     NoStore,
 }
 
+/// How long this request's reply is kept, in place of the layer's
+/// [`ttl`](CacheLayer::ttl), set in the request's extensions.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_ai::cache::CacheTtl;
+/// use tower_ai::types::ChatRequest;
+/// use tower_ai::LlmRequest;
+///
+/// let mut request = LlmRequest::new(ChatRequest::new("gpt-4o").user("Today's headlines?"));
+/// request.extensions.insert(CacheTtl(Duration::from_secs(300)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheTtl(pub Duration);
+
 /// Whose requests share entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -604,6 +619,7 @@ impl Shared {
     where
         S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
     {
+        let ttl = request.extensions.get::<CacheTtl>().map_or(self.ttl, |t| t.0);
         match inner.oneshot(request).await {
             Err(error) => {
                 if let Some(lead) = lead {
@@ -618,6 +634,7 @@ impl Shared {
                     key,
                     lead,
                     write,
+                    ttl,
                     probe,
                     served_by: response.extensions.get::<ServedBy>().cloned(),
                 };
@@ -638,8 +655,8 @@ impl Shared {
 
     /// Stores `entry`: at once for a store that answers at once, else on a
     /// spawned task that [`CacheLayer::stored`] waits for.
-    fn put(self: &Arc<Self>, key: RequestKey, entry: Arc<CachedReply>) {
-        if let Some(result) = self.store.put_now(&key, &entry, self.ttl) {
+    fn put(self: &Arc<Self>, key: RequestKey, entry: Arc<CachedReply>, ttl: Duration) {
+        if let Some(result) = self.store.put_now(&key, &entry, ttl) {
             if let Err(error) = result {
                 tracing::warn!(%error, "a reply could not be cached");
             }
@@ -651,7 +668,7 @@ impl Shared {
         self.pending.fetch_add(1, Ordering::AcqRel);
         let shared = Arc::clone(self);
         runtime.spawn(async move {
-            if let Err(error) = shared.store.put(&key, entry, shared.ttl).await {
+            if let Err(error) = shared.store.put(&key, entry, ttl).await {
                 tracing::warn!(%error, "a reply could not be cached");
             }
             if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -719,6 +736,8 @@ struct Keeper {
     key: RequestKey,
     lead: Option<Lead>,
     write: bool,
+    /// How long the reply is kept.
+    ttl: Duration,
     /// The prompt's place in the semantic index, once its reply is stored.
     probe: Option<Probe>,
     served_by: Option<ServedBy>,
@@ -730,7 +749,7 @@ impl Observer for Keeper {
             End::Finished(reply) => {
                 let entry = Arc::new(CachedReply::new(reply.clone(), self.served_by.as_ref()));
                 if self.write && self.shared.storable(reply) {
-                    self.shared.put(self.key, Arc::clone(&entry));
+                    self.shared.put(self.key, Arc::clone(&entry), self.ttl);
                     if let (Some(semantic), Some(probe)) = (&self.shared.semantic, self.probe) {
                         semantic.insert(probe, self.key);
                     }

@@ -603,6 +603,34 @@ async fn an_entry_expires_after_its_time_to_live() {
     );
 }
 
+#[tokio::test]
+async fn a_request_may_keep_its_reply_for_less_time_than_the_layer() {
+    let upstream = Upstream::new("answer");
+    let mut cache = CacheLayer::new(MemoryCacheStore::new())
+        .ttl(Duration::from_secs(3_600))
+        .layer(upstream.service());
+    let mut short = ask("acme");
+    short
+        .extensions
+        .insert(tower_ai::cache::CacheTtl(Duration::from_millis(100)));
+    send(&mut cache, short).await.unwrap();
+    assert_eq!(
+        status(&send(&mut cache, ask("acme")).await.unwrap()),
+        Some(CacheStatus::HitExact)
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        status(&send(&mut cache, ask("acme")).await.unwrap()),
+        Some(CacheStatus::Miss)
+    );
+    // The reply stored by that miss has the layer's hour.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        status(&send(&mut cache, ask("acme")).await.unwrap()),
+        Some(CacheStatus::HitExact)
+    );
+}
+
 #[cfg(feature = "redis")]
 mod redis {
     use super::*;
