@@ -93,6 +93,9 @@ fn benches(c: &mut Criterion) {
             .assistant(format!("Answer {turn}: the moon and the sun pull the sea."));
     }
     let long = long.user("And spring tides?").max_tokens(200);
+    group.bench_function("request_key_20_messages", |b| {
+        b.iter(|| black_box(black_box(&long).canonical_key().scoped("acme")))
+    });
     let long_request = move || LlmRequest::new(long.clone()).with_principal(Principal::new().tenant("acme"));
     runtime.block_on(async {
         let reply = cached.clone().oneshot(long_request()).await.unwrap();
