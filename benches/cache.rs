@@ -2,7 +2,8 @@
 //! a complete call through the mock provider, the same call answered from
 //! `MemoryCacheStore` (complete and streamed), the request key alone
 //! (SHA-256 over the canonical request), which every lookup computes; a
-//! hit on a 20-message conversation; and a miss (a store that keeps
+//! hit on a 20-message conversation; a long reply replayed as 100 deltas;
+//! and a miss (a store that keeps
 //! nothing), which pays the key, the lookup, the flight and the attempt to
 //! store on top of the upstream call.
 //!
@@ -108,6 +109,30 @@ fn benches(c: &mut Criterion) {
                 runtime.block_on(async move {
                     let reply = service.ready().await.unwrap().call(call).await.unwrap();
                     black_box(reply.into_complete().await.unwrap())
+                })
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    // A long reply (4,800 bytes of text: 100 deltas of 48 bytes) replayed
+    // as a stream, for the cost per replayed event.
+    let long_reply =
+        ProviderService::new(MockProvider::new().with_text_reply("The moon pulls the sea; ".repeat(200)));
+    let replaying = CacheLayer::new(MemoryCacheStore::new()).layer(long_reply);
+    runtime.block_on(async {
+        let reply = replaying.clone().oneshot(request()).await.unwrap();
+        reply.into_complete().await.unwrap();
+    });
+    group.bench_function("hit_streamed_100_deltas", |b| {
+        b.iter_batched(
+            || (replaying.clone(), request().with_mode(ReplyMode::Stream)),
+            |(mut service, call)| {
+                runtime.block_on(async move {
+                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
+                    let Reply::Stream(stream) = reply.reply else {
+                        unreachable!("a stream was asked for")
+                    };
+                    black_box(stream.count().await)
                 })
             },
             BatchSize::SmallInput,
