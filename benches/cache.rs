@@ -13,15 +13,56 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion};
 use futures_util::StreamExt;
+use tokio::runtime::Runtime;
 use tower::{Layer, Service, ServiceExt};
 use tower_ai::cache::CacheLayer;
 use tower_ai::provider::mock::MockProvider;
 use tower_ai::provider::ProviderService;
 use tower_ai::store::MemoryCacheStore;
 use tower_ai::types::{ChatRequest, Reply, ReplyMode};
-use tower_ai::{LlmRequest, Principal};
+use tower_ai::{Error, LlmRequest, LlmResponse, Principal};
+
+/// Times one call of `service` on a fresh `request()`, the reply read to
+/// its end (a stream's events counted).
+fn time_call<S>(b: &mut Bencher<'_>, runtime: &Runtime, service: &S, request: impl Fn() -> LlmRequest)
+where
+    S: Service<LlmRequest, Response = LlmResponse, Error = Error> + Clone,
+{
+    b.iter_batched(
+        || (service.clone(), request()),
+        |(mut service, call)| {
+            runtime.block_on(async move {
+                let reply = service.ready().await.unwrap().call(call).await.unwrap();
+                match reply.reply {
+                    Reply::Stream(stream) => black_box(stream.count().await),
+                    complete => black_box(
+                        LlmResponse::new(complete)
+                            .into_complete()
+                            .await
+                            .unwrap()
+                            .message
+                            .content
+                            .len(),
+                    ),
+                }
+            })
+        },
+        BatchSize::SmallInput,
+    );
+}
+
+/// Sends `request` through `service` once, so its reply is cached.
+fn warm<S>(runtime: &Runtime, service: &S, request: LlmRequest)
+where
+    S: Service<LlmRequest, Response = LlmResponse, Error = Error> + Clone,
+{
+    runtime.block_on(async {
+        let reply = service.clone().oneshot(request).await.unwrap();
+        reply.into_complete().await.unwrap();
+    });
+}
 
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -38,53 +79,16 @@ fn benches(c: &mut Criterion) {
     };
     let provider = ProviderService::new(MockProvider::new().with_text_reply("The moon pulls the sea."));
     let cached = CacheLayer::new(MemoryCacheStore::new()).layer(provider.clone());
-    runtime.block_on(async {
-        let reply = cached.clone().oneshot(request()).await.unwrap();
-        reply.into_complete().await.unwrap();
-    });
+    warm(&runtime, &cached, request());
 
     let mut group = c.benchmark_group("cache_call");
-    group.bench_function("bare_provider", |b| {
-        b.iter_batched(
-            || (provider.clone(), request()),
-            |(mut service, call)| {
-                runtime.block_on(async move {
-                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
-                    black_box(reply.into_complete().await.unwrap())
-                })
-            },
-            BatchSize::SmallInput,
-        );
-    });
+    group.bench_function("bare_provider", |b| time_call(b, &runtime, &provider, &request));
     group.bench_function("request_key", |b| {
         b.iter(|| black_box(black_box(&chat).canonical_key().scoped("acme")))
     });
-    group.bench_function("hit_complete", |b| {
-        b.iter_batched(
-            || (cached.clone(), request()),
-            |(mut service, call)| {
-                runtime.block_on(async move {
-                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
-                    black_box(reply.into_complete().await.unwrap())
-                })
-            },
-            BatchSize::SmallInput,
-        );
-    });
+    group.bench_function("hit_complete", |b| time_call(b, &runtime, &cached, &request));
     group.bench_function("hit_streamed", |b| {
-        b.iter_batched(
-            || (cached.clone(), request().with_mode(ReplyMode::Stream)),
-            |(mut service, call)| {
-                runtime.block_on(async move {
-                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
-                    let Reply::Stream(stream) = reply.reply else {
-                        unreachable!("a stream was asked for")
-                    };
-                    black_box(stream.count().await)
-                })
-            },
-            BatchSize::SmallInput,
-        );
+        time_call(b, &runtime, &cached, || request().with_mode(ReplyMode::Stream))
     });
     // A 20-message conversation: ten exchanges, then the question.
     let mut long = ChatRequest::new("gpt-4o").system("You answer in one sentence.");
@@ -98,59 +102,21 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(black_box(&long).canonical_key().scoped("acme")))
     });
     let long_request = move || LlmRequest::new(long.clone()).with_principal(Principal::new().tenant("acme"));
-    runtime.block_on(async {
-        let reply = cached.clone().oneshot(long_request()).await.unwrap();
-        reply.into_complete().await.unwrap();
-    });
+    warm(&runtime, &cached, long_request());
     group.bench_function("hit_complete_20_messages", |b| {
-        b.iter_batched(
-            || (cached.clone(), long_request()),
-            |(mut service, call)| {
-                runtime.block_on(async move {
-                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
-                    black_box(reply.into_complete().await.unwrap())
-                })
-            },
-            BatchSize::SmallInput,
-        );
+        time_call(b, &runtime, &cached, &long_request)
     });
     // A long reply (4,800 bytes of text: 100 deltas of 48 bytes) replayed
     // as a stream, for the cost per replayed event.
     let long_reply =
         ProviderService::new(MockProvider::new().with_text_reply("The moon pulls the sea; ".repeat(200)));
     let replaying = CacheLayer::new(MemoryCacheStore::new()).layer(long_reply);
-    runtime.block_on(async {
-        let reply = replaying.clone().oneshot(request()).await.unwrap();
-        reply.into_complete().await.unwrap();
-    });
+    warm(&runtime, &replaying, request());
     group.bench_function("hit_streamed_100_deltas", |b| {
-        b.iter_batched(
-            || (replaying.clone(), request().with_mode(ReplyMode::Stream)),
-            |(mut service, call)| {
-                runtime.block_on(async move {
-                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
-                    let Reply::Stream(stream) = reply.reply else {
-                        unreachable!("a stream was asked for")
-                    };
-                    black_box(stream.count().await)
-                })
-            },
-            BatchSize::SmallInput,
-        );
+        time_call(b, &runtime, &replaying, || request().with_mode(ReplyMode::Stream))
     });
     let missing = CacheLayer::new(MemoryCacheStore::with_max_bytes(0)).layer(provider.clone());
-    group.bench_function("miss", |b| {
-        b.iter_batched(
-            || (missing.clone(), request()),
-            |(mut service, call)| {
-                runtime.block_on(async move {
-                    let reply = service.ready().await.unwrap().call(call).await.unwrap();
-                    black_box(reply.into_complete().await.unwrap())
-                })
-            },
-            BatchSize::SmallInput,
-        );
-    });
+    group.bench_function("miss", |b| time_call(b, &runtime, &missing, &request));
     group.finish();
 }
 

@@ -2,51 +2,27 @@
 //! miss, a hit replayed as a stream, another tenant kept apart, twenty
 //! identical concurrent requests answered by one upstream call, and the
 //! semantic lookup: a paraphrase answered, a negation refused. (The
-//! embedder here is a toy that counts words, so the example runs offline;
-//! use a real embedding model in an application.)
+//! embedder here is `testing::WordEmbedder`, which counts words, so the
+//! example runs offline; use a real embedding model in an application.)
 //!
 //! ```text
-//! cargo run --example cache
+//! cargo run --example cache --features testing
 //! ```
 
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_ai::cache::{embedder_fn, CacheLayer, Embedder};
+use tower_ai::cache::CacheLayer;
 use tower_ai::provider::mock::MockProvider;
 use tower_ai::provider::ProviderService;
 use tower_ai::store::MemoryCacheStore;
+use tower_ai::testing::WordEmbedder;
 use tower_ai::types::{CacheStatus, ChatRequest, Reply, ReplyMode, StreamEvent};
 use tower_ai::{Error, LlmRequest, LlmResponse, Principal};
 
 fn ask(tenant: &str, question: &str) -> LlmRequest {
     LlmRequest::new(ChatRequest::new("gpt-4o").user(question)).with_principal(Principal::new().tenant(tenant))
-}
-
-/// A toy embedder: each lower-cased word counts in a slot picked by its hash.
-fn word_counts() -> impl Embedder {
-    embedder_fn(|texts: Vec<String>| async move {
-        Ok(texts
-            .iter()
-            .map(|text| {
-                let mut vector = vec![0.0f32; 256];
-                for word in text
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                {
-                    let hash = word
-                        .to_lowercase()
-                        .bytes()
-                        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-                        });
-                    vector[(hash % 256) as usize] += 1.0;
-                }
-                vector
-            })
-            .collect())
-    })
 }
 
 fn status(response: &LlmResponse) -> String {
@@ -65,7 +41,7 @@ async fn main() -> Result<(), Error> {
         .layer(
             CacheLayer::new(MemoryCacheStore::new())
                 .ttl(Duration::from_secs(600))
-                .semantic(word_counts(), 0.8),
+                .semantic(WordEmbedder, 0.8),
         )
         .service(ProviderService::new(mock.clone()));
     let mut service = stack.clone();

@@ -69,16 +69,15 @@ pub use limit::{Limit, Metric, Period, Scope};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::background::{take_ready, Background};
 use crate::error::{ApiError, Error, Result};
 use crate::observe::{observe, End, Observer};
 use crate::store::{Admission, CounterOp, CounterStore, CounterValue};
@@ -102,6 +101,7 @@ pub struct BudgetLayer {
     shared: Arc<Shared>,
 }
 
+#[derive(Clone)]
 struct Shared {
     store: Arc<dyn CounterStore>,
     limits: Vec<Limit>,
@@ -112,8 +112,8 @@ struct Shared {
     lease_ttl: Duration,
     default_max_output: u32,
     fail_open: bool,
-    pending: AtomicUsize,
-    idle: Notify,
+    /// Settlements still running (shared with a layer configured from this one).
+    background: Arc<Background>,
 }
 
 impl BudgetLayer {
@@ -129,34 +129,14 @@ impl BudgetLayer {
                 lease_ttl: DEFAULT_LEASE_TTL,
                 default_max_output: DEFAULT_MAX_OUTPUT_TOKENS,
                 fail_open: false,
-                pending: AtomicUsize::new(0),
-                idle: Notify::new(),
+                background: Arc::default(),
             }),
         }
     }
 
     fn edit(mut self, change: impl FnOnce(&mut Shared)) -> Self {
-        match Arc::get_mut(&mut self.shared) {
-            Some(shared) => change(shared),
-            None => {
-                // Configured after a clone: the clone keeps the old settings.
-                let old = &self.shared;
-                let mut shared = Shared {
-                    store: Arc::clone(&old.store),
-                    limits: old.limits.clone(),
-                    prepared: old.prepared.clone(),
-                    counter: old.counter.clone(),
-                    catalog: Arc::clone(&old.catalog),
-                    lease_ttl: old.lease_ttl,
-                    default_max_output: old.default_max_output,
-                    fail_open: old.fail_open,
-                    pending: AtomicUsize::new(0),
-                    idle: Notify::new(),
-                };
-                change(&mut shared);
-                self.shared = Arc::new(shared);
-            }
-        }
+        // Configured after a clone: the clone keeps the old settings.
+        change(Arc::make_mut(&mut self.shared));
         self
     }
 
@@ -220,13 +200,7 @@ impl BudgetLayer {
     /// on a task spawned at the reply's end; a test or a shutdown that reads
     /// the ledger right after a call waits here first.
     pub async fn settled(&self) {
-        loop {
-            let idle = self.shared.idle.notified();
-            if self.shared.pending.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            idle.await;
-        }
+        self.shared.background.idle().await;
     }
 
     /// What `limit` has counted for one value of its scope (`"ann"` for a
@@ -309,10 +283,7 @@ where
     }
 
     fn call(&mut self, request: LlmRequest) -> Self::Future {
-        // The service that was made ready goes with this call; the clone
-        // left behind is readied by the next `poll_ready`.
-        let ready = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, ready);
+        let inner = take_ready(&mut self.inner);
         let shared = Arc::clone(&self.shared);
         Box::pin(async move { shared.call(inner, request).await })
     }
@@ -595,8 +566,8 @@ impl Settle {
             }
             return;
         }
-        let shared = Arc::clone(&self.shared);
-        finish(&shared, async move {
+        let background = Arc::clone(&self.shared.background);
+        background.run(async move {
             let result = self
                 .shared
                 .store
@@ -610,38 +581,9 @@ impl Settle {
 
     /// Lets the reservation go, from a hook.
     fn spend_nothing(self) {
-        let shared = Arc::clone(&self.shared);
-        finish(&shared, self.release());
+        let background = Arc::clone(&self.shared.background);
+        background.run(self.release());
     }
-}
-
-/// Runs a settlement from a hook, which never waits: polled once here (a
-/// store that answers at once, as the in-memory one does, is done before the
-/// hook returns, so the caller's next call sees it), else finished on a
-/// spawned task that [`BudgetLayer::settled`] waits for.
-fn finish(shared: &Arc<Shared>, settlement: impl Future<Output = ()> + Send + 'static) {
-    let mut settlement = Box::pin(settlement);
-    let waker = futures_util::task::noop_waker();
-    if settlement
-        .as_mut()
-        .poll(&mut Context::from_waker(&waker))
-        .is_ready()
-    {
-        return;
-    }
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        // No runtime to finish on (the reply was dropped after it shut
-        // down): the reservation expires with its lease.
-        return;
-    };
-    shared.pending.fetch_add(1, Ordering::AcqRel);
-    let shared = Arc::clone(shared);
-    runtime.spawn(async move {
-        settlement.await;
-        if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            shared.idle.notify_waiters();
-        }
-    });
 }
 
 impl Settle {

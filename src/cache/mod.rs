@@ -107,16 +107,17 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::background::{take_ready, Background};
 use crate::error::{Error, Result};
 use crate::observe::{observe, End, Observer};
 use crate::store::{CacheStore, CachedReply};
@@ -206,6 +207,7 @@ pub struct CacheLayer {
     shared: Arc<Shared>,
 }
 
+#[derive(Clone)]
 struct Shared {
     store: Arc<dyn CacheStore>,
     ttl: Duration,
@@ -216,10 +218,17 @@ struct Shared {
     single_flight: bool,
     patience: Duration,
     semantic: Option<Arc<Semantic>>,
-    flights: Mutex<HashMap<RequestKey, (u64, Follow)>>,
-    next_flight: AtomicU64,
-    pending: AtomicUsize,
-    idle: Notify,
+    /// Calls in flight, and writes still running: shared with a layer
+    /// configured from this one.
+    flights: Arc<Flights>,
+    background: Arc<Background>,
+}
+
+/// The misses being answered, by key: where followers wait.
+#[derive(Default)]
+struct Flights {
+    table: Mutex<HashMap<RequestKey, (u64, Follow)>>,
+    next: AtomicU64,
 }
 
 /// Where a follower learns how its leader's call ended.
@@ -249,39 +258,15 @@ impl CacheLayer {
                 single_flight: true,
                 patience: DEFAULT_FOLLOWER_PATIENCE,
                 semantic: None,
-                flights: Mutex::default(),
-                next_flight: AtomicU64::new(0),
-                pending: AtomicUsize::new(0),
-                idle: Notify::new(),
+                flights: Arc::default(),
+                background: Arc::default(),
             }),
         }
     }
 
     fn edit(mut self, change: impl FnOnce(&mut Shared)) -> Self {
-        match Arc::get_mut(&mut self.shared) {
-            Some(shared) => change(shared),
-            None => {
-                // Configured after a clone: the clone keeps the old settings.
-                let old = &self.shared;
-                let mut shared = Shared {
-                    store: Arc::clone(&old.store),
-                    ttl: old.ttl,
-                    scope: old.scope,
-                    cacheable: old.cacheable.clone(),
-                    store_truncated: old.store_truncated,
-                    store_filtered: old.store_filtered,
-                    single_flight: old.single_flight,
-                    patience: old.patience,
-                    semantic: old.semantic.clone(),
-                    flights: Mutex::default(),
-                    next_flight: AtomicU64::new(0),
-                    pending: AtomicUsize::new(0),
-                    idle: Notify::new(),
-                };
-                change(&mut shared);
-                self.shared = Arc::new(shared);
-            }
-        }
+        // Configured after a clone: the clone keeps the old settings.
+        change(Arc::make_mut(&mut self.shared));
         self
     }
 
@@ -351,8 +336,8 @@ impl CacheLayer {
     #[must_use]
     pub fn semantic_capacity(self, capacity: usize) -> Self {
         self.edit(|s| {
-            if let Some(semantic) = &s.semantic {
-                s.semantic = Some(Arc::new(semantic.with_capacity(capacity)));
+            if let Some(semantic) = &mut s.semantic {
+                Arc::make_mut(semantic).capacity = capacity;
             }
         })
     }
@@ -363,8 +348,8 @@ impl CacheLayer {
     #[must_use]
     pub fn semantic_guard(self, yes: bool) -> Self {
         self.edit(|s| {
-            if let Some(semantic) = &s.semantic {
-                s.semantic = Some(Arc::new(semantic.with_guard(yes)));
+            if let Some(semantic) = &mut s.semantic {
+                Arc::make_mut(semantic).guard = yes;
             }
         })
     }
@@ -376,13 +361,7 @@ impl CacheLayer {
     /// store is written on a spawned task, which a test or a shutdown waits
     /// for here.
     pub async fn stored(&self) {
-        loop {
-            let idle = self.shared.idle.notified();
-            if self.shared.pending.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            idle.await;
-        }
+        self.shared.background.idle().await;
     }
 }
 
@@ -437,9 +416,7 @@ where
     }
 
     fn call(&mut self, request: LlmRequest) -> Self::Future {
-        // The service that was made ready goes with this call.
-        let ready = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, ready);
+        let inner = take_ready(&mut self.inner);
         let shared = Arc::clone(&self.shared);
         Box::pin(async move { shared.call(inner, request).await })
     }
@@ -592,11 +569,11 @@ impl Shared {
     }
 
     fn join(self: &Arc<Self>, key: RequestKey) -> Join {
-        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        let mut flights = self.flights.table.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, follow)) = flights.get(&key) {
             return Join::Follow(follow.clone());
         }
-        let id = self.next_flight.fetch_add(1, Ordering::Relaxed);
+        let id = self.flights.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(None);
         flights.insert(key, (id, rx));
         Join::Lead(Lead {
@@ -653,8 +630,8 @@ impl Shared {
         }
     }
 
-    /// Stores `entry`: at once for a store that answers at once, else on a
-    /// spawned task that [`CacheLayer::stored`] waits for.
+    /// Stores `entry`: at once for a store that answers at once, else as
+    /// background work that [`CacheLayer::stored`] waits for.
     fn put(self: &Arc<Self>, key: RequestKey, entry: Arc<CachedReply>, ttl: Duration) {
         if let Some(result) = self.store.put_now(&key, &entry, ttl) {
             if let Err(error) = result {
@@ -662,17 +639,10 @@ impl Shared {
             }
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        self.pending.fetch_add(1, Ordering::AcqRel);
-        let shared = Arc::clone(self);
-        runtime.spawn(async move {
-            if let Err(error) = shared.store.put(&key, entry, ttl).await {
+        let store = Arc::clone(&self.store);
+        self.background.run(async move {
+            if let Err(error) = store.put(&key, entry, ttl).await {
                 tracing::warn!(%error, "a reply could not be cached");
-            }
-            if shared.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-                shared.idle.notify_waiters();
             }
         });
     }
@@ -714,7 +684,12 @@ impl Lead {
     }
 
     fn leave(&self) {
-        let mut flights = self.shared.flights.lock().unwrap_or_else(|p| p.into_inner());
+        let mut flights = self
+            .shared
+            .flights
+            .table
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if flights.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
             flights.remove(&self.key);
         }

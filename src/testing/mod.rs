@@ -70,6 +70,8 @@
 //! answers without HTTP at all and, by default, refuses what a vendor refuses.
 //! The guide [`crate::guide::testing`] shows both in an application's tests.
 
+#[cfg(feature = "cache")]
+mod embedder;
 mod scripted;
 mod upstream;
 mod wire;
@@ -80,6 +82,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use embedder::WordEmbedder;
 pub use scripted::Scripted;
 pub use upstream::{default_reply, FakeUpstream, FakeUpstreamBuilder, SeenRequest};
 

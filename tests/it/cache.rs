@@ -742,33 +742,8 @@ mod redis {
 
 mod semantic {
     use super::*;
-    use tower_ai::cache::{embedder_fn, Embedder, StackEmbedder};
-
-    /// A toy embedder: each lower-cased word adds one to a slot picked by
-    /// its hash, so two prompts are as similar as the words they share.
-    fn words() -> impl Embedder {
-        embedder_fn(|texts: Vec<String>| async move {
-            Ok(texts
-                .iter()
-                .map(|text| {
-                    let mut vector = vec![0.0f32; 256];
-                    for word in text
-                        .split(|c: char| !c.is_alphanumeric())
-                        .filter(|w| !w.is_empty())
-                    {
-                        let slot = word
-                            .to_lowercase()
-                            .bytes()
-                            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-                            });
-                        vector[(slot % 256) as usize] += 1.0;
-                    }
-                    vector
-                })
-                .collect())
-        })
-    }
+    use tower_ai::cache::StackEmbedder;
+    use tower_ai::testing::WordEmbedder;
 
     fn question(tenant: &str, system: &str, text: &str) -> LlmRequest {
         LlmRequest::new(ChatRequest::new("gpt-4o").system(system).user(text))
@@ -788,7 +763,7 @@ mod semantic {
     async fn a_paraphrase_is_answered_from_the_similar_prompts_entry() {
         let upstream = Upstream::new("Settings, then Appearance");
         let mut cache = CacheLayer::new(MemoryCacheStore::new())
-            .semantic(words(), 0.8)
+            .semantic(WordEmbedder, 0.8)
             .layer(upstream.service());
         let (first, stored) = ask_text(
             &mut cache,
@@ -813,7 +788,7 @@ mod semantic {
     #[tokio::test]
     async fn a_similar_prompt_that_means_the_opposite_is_not_answered() {
         let upstream = Upstream::new("answer");
-        let guarded = CacheLayer::new(MemoryCacheStore::new()).semantic(words(), 0.8);
+        let guarded = CacheLayer::new(MemoryCacheStore::new()).semantic(WordEmbedder, 0.8);
         let mut cache = guarded.layer(upstream.service());
         ask_text(
             &mut cache,
@@ -834,7 +809,7 @@ mod semantic {
         // Without the guard, the embedding alone would have answered.
         let upstream = Upstream::new("answer");
         let mut unguarded = CacheLayer::new(MemoryCacheStore::new())
-            .semantic(words(), 0.8)
+            .semantic(WordEmbedder, 0.8)
             .semantic_guard(false)
             .layer(upstream.service());
         ask_text(
@@ -857,7 +832,7 @@ mod semantic {
     async fn only_the_last_user_turn_may_differ_and_never_the_tenant() {
         let upstream = Upstream::new("answer");
         let mut cache = CacheLayer::new(MemoryCacheStore::new())
-            .semantic(words(), 0.8)
+            .semantic(WordEmbedder, 0.8)
             .layer(upstream.service());
         ask_text(
             &mut cache,
@@ -886,7 +861,7 @@ mod semantic {
         let upstream = Upstream::new("answer");
         let mut cache = CacheLayer::new(MemoryCacheStore::new())
             .ttl(Duration::from_millis(100))
-            .semantic(words(), 0.8)
+            .semantic(WordEmbedder, 0.8)
             .layer(upstream.service());
         ask_text(
             &mut cache,

@@ -24,11 +24,14 @@ const CANDIDATES: usize = 8;
 const MAX_TENANTS: u64 = 10_000;
 
 /// The semantic side of one cache layer.
+#[derive(Clone)]
 pub(crate) struct Semantic {
     embedder: Arc<dyn Embedder>,
     threshold: f32,
-    capacity: usize,
-    guard: bool,
+    /// Prompts indexed per tenant.
+    pub(crate) capacity: usize,
+    /// Whether the lexical guard refuses conflicting candidates.
+    pub(crate) guard: bool,
     tenants: moka::sync::Cache<String, Arc<Mutex<TenantIndex>>>,
 }
 
@@ -88,14 +91,6 @@ impl Semantic {
             guard,
             tenants: moka::sync::Cache::new(MAX_TENANTS),
         }
-    }
-
-    pub(crate) fn with_capacity(&self, capacity: usize) -> Self {
-        Self::new(Arc::clone(&self.embedder), self.threshold, capacity, self.guard)
-    }
-
-    pub(crate) fn with_guard(&self, guard: bool) -> Self {
-        Self::new(Arc::clone(&self.embedder), self.threshold, self.capacity, guard)
     }
 
     /// Embeds `chat`'s last user turn, if its last message is a user's with
