@@ -21,6 +21,7 @@
 //! # let _ = request;
 //! ```
 
+mod canonical;
 mod embedding;
 mod key;
 mod llm;
