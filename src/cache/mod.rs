@@ -79,8 +79,14 @@
 //! if it is cancelled (its caller dropped it), one of them takes over; a
 //! follower waits at most [`follower_patience`](CacheLayer::follower_patience)
 //! (two minutes by default), then calls upstream itself, so nobody hangs.
-//! A follower of a streamed leader receives the reply when the leader's
-//! stream has ended, not event by event.
+//! A follower that asked for a stream, of a leader whose reply streams,
+//! receives the leader's events as they arrive, each follower at its own
+//! pace: the leader never waits for one. The events are kept for the
+//! followers up to [`follower_buffer`](CacheLayer::follower_buffer) events
+//! (default [`DEFAULT_FOLLOWER_BUFFER`]); past that, a follower that has
+//! not read them all waits for the stored reply and goes on from there,
+//! so its caller still gets every byte once. A streamed leader whose
+//! caller goes away while followers read is read to its end for them.
 //!
 //! # Semantic lookup
 //!
@@ -99,6 +105,7 @@
 //! (both logged as warnings).
 
 mod embed;
+mod relay;
 mod semantic;
 
 pub use embed::{embedder_fn, Embedder, EmbedderFn, StackEmbedder};
@@ -125,10 +132,16 @@ use crate::types::{
     CacheStatus, ChatResponse, ChatStream, FinishReason, LlmRequest, LlmResponse, Operation, Reply,
     ReplyMode, RequestKey, ServedBy, StreamEvent, Usage, UsageSource,
 };
+use relay::{Ended, Relay};
 use semantic::{Probe, Semantic};
 
 /// How long an entry lives by default: an hour.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3_600);
+
+/// How many of a streamed leader's events are kept for its streaming
+/// followers by default ([`CacheLayer::follower_buffer`]): a reply of
+/// several thousand tokens, as providers stream them.
+pub const DEFAULT_FOLLOWER_BUFFER: usize = 4_096;
 
 /// How long a follower waits for a leader's reply by default.
 pub const DEFAULT_FOLLOWER_PATIENCE: Duration = Duration::from_secs(120);
@@ -217,6 +230,7 @@ struct Shared {
     store_filtered: bool,
     single_flight: bool,
     patience: Duration,
+    follower_buffer: usize,
     semantic: Option<Arc<Semantic>>,
     /// Calls in flight, and writes still running: shared with a layer
     /// configured from this one.
@@ -227,12 +241,20 @@ struct Shared {
 /// The misses being answered, by key: where followers wait.
 #[derive(Default)]
 struct Flights {
-    table: Mutex<HashMap<RequestKey, (u64, Follow)>>,
+    table: Mutex<HashMap<RequestKey, Flight>>,
     next: AtomicU64,
 }
 
 /// Where a follower learns how its leader's call ended.
 type Follow = watch::Receiver<Option<Landing>>;
+
+/// One miss being answered: its number, where its end is told, and its
+/// events for streaming followers.
+struct Flight {
+    id: u64,
+    landing: Follow,
+    relay: Arc<Relay>,
+}
 
 /// How a leader's call ended, for its followers.
 #[derive(Clone)]
@@ -257,6 +279,7 @@ impl CacheLayer {
                 store_filtered: false,
                 single_flight: true,
                 patience: DEFAULT_FOLLOWER_PATIENCE,
+                follower_buffer: DEFAULT_FOLLOWER_BUFFER,
                 semantic: None,
                 flights: Arc::default(),
                 background: Arc::default(),
@@ -314,6 +337,15 @@ impl CacheLayer {
     #[must_use]
     pub fn follower_patience(self, patience: Duration) -> Self {
         self.edit(|s| s.patience = patience)
+    }
+
+    /// How many of a streamed leader's events are kept for its streaming
+    /// followers (default [`DEFAULT_FOLLOWER_BUFFER`]). A follower that has
+    /// not read them all when the leader streams past this many finishes
+    /// from the stored reply instead; at 0 every streaming follower does.
+    #[must_use]
+    pub fn follower_buffer(self, events: usize) -> Self {
+        self.edit(|s| s.follower_buffer = events)
     }
 
     /// Adds a semantic lookup: on an exact miss, the last user turn is
@@ -433,7 +465,7 @@ struct Miss {
 /// What a request found when it looked for a flight.
 enum Join {
     Lead(Lead),
-    Follow(Follow),
+    Follow(Follow, Arc<Relay>),
 }
 
 impl Shared {
@@ -478,10 +510,26 @@ impl Shared {
         }
         let deadline = tokio::time::Instant::now() + self.patience;
         loop {
-            let mut follow = match self.join(key) {
+            let (mut follow, relay) = match self.join(key) {
                 Join::Lead(lead) => return self.miss(inner, request, miss, Some(lead)).await,
-                Join::Follow(follow) => follow,
+                Join::Follow(follow, relay) => (follow, relay),
             };
+            if mode == ReplyMode::Stream {
+                let registration = relay.register();
+                let started = tokio::time::timeout_at(deadline, async {
+                    let landed = std::pin::pin!(landing_of(&mut follow));
+                    let started = std::pin::pin!(relay.wait_started());
+                    matches!(
+                        futures_util::future::select(started, landed).await,
+                        futures_util::future::Either::Left(_)
+                    )
+                })
+                .await;
+                if started == Ok(true) && !relay.abandoned() {
+                    count("hit");
+                    return Ok(self.follow_live(registration, follow, &relay));
+                }
+            }
             let Ok(landing) = tokio::time::timeout_at(deadline, landing_of(&mut follow)).await else {
                 tracing::debug!("a cache follower waited its patience out; it calls upstream itself");
                 return self.miss(inner, request, miss, None).await;
@@ -570,18 +618,37 @@ impl Shared {
 
     fn join(self: &Arc<Self>, key: RequestKey) -> Join {
         let mut flights = self.flights.table.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, follow)) = flights.get(&key) {
-            return Join::Follow(follow.clone());
+        if let Some(flight) = flights.get(&key) {
+            return Join::Follow(flight.landing.clone(), Arc::clone(&flight.relay));
         }
         let id = self.flights.next.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = watch::channel(None);
-        flights.insert(key, (id, rx));
+        let (tx, landing) = watch::channel(None);
+        let relay = Relay::new(self.follower_buffer);
+        flights.insert(
+            key,
+            Flight {
+                id,
+                landing,
+                relay: Arc::clone(&relay),
+            },
+        );
         Join::Lead(Lead {
             shared: Arc::clone(self),
             key,
             id,
             tx: Some(tx),
+            relay,
         })
+    }
+
+    /// A streaming follower's response: the leader's events as they come.
+    fn follow_live(&self, registration: relay::Registration, follow: Follow, relay: &Relay) -> LlmResponse {
+        let mut response = LlmResponse::new(Reply::Stream(Relay::follow(registration, follow)));
+        response.extensions.insert(CacheStatus::HitExact);
+        if let Some(served_by) = relay.served_by() {
+            response.extensions.insert(served_by);
+        }
+        response
     }
 
     async fn lead<S>(
@@ -606,6 +673,15 @@ impl Shared {
             }
             Ok(mut response) => {
                 response.extensions.insert(CacheStatus::Miss);
+                let served_by = response.extensions.get::<ServedBy>().cloned();
+                // A streamed leader passes its events on to streaming followers.
+                let relay = match (&lead, &response.reply) {
+                    (Some(lead), Reply::Stream(_)) => {
+                        lead.relay.set_served_by(served_by.clone());
+                        Some(Arc::clone(&lead.relay))
+                    }
+                    _ => None,
+                };
                 let keeper = Keeper {
                     shared: Arc::clone(self),
                     key,
@@ -613,9 +689,20 @@ impl Shared {
                     write,
                     ttl,
                     probe,
-                    served_by: response.extensions.get::<ServedBy>().cloned(),
+                    served_by,
+                    relay: relay.clone(),
                 };
-                Ok(observe(response, keeper))
+                let LlmResponse { reply, extensions } = observe(response, keeper);
+                let reply = match (reply, relay) {
+                    (Reply::Stream(stream), Some(relay)) => {
+                        let background = Arc::clone(&self.background);
+                        Reply::Stream(
+                            stream.map_stream(|inner| relay::Handoff::new(inner, relay, background)),
+                        )
+                    }
+                    (reply, _) => reply,
+                };
+                Ok(LlmResponse { reply, extensions })
             }
         }
     }
@@ -671,6 +758,7 @@ struct Lead {
     key: RequestKey,
     id: u64,
     tx: Option<watch::Sender<Option<Landing>>>,
+    relay: Arc<Relay>,
 }
 
 impl Lead {
@@ -690,7 +778,7 @@ impl Lead {
             .table
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if flights.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+        if flights.get(&self.key).is_some_and(|flight| flight.id == self.id) {
             flights.remove(&self.key);
         }
     }
@@ -716,10 +804,24 @@ struct Keeper {
     /// The prompt's place in the semantic index, once its reply is stored.
     probe: Option<Probe>,
     served_by: Option<ServedBy>,
+    /// Where a streamed leader's events go for its streaming followers.
+    relay: Option<Arc<Relay>>,
 }
 
 impl Observer for Keeper {
+    fn on_event(&mut self, event: &StreamEvent) {
+        if let Some(relay) = &self.relay {
+            relay.push(event);
+        }
+    }
+
     fn on_end(self, end: End<'_>) {
+        if let Some(relay) = &self.relay {
+            relay.end(match &end {
+                End::Failed { error, .. } => Ended::Failed((*error).clone()),
+                _ => Ended::Finished,
+            });
+        }
         match end {
             End::Finished(reply) => {
                 let entry = Arc::new(CachedReply::new(reply.clone(), self.served_by.as_ref()));
@@ -743,12 +845,18 @@ impl Observer for Keeper {
     }
 
     fn on_error(self, error: &Error) {
+        if let Some(relay) = &self.relay {
+            relay.end(Ended::Failed(error.clone()));
+        }
         if let Some(lead) = self.lead {
             lead.land(Landing::Failed(error.clone()));
         }
     }
 
     fn on_cancel(self, _: Option<&ChatResponse>) {
+        if let Some(relay) = &self.relay {
+            relay.end(Ended::Abandoned);
+        }
         // Dropping the lead lets a follower take over.
     }
 }

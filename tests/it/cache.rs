@@ -937,3 +937,297 @@ async fn concurrent_identical_misses_embed_their_prompt_once() {
     assert_eq!(upstream.calls(), 1);
     assert_eq!(embedded.load(Ordering::SeqCst), 1, "only the leader embeds");
 }
+
+/// An upstream with one streamed reply whose events the test sends one by
+/// one, counting its calls.
+struct Gated {
+    calls: Arc<AtomicUsize>,
+    events: tokio::sync::mpsc::UnboundedSender<Result<StreamEvent, Error>>,
+}
+
+impl Gated {
+    fn new() -> (
+        Self,
+        impl Service<LlmRequest, Response = LlmResponse, Error = Error, Future = impl Send>
+            + Clone
+            + Send
+            + 'static,
+    ) {
+        let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let receiver = Arc::new(std::sync::Mutex::new(Some(receiver)));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let service = service_fn(move |_: LlmRequest| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let receiver = receiver.lock().unwrap().take();
+            async move {
+                let receiver = receiver.expect("the gated upstream answers one call");
+                let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+                    receiver.recv().await.map(|event| (event, receiver))
+                });
+                let mut response = LlmResponse::new(Reply::Stream(ChatStream::new(stream)));
+                response.extensions.insert(ServedBy::new("fake", "gpt-4o"));
+                Ok(response)
+            }
+        });
+        (Self { calls, events }, service)
+    }
+
+    fn send(&self, event: StreamEvent) {
+        self.events.send(Ok(event)).expect("the stream is read");
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+/// The reply the gated tests stream: text in deltas, a tool call whose
+/// arguments come in two pieces, usage and the finish.
+fn gated_events() -> Vec<StreamEvent> {
+    let mut events = vec![StreamEvent::Start {
+        id: "r-1".into(),
+        model: "gpt-4o".into(),
+    }];
+    events.extend(["Rayleigh ", "scattering ", "favours ", "short ", "waves."].map(StreamEvent::text));
+    events.push(StreamEvent::ToolCallDelta {
+        index: 0,
+        id: Some("call_1".into()),
+        name: Some("cite".into()),
+        arguments: String::new(),
+    });
+    for piece in ["{\"source\":", "\"physics\"}"] {
+        events.push(StreamEvent::ToolCallDelta {
+            index: 0,
+            id: None,
+            name: None,
+            arguments: piece.into(),
+        });
+    }
+    events.push(StreamEvent::Usage(Usage::new(12, 9)));
+    events.push(StreamEvent::Finish {
+        reason: FinishReason::ToolCalls,
+    });
+    events
+}
+
+/// Reads `n` events of `stream`, failing the test if they do not come.
+async fn read_events(stream: &mut ChatStream, n: usize) -> Vec<StreamEvent> {
+    let mut events = Vec::new();
+    for _ in 0..n {
+        let event = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("the event is passed on before the upstream finishes")
+            .expect("the stream has not ended")
+            .expect("an event");
+        events.push(event);
+    }
+    events
+}
+
+/// A stream read to its end, folded into a reply.
+async fn fold(stream: ChatStream) -> ChatResponse {
+    LlmResponse::new(Reply::Stream(stream))
+        .into_complete()
+        .await
+        .unwrap()
+}
+
+fn into_stream(response: LlmResponse) -> ChatStream {
+    match response.reply {
+        Reply::Stream(stream) => stream,
+        _ => panic!("a stream was asked for"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_followers_receive_the_leaders_events_as_they_arrive() {
+    let (upstream, service) = Gated::new();
+    let cache = CacheLayer::new(MemoryCacheStore::new()).layer(service);
+    let events = gated_events();
+    let leader = send(&mut cache.clone(), ask_stream("acme")).await.unwrap();
+    assert_eq!(status(&leader), Some(CacheStatus::Miss));
+    let mut leader = into_stream(leader);
+    upstream.send(events[0].clone());
+    upstream.send(events[1].clone());
+    let mut leader_events = read_events(&mut leader, 2).await;
+    assert_eq!(leader_events, events[..2]);
+
+    // Fifty followers ask while the upstream has sent two events; each gets
+    // those two at once, before the upstream sends anything more.
+    let mut followers = Vec::new();
+    for _ in 0..50 {
+        let response = send(&mut cache.clone(), ask_stream("acme")).await.unwrap();
+        assert_eq!(status(&response), Some(CacheStatus::HitExact));
+        assert_eq!(
+            response.extensions.get::<ServedBy>().map(|s| s.provider.as_str()),
+            Some("fake")
+        );
+        let mut stream = into_stream(response);
+        let seen = read_events(&mut stream, 2).await;
+        assert_eq!(seen, events[..2]);
+        followers.push((stream, seen));
+    }
+    // A follower reads the next delta as soon as the leader has read it,
+    // before the upstream sends anything more.
+    upstream.send(events[2].clone());
+    leader_events.extend(read_events(&mut leader, 1).await);
+    assert_eq!(leader_events, events[..3]);
+    let (first, seen) = &mut followers[0];
+    seen.extend(read_events(first, 1).await);
+    assert_eq!(seen[..], events[..3]);
+
+    for event in &events[3..] {
+        upstream.send(event.clone());
+    }
+    drop(upstream.events);
+    leader_events.extend(read_rest(leader).await);
+    assert_eq!(leader_events, events);
+    let whole = fold_events(leader_events).await;
+    assert_eq!(whole.text(), "Rayleigh scattering favours short waves.");
+    assert_eq!(whole.usage.unwrap().source, UsageSource::Reported);
+    for (stream, mut seen) in followers {
+        seen.extend(read_rest(stream).await);
+        let reply = fold_events(seen).await;
+        assert_eq!(reply.message, whole.message);
+        assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
+        let usage = reply.usage.unwrap();
+        assert_eq!((usage.input_tokens, usage.output_tokens), (12, 9));
+        assert_eq!(usage.source, UsageSource::CacheHit);
+    }
+    assert_eq!(upstream.calls.load(Ordering::SeqCst), 1);
+    // The reply was stored, too.
+    let later = send(&mut cache.clone(), ask("acme")).await.unwrap();
+    assert_eq!(status(&later), Some(CacheStatus::HitExact));
+    assert_eq!(later.into_complete().await.unwrap().message, whole.message);
+}
+
+/// The rest of a stream's events.
+async fn read_rest(stream: ChatStream) -> Vec<StreamEvent> {
+    stream.map(|event| event.expect("an event")).collect().await
+}
+
+/// Events folded into a reply, as a caller of the stream would.
+async fn fold_events(events: Vec<StreamEvent>) -> ChatResponse {
+    fold(ChatStream::from_events(events.into_iter().map(Ok))).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_streaming_follower_finishes_from_the_stored_reply() {
+    let (upstream, service) = Gated::new();
+    // The followers' buffer holds nine events; the reply has eleven.
+    let cache = CacheLayer::new(MemoryCacheStore::new())
+        .follower_buffer(9)
+        .layer(service);
+    let events = gated_events();
+    let mut leader = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
+    upstream.send(events[0].clone());
+    let mut leader_events = read_events(&mut leader, 1).await;
+
+    // A follower reads up to the first piece of the tool call's arguments,
+    // then stops reading while the leader goes on past the buffer.
+    let mut slow = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
+    for event in &events[1..8] {
+        upstream.send(event.clone());
+    }
+    leader_events.extend(read_events(&mut leader, 7).await);
+    let mut slow_events = read_events(&mut slow, 8).await;
+    assert_eq!(slow_events, events[..8]);
+    for event in &events[8..10] {
+        upstream.send(event.clone());
+    }
+    leader_events.extend(read_events(&mut leader, 2).await);
+
+    // Another comes once the buffer is gone, before the leader finishes.
+    let late = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
+    upstream.send(events[10].clone());
+    drop(upstream.events);
+    leader_events.extend(read_rest(leader).await);
+    assert_eq!(leader_events, events);
+    let whole = fold_events(leader_events).await;
+
+    // Both finish from the stored reply: every byte once, nothing lost.
+    slow_events.extend(read_rest(slow).await);
+    let late_events = read_rest(late).await;
+    assert!(matches!(late_events[0], StreamEvent::Start { .. }));
+    for events in [slow_events, late_events] {
+        let reply = fold_events(events).await;
+        assert_eq!(reply.message, whole.message);
+        assert_eq!(reply.finish_reason, Some(FinishReason::ToolCalls));
+        assert_eq!(reply.usage.unwrap().source, UsageSource::CacheHit);
+    }
+    assert_eq!(upstream.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_leader_dropped_midway_is_read_on_for_its_followers() {
+    let (upstream, service) = Gated::new();
+    let layer = CacheLayer::new(MemoryCacheStore::new());
+    let cache = layer.layer(service);
+    let events = gated_events();
+    let mut leader = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
+    upstream.send(events[0].clone());
+    upstream.send(events[1].clone());
+    read_events(&mut leader, 2).await;
+    let mut follower = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
+    read_events(&mut follower, 2).await;
+
+    // The leader's caller goes away; the follower still gets the rest.
+    drop(leader);
+    for event in &events[2..] {
+        upstream.send(event.clone());
+    }
+    drop(upstream.events);
+    let whole = fold_events(events.clone()).await;
+    let mut seen = events[..2].to_vec();
+    seen.extend(read_rest(follower).await);
+    assert_eq!(fold_events(seen).await.message, whole.message);
+    // The reply was read to its end in the background, and stored.
+    layer.stored().await;
+    let later = send(&mut cache.clone(), ask("acme")).await.unwrap();
+    assert_eq!(status(&later), Some(CacheStatus::HitExact));
+    assert_eq!(upstream.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_leader_dropped_with_no_follower_cancels_the_upstream_call() {
+    let (upstream, service) = Gated::new();
+    let cache = CacheLayer::new(MemoryCacheStore::new()).layer(service);
+    let mut leader = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
+    upstream.send(gated_events()[0].clone());
+    read_events(&mut leader, 1).await;
+    drop(leader);
+    tokio::time::timeout(Duration::from_secs(5), upstream.events.closed())
+        .await
+        .expect("the upstream stream is dropped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_followers_fail_where_the_leaders_stream_fails() {
+    let (upstream, service) = Gated::new();
+    let cache = CacheLayer::new(MemoryCacheStore::new()).layer(service);
+    let events = gated_events();
+    let mut leader = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
+    upstream.send(events[0].clone());
+    read_events(&mut leader, 1).await;
+    let mut follower = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
+    upstream.send(events[1].clone());
+    upstream
+        .events
+        .send(Err(Error::StreamTruncated {
+            provider: "fake".into(),
+        }))
+        .unwrap();
+    assert!(leader.next().await.unwrap().is_ok());
+    assert!(matches!(
+        leader.next().await,
+        Some(Err(Error::StreamTruncated { .. }))
+    ));
+    assert_eq!(read_events(&mut follower, 2).await, events[..2]);
+    assert!(matches!(
+        follower.next().await,
+        Some(Err(Error::StreamTruncated { .. }))
+    ));
+    assert!(follower.next().await.is_none());
+    assert_eq!(upstream.calls(), 1);
+}
