@@ -80,13 +80,14 @@
 //! follower waits at most [`follower_patience`](CacheLayer::follower_patience)
 //! (two minutes by default), then calls upstream itself, so nobody hangs.
 //! A follower that asked for a stream, of a leader whose reply streams,
-//! receives the leader's events as they arrive, each follower at its own
-//! pace: the leader never waits for one. The events are kept for the
-//! followers up to [`follower_buffer`](CacheLayer::follower_buffer) events
-//! (default [`DEFAULT_FOLLOWER_BUFFER`]); past that, a follower that has
-//! not read them all waits for the stored reply and goes on from there,
-//! so its caller still gets every byte once. A streamed leader whose
-//! caller goes away while followers read is read to its end for them.
+//! receives the leader's events as the leader reads them, each follower at
+//! its own pace: the leader never waits for one. The latest
+//! [`follower_buffer`](CacheLayer::follower_buffer) events (default
+//! [`DEFAULT_FOLLOWER_BUFFER`]) are kept for the followers; a follower that
+//! falls further behind waits for the stored reply and goes on from where
+//! it was, so its caller still gets every byte once. A streamed leader
+//! whose caller goes away while followers read is read to its end for
+//! them; with no follower reading, its upstream call is cancelled.
 //!
 //! # Semantic lookup
 //!
@@ -138,8 +139,8 @@ use semantic::{Probe, Semantic};
 /// How long an entry lives by default: an hour.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3_600);
 
-/// How many of a streamed leader's events are kept for its streaming
-/// followers by default ([`CacheLayer::follower_buffer`]): a reply of
+/// How many of a streamed leader's latest events are kept for its
+/// streaming followers by default ([`CacheLayer::follower_buffer`]): a reply of
 /// several thousand tokens, as providers stream them.
 pub const DEFAULT_FOLLOWER_BUFFER: usize = 4_096;
 
@@ -339,10 +340,10 @@ impl CacheLayer {
         self.edit(|s| s.patience = patience)
     }
 
-    /// How many of a streamed leader's events are kept for its streaming
-    /// followers (default [`DEFAULT_FOLLOWER_BUFFER`]). A follower that has
-    /// not read them all when the leader streams past this many finishes
-    /// from the stored reply instead; at 0 every streaming follower does.
+    /// How many of a streamed leader's latest events are kept for its
+    /// streaming followers (default [`DEFAULT_FOLLOWER_BUFFER`]). A follower
+    /// that falls further behind the leader than this finishes from the
+    /// stored reply instead; at 0 every streaming follower does.
     #[must_use]
     pub fn follower_buffer(self, events: usize) -> Self {
         self.edit(|s| s.follower_buffer = events)

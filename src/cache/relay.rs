@@ -4,16 +4,17 @@
 //! The leader's observer pushes a copy of each event into the flight's
 //! [`Relay`]; each follower that asked for a stream reads them at its own
 //! pace from its own position. The leader never waits for a follower: the
-//! relay holds at most its limit of events, and a leader that streams more
-//! than that turns the relay off. A follower still reading then waits for
-//! the stored reply and goes on from where it was, by the bytes of text,
-//! reasoning and tool-call arguments it has passed on ([`Progress`]), so its
-//! caller gets every byte once.
+//! relay holds the latest events up to its limit, dropping the oldest. A
+//! follower that falls further behind than that waits for the stored reply
+//! and goes on from where it was, by the bytes of text, reasoning and
+//! tool-call arguments it has passed on ([`Progress`]), so its caller gets
+//! every byte once.
 //!
 //! A leader whose caller goes away while followers are reading is not
 //! cancelled: its stream is handed to a background task that reads it to
 //! its end ([`Handoff`]), so the followers finish and the reply is stored.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -35,10 +36,11 @@ pub(super) struct Relay {
 }
 
 struct State {
-    events: Vec<StreamEvent>,
-    /// The leader streamed more than the limit: the events are gone and
-    /// followers go on from the stored reply.
-    overflowed: bool,
+    /// The latest events, at most the limit.
+    events: VecDeque<StreamEvent>,
+    /// How many events were dropped from the front: `events[0]` is the
+    /// leader's event number `dropped`.
+    dropped: usize,
     end: Option<Ended>,
     /// Followers reading the relay now.
     readers: usize,
@@ -60,8 +62,8 @@ impl Relay {
     pub(super) fn new(limit: usize) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State {
-                events: Vec::new(),
-                overflowed: false,
+                events: VecDeque::new(),
+                dropped: 0,
                 end: None,
                 readers: 0,
                 served_by: None,
@@ -94,14 +96,17 @@ impl Relay {
     pub(super) fn push(&self, event: &StreamEvent) {
         {
             let mut state = self.state();
-            if state.overflowed || state.end.is_some() {
+            if state.end.is_some() {
                 return;
             }
-            if state.events.len() >= self.limit {
-                state.overflowed = true;
-                state.events = Vec::new();
+            if self.limit == 0 {
+                state.dropped += 1;
             } else {
-                state.events.push(event.clone());
+                if state.events.len() == self.limit {
+                    state.events.pop_front();
+                    state.dropped += 1;
+                }
+                state.events.push_back(event.clone());
             }
         }
         self.bump();
@@ -117,7 +122,7 @@ impl Relay {
     /// asked for a stream can follow it live.
     pub(super) fn started(&self) -> bool {
         let state = self.state();
-        !state.events.is_empty() || state.overflowed || state.end.is_some()
+        !state.events.is_empty() || state.dropped > 0 || state.end.is_some()
     }
 
     /// Waits until the leader's stream has begun.
@@ -214,9 +219,9 @@ impl Reader {
             }
             let step = {
                 let state = self.relay.state();
-                if state.overflowed {
+                if self.next < state.dropped {
                     Step::Resume
-                } else if let Some(event) = state.events.get(self.next) {
+                } else if let Some(event) = state.events.get(self.next - state.dropped) {
                     Step::Event(event.clone())
                 } else {
                     match &state.end {

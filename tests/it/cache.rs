@@ -1115,36 +1115,49 @@ async fn fold_events(events: Vec<StreamEvent>) -> ChatResponse {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_streaming_follower_finishes_from_the_stored_reply() {
     let (upstream, service) = Gated::new();
-    // The followers' buffer holds nine events; the reply has eleven.
+    // The followers' buffer keeps the leader's last two events; the reply
+    // has eleven.
     let cache = CacheLayer::new(MemoryCacheStore::new())
-        .follower_buffer(9)
+        .follower_buffer(2)
         .layer(service);
     let events = gated_events();
     let mut leader = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
     upstream.send(events[0].clone());
     let mut leader_events = read_events(&mut leader, 1).await;
-
-    // A follower reads up to the first piece of the tool call's arguments,
-    // then stops reading while the leader goes on past the buffer.
+    let mut fast = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
     let mut slow = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
-    for event in &events[1..8] {
-        upstream.send(event.clone());
-    }
-    leader_events.extend(read_events(&mut leader, 7).await);
-    let mut slow_events = read_events(&mut slow, 8).await;
-    assert_eq!(slow_events, events[..8]);
-    for event in &events[8..10] {
-        upstream.send(event.clone());
-    }
-    leader_events.extend(read_events(&mut leader, 2).await);
+    let mut fast_events = read_events(&mut fast, 1).await;
+    let mut slow_events = read_events(&mut slow, 1).await;
 
-    // Another comes once the buffer is gone, before the leader finishes.
+    // All three read in step up to the first piece of the tool call's
+    // arguments; then the slow follower stops reading while the leader and
+    // the fast follower go on, past what the buffer keeps.
+    for (at, event) in events.iter().enumerate().skip(1) {
+        upstream.send(event.clone());
+        leader_events.extend(read_events(&mut leader, 1).await);
+        fast_events.extend(read_events(&mut fast, 1).await);
+        if at <= 7 {
+            slow_events.extend(read_events(&mut slow, 1).await);
+        }
+    }
+    assert_eq!(slow_events, events[..8]);
+    // The fast follower had every event live, before the upstream ended,
+    // its usage marked as a hit.
+    let mut as_hit = events.clone();
+    for event in &mut as_hit {
+        if let StreamEvent::Usage(usage) = event {
+            usage.source = UsageSource::CacheHit;
+        }
+    }
+    assert_eq!(fast_events, as_hit);
+
+    // Another comes once the first events are gone, before the leader ends.
     let late = into_stream(send(&mut cache.clone(), ask_stream("acme")).await.unwrap());
-    upstream.send(events[10].clone());
     drop(upstream.events);
     leader_events.extend(read_rest(leader).await);
     assert_eq!(leader_events, events);
     let whole = fold_events(leader_events).await;
+    assert!(read_rest(fast).await.is_empty());
 
     // Both finish from the stored reply: every byte once, nothing lost.
     slow_events.extend(read_rest(slow).await);
