@@ -130,8 +130,8 @@ use crate::error::{Error, Result};
 use crate::observe::{observe, End, Observer};
 use crate::store::{CacheStore, CachedReply};
 use crate::types::{
-    CacheStatus, ChatResponse, ChatStream, FinishReason, LlmRequest, LlmResponse, Operation, Reply,
-    ReplyMode, RequestKey, ServedBy, StreamEvent, Usage, UsageSource,
+    CacheDiscard, CacheStatus, ChatResponse, ChatStream, FinishReason, GuardVerdicts, LlmRequest,
+    LlmResponse, Operation, Reply, ReplyMode, RequestKey, ServedBy, StreamEvent, Usage, UsageSource,
 };
 use relay::{Ended, Relay};
 use semantic::{Probe, Semantic};
@@ -497,7 +497,7 @@ impl Shared {
         if read {
             if let Some(entry) = self.lookup(&key).await {
                 count("hit");
-                return Ok(replay(&entry, mode, CacheStatus::HitExact));
+                return Ok(self.hit(&entry, mode, CacheStatus::HitExact, key));
             }
         }
         let miss = Miss {
@@ -528,7 +528,7 @@ impl Shared {
                 .await;
                 if started == Ok(true) && !relay.abandoned() {
                     count("hit");
-                    return Ok(self.follow_live(registration, follow, &relay));
+                    return Ok(self.follow_live(registration, follow, &relay, key));
                 }
             }
             let Ok(landing) = tokio::time::timeout_at(deadline, landing_of(&mut follow)).await else {
@@ -536,13 +536,13 @@ impl Shared {
                 return self.miss(inner, request, miss, None).await;
             };
             match landing {
-                Some(Landing::Reply(entry, status)) => return Ok(replay(&entry, mode, status)),
+                Some(Landing::Reply(entry, status)) => return Ok(self.hit(&entry, mode, status, key)),
                 Some(Landing::Failed(error)) => return Err(error),
                 // The leader was cancelled: look once more, then one of
                 // the followers leads.
                 None => {
                     if let Some(entry) = self.lookup(&key).await {
-                        return Ok(replay(&entry, mode, CacheStatus::HitExact));
+                        return Ok(self.hit(&entry, mode, CacheStatus::HitExact, key));
                     }
                 }
             }
@@ -573,7 +573,7 @@ impl Shared {
                             if let Some(lead) = lead {
                                 lead.land(Landing::Reply(Arc::clone(&entry), status));
                             }
-                            return Ok(replay(&entry, request.mode, status));
+                            return Ok(self.hit(&entry, request.mode, status, found.exact));
                         }
                         None => semantic.forget(asked, &found),
                     }
@@ -643,9 +643,16 @@ impl Shared {
     }
 
     /// A streaming follower's response: the leader's events as they come.
-    fn follow_live(&self, registration: relay::Registration, follow: Follow, relay: &Relay) -> LlmResponse {
+    fn follow_live(
+        self: &Arc<Self>,
+        registration: relay::Registration,
+        follow: Follow,
+        relay: &Relay,
+        key: RequestKey,
+    ) -> LlmResponse {
         let mut response = LlmResponse::new(Reply::Stream(Relay::follow(registration, follow)));
         response.extensions.insert(CacheStatus::HitExact);
+        response.extensions.insert(self.discard_stored(key));
         if let Some(served_by) = relay.served_by() {
             response.extensions.insert(served_by);
         }
@@ -674,6 +681,10 @@ impl Shared {
             }
             Ok(mut response) => {
                 response.extensions.insert(CacheStatus::Miss);
+                let discard = write.then(CacheDiscard::new);
+                if let Some(discard) = &discard {
+                    response.extensions.insert(discard.clone());
+                }
                 let served_by = response.extensions.get::<ServedBy>().cloned();
                 // A streamed leader passes its events on to streaming followers.
                 let relay = match (&lead, &response.reply) {
@@ -692,6 +703,8 @@ impl Shared {
                     probe,
                     served_by,
                     relay: relay.clone(),
+                    verdicts: response.extensions.get::<GuardVerdicts>().cloned(),
+                    discard,
                 };
                 let LlmResponse { reply, extensions } = observe(response, keeper);
                 let reply = match (reply, relay) {
@@ -720,6 +733,38 @@ impl Shared {
 
     /// Stores `entry`: at once for a store that answers at once, else as
     /// background work that [`CacheLayer::stored`] waits for.
+    /// A stored reply answered in the mode asked, as a hit on `key`.
+    fn hit(
+        self: &Arc<Self>,
+        entry: &CachedReply,
+        mode: ReplyMode,
+        status: CacheStatus,
+        key: RequestKey,
+    ) -> LlmResponse {
+        let mut response = replay(entry, mode, status);
+        response.extensions.insert(self.discard_stored(key));
+        response
+    }
+
+    /// A [`CacheDiscard`] that removes the entry stored under `key`.
+    fn discard_stored(self: &Arc<Self>, key: RequestKey) -> CacheDiscard {
+        let discard = CacheDiscard::new();
+        let shared = Arc::clone(self);
+        discard.store_unless_discarded(|| {}, move || shared.remove(key));
+        discard
+    }
+
+    /// Removes the entry stored under `key`, in the background if the
+    /// store needs I/O.
+    fn remove(self: &Arc<Self>, key: RequestKey) {
+        let store = Arc::clone(&self.store);
+        self.background.run(async move {
+            if let Err(error) = store.remove(&key).await {
+                tracing::warn!(%error, "a discarded reply could not be removed from the cache");
+            }
+        });
+    }
+
     fn put(self: &Arc<Self>, key: RequestKey, entry: Arc<CachedReply>, ttl: Duration) {
         if let Some(result) = self.store.put_now(&key, &entry, ttl) {
             if let Err(error) = result {
@@ -807,6 +852,11 @@ struct Keeper {
     served_by: Option<ServedBy>,
     /// Where a streamed leader's events go for its streaming followers.
     relay: Option<Arc<Relay>>,
+    /// The verdicts of guards below the cache: a reply one of them blocked
+    /// is never stored, even if it ended cleanly.
+    verdicts: Option<GuardVerdicts>,
+    /// How a layer outside the cache keeps the reply out of it.
+    discard: Option<CacheDiscard>,
 }
 
 impl Observer for Keeper {
@@ -826,10 +876,25 @@ impl Observer for Keeper {
         match end {
             End::Finished(reply) => {
                 let entry = Arc::new(CachedReply::new(reply.clone(), self.served_by.as_ref()));
-                if self.write && self.shared.storable(reply) {
-                    self.shared.put(self.key, Arc::clone(&entry), self.ttl);
-                    if let (Some(semantic), Some(probe)) = (&self.shared.semantic, self.probe) {
-                        semantic.insert(probe, self.key);
+                let blocked = self.verdicts.as_ref().is_some_and(GuardVerdicts::any_blocked);
+                if blocked {
+                    tracing::debug!("a guard blocked the reply; it is not cached");
+                }
+                if self.write && !blocked && self.shared.storable(reply) {
+                    let store = || {
+                        self.shared.put(self.key, Arc::clone(&entry), self.ttl);
+                        if let (Some(semantic), Some(probe)) = (&self.shared.semantic, self.probe) {
+                            semantic.insert(probe, self.key);
+                        }
+                    };
+                    match &self.discard {
+                        Some(discard) => {
+                            let (shared, key) = (Arc::clone(&self.shared), self.key);
+                            if !discard.store_unless_discarded(store, move || shared.remove(key)) {
+                                tracing::debug!("a layer outside the cache discarded the reply");
+                            }
+                        }
+                        None => store(),
                     }
                 }
                 if let Some(lead) = self.lead {

@@ -18,6 +18,7 @@
 //! # let _ = ServedBy::new("p", "m");
 //! ```
 
+use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Attempt, Error};
@@ -246,6 +247,91 @@ impl GuardVerdicts {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<GuardVerdict>> {
         // A panic while holding the lock cannot leave a Vec half-pushed.
         self.verdicts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A handle that keeps a reply out of the cache, for a layer outside the
+/// cache that refuses the reply after the cache let it through (an output
+/// guard).
+///
+/// The cache layer puts one in the extensions of every response it stores
+/// or replays. [`discard`](Self::discard) makes sure the reply is not kept:
+/// if it is not stored yet (a stream still running) it never will be, and
+/// if it is, its entry is removed. Layers inside the cache need nothing of
+/// the kind: a reply they fail or mark blocked in [`GuardVerdicts`] is
+/// never stored.
+///
+/// ```
+/// use tower_ai::types::CacheDiscard;
+///
+/// let discard = CacheDiscard::new();
+/// assert!(!discard.is_discarded());
+/// discard.clone().discard();
+/// assert!(discard.is_discarded());
+/// ```
+#[derive(Clone, Default)]
+pub struct CacheDiscard {
+    state: Arc<Mutex<DiscardState>>,
+}
+
+#[derive(Default)]
+struct DiscardState {
+    discarded: bool,
+    /// Removes the stored entry, once there is one.
+    remove: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl fmt::Debug for CacheDiscard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheDiscard")
+            .field("discarded", &self.is_discarded())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CacheDiscard {
+    /// A handle with nothing stored yet and nothing discarded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the reply out of the cache (every clone of this handle sees it).
+    pub fn discard(&self) {
+        let remove = {
+            let mut state = self.lock();
+            state.discarded = true;
+            state.remove.take()
+        };
+        if let Some(remove) = remove {
+            remove();
+        }
+    }
+
+    /// Whether [`discard`](Self::discard) was called.
+    pub fn is_discarded(&self) -> bool {
+        self.lock().discarded
+    }
+
+    /// For the cache: stores the reply with `store` unless it was
+    /// discarded, and keeps `remove` to undo that on a later discard.
+    /// Returns whether it stored.
+    pub(crate) fn store_unless_discarded(
+        &self,
+        store: impl FnOnce(),
+        remove: impl FnOnce() + Send + 'static,
+    ) -> bool {
+        let mut state = self.lock();
+        if state.discarded {
+            return false;
+        }
+        store();
+        state.remove = Some(Box::new(remove));
+        true
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DiscardState> {
+        // The state is a flag and an option: a panic cannot leave it half-written.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

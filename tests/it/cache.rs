@@ -12,8 +12,9 @@ use tower_ai::budget::{BudgetLayer, Limit, Metric, Period, Scope};
 use tower_ai::cache::{deterministic_only, CacheLayer, CachePolicy, CacheScope};
 use tower_ai::store::{CacheStore, CachedReply, MemoryCacheStore, MemoryCounterStore};
 use tower_ai::types::{
-    BudgetCharge, CacheStatus, ChatRequest, ChatResponse, ChatStream, FinishReason, Outcome, Reply,
-    ResponseFormat, ServedBy, StreamEvent, Tool, Usage, UsageSource,
+    BudgetCharge, CacheDiscard, CacheStatus, ChatRequest, ChatResponse, ChatStream, FinishReason,
+    GuardAction, GuardStage, GuardVerdict, GuardVerdicts, Outcome, Reply, ResponseFormat, ServedBy,
+    StreamEvent, Tool, Usage, UsageSource,
 };
 use tower_ai::{Error, LlmRequest, LlmResponse, Principal};
 
@@ -1243,4 +1244,76 @@ async fn streaming_followers_fail_where_the_leaders_stream_fails() {
     ));
     assert!(follower.next().await.is_none());
     assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_reply_a_guard_below_the_cache_blocked_is_never_stored() {
+    let upstream = Upstream::new("Your card is 4111 1111 1111 1111");
+    // A guard below the cache: it ends a stream with `Blocked`, and marks a
+    // complete reply blocked in the verdicts it hands up.
+    let guarded = upstream.service().map_response(|mut response: LlmResponse| {
+        let verdicts = GuardVerdicts::new();
+        response.reply = match response.reply {
+            Reply::Stream(stream) => Reply::Stream(stream.map_stream(|events| {
+                events.take(2).chain(futures_util::stream::once(async {
+                    Err(Error::blocked("output-pii", "the reply holds a card number"))
+                }))
+            })),
+            complete => {
+                verdicts.push(GuardVerdict::new(
+                    "output-pii",
+                    GuardStage::Output,
+                    GuardAction::Blocked,
+                ));
+                complete
+            }
+        };
+        response.extensions.insert(verdicts);
+        response
+    });
+    let mut cache = CacheLayer::new(MemoryCacheStore::new()).layer(guarded);
+
+    let streamed = send(&mut cache, ask_stream("acme")).await.unwrap();
+    let events: Vec<_> = into_stream(streamed).collect().await;
+    assert!(matches!(events.last(), Some(Err(Error::Blocked { .. }))));
+    for _ in 0..2 {
+        let response = send(&mut cache, ask("acme")).await.unwrap();
+        assert_eq!(status(&response), Some(CacheStatus::Miss));
+        response.into_complete().await.unwrap();
+    }
+    assert_eq!(upstream.calls(), 3, "nothing blocked was stored");
+}
+
+#[tokio::test]
+async fn a_layer_outside_the_cache_keeps_a_reply_out_with_its_discard_handle() {
+    let upstream = Upstream::new("Rayleigh scattering");
+    let mut cache = CacheLayer::new(MemoryCacheStore::new()).layer(upstream.service());
+    let discard = |response: &LlmResponse| {
+        response
+            .extensions
+            .get::<CacheDiscard>()
+            .expect("the cache hands out a discard handle")
+            .discard();
+    };
+
+    // A complete reply, stored as it passed, is taken out again.
+    let first = send(&mut cache, ask("acme")).await.unwrap();
+    discard(&first);
+    let second = send(&mut cache, ask("acme")).await.unwrap();
+    assert_eq!(status(&second), Some(CacheStatus::Miss));
+    // A hit's handle removes its entry.
+    let hit = send(&mut cache, ask("acme")).await.unwrap();
+    assert_eq!(status(&hit), Some(CacheStatus::HitExact));
+    discard(&hit);
+    let after = send(&mut cache, ask("acme")).await.unwrap();
+    assert_eq!(status(&after), Some(CacheStatus::Miss));
+
+    // A stream discarded before its end is never stored.
+    let streamed = send(&mut cache, ask_stream("globex")).await.unwrap();
+    discard(&streamed);
+    let reply = streamed.into_complete().await.unwrap();
+    assert!(reply.text().starts_with("Rayleigh scattering"));
+    let next = send(&mut cache, ask("globex")).await.unwrap();
+    assert_eq!(status(&next), Some(CacheStatus::Miss));
+    assert_eq!(upstream.calls(), 5);
 }
