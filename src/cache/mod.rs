@@ -56,6 +56,12 @@
 //! [`deterministic_only`] caches only requests at temperature 0.
 //! Embeddings pass through untouched.
 //!
+//! A reply a guard below the cache blocked (an error, or a block in the
+//! [`GuardVerdicts`] it hands up) is never stored. For a layer above the
+//! cache that refuses a reply after the cache let it through, every
+//! response the cache stores or replays carries a [`CacheDiscard`]:
+//! `discard()` keeps the reply out, or removes its entry.
+//!
 //! Each request may set a [`CachePolicy`] in its extensions: use the cache
 //! (the default), bypass it (neither read nor write), refresh (do not read,
 //! do write) or no-store (read, do not write).
