@@ -788,4 +788,42 @@ mod tests {
         let recall = f64::from(agree) / f64::from(queries);
         assert!(recall >= 0.95, "recall@1 {recall}");
     }
+
+    #[test]
+    fn the_graph_finds_near_duplicates_and_most_of_the_exact_top_8() {
+        // What a semantic cache looks up: a stored vector asked again with
+        // noise, at a cosine of about 0.95 to it. 32 dimensions keep the
+        // unoptimised test build to seconds; at 384 random vectors are
+        // nearly orthogonal, so the graph's links say little about a
+        // random query, and the bench measures that case instead.
+        let (d, n, queries) = (32, 20_000, 200);
+        let index = filled(d, n, EXACT_LIMIT, 21);
+        assert!(index.is_approximate());
+        let mut rng = fastrand::Rng::with_seed(22);
+        let mut found = 0;
+        for _ in 0..queries {
+            let source = rng.u64(0..n as u64);
+            let stored = vector_of(&index.vectors, d, index.slots[&source]);
+            let noise = random_unit(&mut rng, d);
+            let mut query: Vec<f32> = stored.iter().zip(&noise).map(|(s, e)| s + 0.33 * e).collect();
+            normalise(&mut query);
+            assert!(dot(&query, stored) > 0.9);
+            if index.search(&query, 1, -1.0).first().map(|h| h.0) == Some(source) {
+                found += 1;
+            }
+        }
+        let recall = f64::from(found) / f64::from(queries);
+        assert!(recall >= 0.95, "near duplicates found {recall}");
+
+        let mut agree = 0;
+        for _ in 0..queries {
+            let query = random_unit(&mut rng, d);
+            let exact = index.search_exact(&query, 8, -1.0);
+            let approx = index.search(&query, 8, -1.0);
+            agree += exact.iter().filter(|e| approx.iter().any(|a| a.0 == e.0)).count();
+        }
+        let recall = agree as f64 / (8 * queries) as f64;
+        eprintln!("recall@8 of random queries {recall}");
+        assert!(recall >= 0.9, "recall@8 of random queries {recall}");
+    }
 }
