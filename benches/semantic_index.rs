@@ -87,7 +87,7 @@ fn graph_index(n: usize, rng: &mut fastrand::Rng) -> (VectorIndex, Vec<Vec<f32>>
 }
 
 /// Whether a filter given on the command line, a substring of the
-/// benchmark's name, keeps a search of `n` entries. Building the largest
+/// benchmark's name or, ending in `$`, its end, keeps a search of `n` entries. Building the largest
 /// graph takes minutes, so sizes the filter leaves out are not built.
 /// Numbers are taken for option values (`--measurement-time 3`).
 fn wanted(n: usize) -> bool {
@@ -96,7 +96,12 @@ fn wanted(n: usize) -> bool {
     std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-') && a.parse::<f64>().is_err())
-        .all(|filter| names.iter().any(|name| name.contains(&filter)))
+        .all(|filter| {
+            names.iter().any(|name| match filter.strip_suffix('$') {
+                Some(end) => name.ends_with(end),
+                None => name.contains(&filter),
+            })
+        })
 }
 
 fn search(c: &mut Criterion) {
