@@ -18,10 +18,12 @@
 //! embeddings, clustered by topic, stay above.
 //!
 //! Building the 100,000-entry graph takes a few minutes on a shared
-//! two-core machine; a filter skips sizes not wanted:
+//! two-core machine; a filter skips sizes not wanted, and a `$` anchors
+//! it at the end of the name (`/10000` would also match 100,000):
 //!
 //! ```text
-//! cargo bench --bench semantic_index -- --warm-up-time 1 --measurement-time 3 search_k1
+//! cargo bench --bench semantic_index -- --warm-up-time 1 --measurement-time 3 --sample-size 10 '/10000$'
+//! cargo bench --bench semantic_index -- --warm-up-time 1 --measurement-time 3 --sample-size 10 '/100000$'
 //! ```
 
 // The index and the guard are crate-private: the cache is their only user
