@@ -8,11 +8,12 @@
 //!
 //! ```no_run
 //! use tower_ai::cache::{CacheLayer, LocalEmbedder};
+//! use tower_ai::store::MemoryCacheStore;
 //!
 //! # fn main() -> Result<(), tower_ai::Error> {
 //! // config.json, tokenizer.json and model.safetensors of all-MiniLM-L6-v2.
 //! let embedder = LocalEmbedder::from_dir("/opt/models/all-MiniLM-L6-v2")?;
-//! let layer = CacheLayer::new().semantic(embedder, 0.95);
+//! let layer = CacheLayer::new(MemoryCacheStore::new()).semantic(embedder, 0.95);
 //! # let _ = layer;
 //! # Ok(())
 //! # }
