@@ -112,10 +112,15 @@
 //! (both logged as warnings).
 
 mod embed;
+#[cfg(feature = "local-embedder")]
+mod local;
 mod relay;
 mod semantic;
 
 pub use embed::{embedder_fn, Embedder, EmbedderFn, StackEmbedder};
+#[cfg(feature = "local-embedder")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local-embedder")))]
+pub use local::LocalEmbedder;
 
 use std::collections::HashMap;
 use std::fmt;

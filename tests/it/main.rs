@@ -36,6 +36,8 @@ mod custom_transport;
 mod error_dialects;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
 mod hostile;
+#[cfg(feature = "local-embedder")]
+mod local_embedder;
 mod mock_provider;
 mod observe;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
