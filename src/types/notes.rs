@@ -315,6 +315,7 @@ impl CacheDiscard {
     /// For the cache: stores the reply with `store` unless it was
     /// discarded, and keeps `remove` to undo that on a later discard.
     /// Returns whether it stored.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
     pub(crate) fn store_unless_discarded(
         &self,
         store: impl FnOnce(),
