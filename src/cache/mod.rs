@@ -960,14 +960,41 @@ fn replay(entry: &CachedReply, mode: ReplyMode, status: CacheStatus) -> LlmRespo
     response
 }
 
-/// The reply's events as a provider streams them: texts, reasoning and
-/// tool-call arguments in deltas of at most [`REPLAY_CHUNK_BYTES`].
+/// The reply's events as a provider streams them (see [`in_deltas`]).
 fn replay_events(reply: &ChatResponse) -> Vec<StreamEvent> {
-    let mut events = Vec::new();
-    for event in reply.to_events() {
+    in_deltas(reply.to_events())
+}
+
+/// `events` (a reply's [`ChatResponse::to_events`], or what is left of
+/// them) as a provider streams them: texts, reasoning and tool-call
+/// arguments in deltas of at most [`REPLAY_CHUNK_BYTES`]; a reasoning
+/// block's signature or redacted data in an event of its own after its
+/// text, a tool call's id and name before its arguments. Empty deltas are
+/// left out.
+fn in_deltas(events: impl IntoIterator<Item = StreamEvent>) -> Vec<StreamEvent> {
+    let mut out = Vec::new();
+    for event in events {
         match event {
             StreamEvent::TextDelta { text } => {
-                events.extend(chunks(&text).map(|piece| StreamEvent::text(piece.to_owned())));
+                out.extend(chunks(&text).map(|piece| StreamEvent::text(piece.to_owned())));
+            }
+            StreamEvent::ReasoningDelta {
+                text,
+                signature,
+                redacted,
+            } => {
+                out.extend(chunks(&text).map(|piece| StreamEvent::ReasoningDelta {
+                    text: piece.to_owned(),
+                    signature: None,
+                    redacted: None,
+                }));
+                if signature.is_some() || redacted.is_some() {
+                    out.push(StreamEvent::ReasoningDelta {
+                        text: String::new(),
+                        signature,
+                        redacted,
+                    });
+                }
             }
             StreamEvent::ToolCallDelta {
                 index,
@@ -975,23 +1002,25 @@ fn replay_events(reply: &ChatResponse) -> Vec<StreamEvent> {
                 name,
                 arguments,
             } => {
-                events.push(StreamEvent::ToolCallDelta {
-                    index,
-                    id,
-                    name,
-                    arguments: String::new(),
-                });
-                events.extend(chunks(&arguments).map(|piece| StreamEvent::ToolCallDelta {
+                if id.is_some() || name.is_some() {
+                    out.push(StreamEvent::ToolCallDelta {
+                        index,
+                        id,
+                        name,
+                        arguments: String::new(),
+                    });
+                }
+                out.extend(chunks(&arguments).map(|piece| StreamEvent::ToolCallDelta {
                     index,
                     id: None,
                     name: None,
                     arguments: piece.to_owned(),
                 }));
             }
-            other => events.push(other),
+            other => out.push(other),
         }
     }
-    events
+    out
 }
 
 /// `text` in pieces of at most [`REPLAY_CHUNK_BYTES`], cut on character

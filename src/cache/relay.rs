@@ -22,10 +22,10 @@ use std::task::{Context, Poll};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::watch;
 
-use super::{chunks, landing_of, Follow, Landing};
+use super::{in_deltas, landing_of, Follow, Landing};
 use crate::background::Background;
 use crate::error::{Error, Result};
-use crate::types::{ChatResponse, ChatStream, ContentPart, ServedBy, StreamEvent, UsageSource};
+use crate::types::{ChatResponse, ChatStream, ServedBy, StreamEvent, UsageSource};
 
 /// One flight's events so far, for its streaming followers.
 pub(super) struct Relay {
@@ -310,76 +310,55 @@ impl Progress {
     }
 
     /// The events that finish `reply` for a follower that has passed on
-    /// this much of it: the unsent part of each text, reasoning and tool
-    /// call in the reply's order, then usage (marked as a cache hit) and
-    /// the finish.
+    /// this much of it: the reply's own events less what went out, in
+    /// deltas as a replayed hit has them, usage marked as a cache hit.
     fn rest_of(&self, reply: &ChatResponse) -> Vec<StreamEvent> {
-        let mut events = Vec::new();
-        if !self.started {
-            events.push(StreamEvent::Start {
-                id: reply.id.clone(),
-                model: reply.model.clone(),
-            });
-        }
-        let (mut text_seen, mut reasoning_seen, mut extras_seen, mut tool) = (0, 0, 0, 0);
-        for part in &reply.message.content {
-            match part {
-                ContentPart::Text { text } => {
-                    let rest = unsent(text, &mut text_seen, self.text);
-                    events.extend(chunks(rest).map(|piece| StreamEvent::text(piece.to_owned())));
-                }
-                ContentPart::Reasoning(reasoning) => {
-                    let rest = unsent(&reasoning.text, &mut reasoning_seen, self.reasoning);
-                    events.extend(chunks(rest).map(|piece| StreamEvent::ReasoningDelta {
-                        text: piece.to_owned(),
-                        signature: None,
-                        redacted: None,
-                    }));
-                    for (extra, is_signature) in [(&reasoning.signature, true), (&reasoning.redacted, false)]
-                    {
-                        let Some(extra) = extra else { continue };
-                        extras_seen += 1;
-                        if extras_seen > self.reasoning_extras {
-                            events.push(StreamEvent::ReasoningDelta {
-                                text: String::new(),
-                                signature: is_signature.then(|| extra.clone()),
-                                redacted: (!is_signature).then(|| extra.clone()),
-                            });
-                        }
-                    }
-                }
-                ContentPart::ToolCall(call) => {
-                    let sent = self.tools.get(tool).copied();
-                    if sent.is_none() {
-                        events.push(StreamEvent::ToolCallDelta {
-                            index: tool,
-                            id: Some(call.id.clone()),
-                            name: Some(call.name.clone()),
-                            arguments: String::new(),
-                        });
-                    }
-                    let rest = call.arguments.get(sent.unwrap_or(0)..).unwrap_or_default();
-                    events.extend(chunks(rest).map(|piece| StreamEvent::ToolCallDelta {
-                        index: tool,
-                        id: None,
-                        name: None,
-                        arguments: piece.to_owned(),
-                    }));
-                    tool += 1;
-                }
-                ContentPart::Image(_) | ContentPart::ToolResult(_) => {}
+        let (mut text_seen, mut reasoning_seen, mut extras_seen) = (0, 0, 0);
+        let rest = reply.to_events().into_iter().filter_map(|event| match event {
+            StreamEvent::Start { .. } => (!self.started).then_some(event),
+            StreamEvent::TextDelta { text } => Some(StreamEvent::text(
+                unsent(&text, &mut text_seen, self.text).to_owned(),
+            )),
+            StreamEvent::ReasoningDelta {
+                text,
+                signature,
+                redacted,
+            } => {
+                let rest = unsent(&text, &mut reasoning_seen, self.reasoning).to_owned();
+                extras_seen += usize::from(signature.is_some()) + usize::from(redacted.is_some());
+                let extras_sent = extras_seen <= self.reasoning_extras;
+                Some(StreamEvent::ReasoningDelta {
+                    text: rest,
+                    signature: signature.filter(|_| !extras_sent),
+                    redacted: redacted.filter(|_| !extras_sent),
+                })
             }
-        }
-        if let Some(mut usage) = reply.usage {
-            usage.source = UsageSource::CacheHit;
-            events.push(StreamEvent::Usage(usage));
-        }
-        if let Some(reason) = &reply.finish_reason {
-            events.push(StreamEvent::Finish {
-                reason: reason.clone(),
-            });
-        }
-        events
+            StreamEvent::ToolCallDelta {
+                index,
+                id,
+                name,
+                arguments,
+            } => Some(match self.tools.get(index) {
+                None => StreamEvent::ToolCallDelta {
+                    index,
+                    id,
+                    name,
+                    arguments,
+                },
+                Some(&sent) => StreamEvent::ToolCallDelta {
+                    index,
+                    id: None,
+                    name: None,
+                    arguments: arguments.get(sent..).unwrap_or_default().to_owned(),
+                },
+            }),
+            StreamEvent::Usage(mut usage) => {
+                usage.source = UsageSource::CacheHit;
+                Some(StreamEvent::Usage(usage))
+            }
+            finish @ StreamEvent::Finish { .. } => Some(finish),
+        });
+        in_deltas(rest)
     }
 }
 
@@ -439,5 +418,70 @@ impl Drop for Handoff {
         tracing::debug!("a streamed cache leader went away; its stream is read on for its followers");
         self.background
             .run(async move { while inner.next().await.is_some() {} });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ContentPart, FinishReason, Reasoning, StreamAccumulator, ToolCall, Usage};
+
+    /// A reply with every kind of content, each longer than one delta.
+    fn reply() -> ChatResponse {
+        let mut reply = ChatResponse::text_reply("r-1", "m", "")
+            .with_finish_reason(FinishReason::ToolCalls)
+            .with_usage(Usage::new(12, 40));
+        reply.message.content = vec![
+            ContentPart::Reasoning(Reasoning {
+                text: "The user asks about the sky; light scatters by wavelength. ".repeat(2),
+                signature: Some("sig-1".into()),
+                redacted: None,
+            }),
+            ContentPart::Reasoning(Reasoning {
+                text: String::new(),
+                signature: None,
+                redacted: Some("opaque".into()),
+            }),
+            ContentPart::Text {
+                text: "Rayleigh scattering favours short waves, so the sky looks blue — ".repeat(2),
+            },
+            ContentPart::ToolCall(ToolCall::new(
+                "call_1",
+                "cite",
+                r#"{"source":"physics","pages":[1,2,3,4,5,6,7,8,9,10,11,12]}"#,
+            )),
+            ContentPart::ToolCall(ToolCall::new("call_2", "cite", r#"{"source":"optics"}"#)),
+        ];
+        reply
+    }
+
+    #[test]
+    fn a_follower_cut_after_any_event_finishes_with_the_whole_reply() {
+        let reply = reply();
+        let events = in_deltas(reply.to_events());
+        assert!(events.len() > 12, "every kind of content comes in several deltas");
+        for cut in 0..=events.len() {
+            let mut progress = Progress::default();
+            let mut seen = events[..cut].to_vec();
+            for event in &seen {
+                progress.note(event);
+            }
+            seen.extend(progress.rest_of(&reply));
+            let mut accumulator = StreamAccumulator::new();
+            for event in &seen {
+                accumulator.push(event);
+            }
+            let folded = accumulator.finish();
+            assert_eq!(folded.message, reply.message, "cut after {cut} events");
+            assert_eq!(folded.finish_reason, reply.finish_reason);
+            let usage = folded.usage.expect("usage");
+            assert_eq!((usage.input_tokens, usage.output_tokens), (12, 40));
+            assert_eq!(
+                seen.iter()
+                    .filter(|e| matches!(e, StreamEvent::Start { .. }))
+                    .count(),
+                1
+            );
+        }
     }
 }
