@@ -260,12 +260,12 @@ struct Flights {
 /// Where a follower learns how its leader's call ended.
 type Follow = watch::Receiver<Option<Landing>>;
 
-/// One miss being answered: its number, where its end is told, and its
-/// events for streaming followers.
+/// One miss being answered: its number, where its end is told, and, for a
+/// leader that asked for a stream, its events for streaming followers.
 struct Flight {
     id: u64,
     landing: Follow,
-    relay: Arc<Relay>,
+    relay: Option<Arc<Relay>>,
 }
 
 /// How a leader's call ended, for its followers.
@@ -477,7 +477,7 @@ struct Miss {
 /// What a request found when it looked for a flight.
 enum Join {
     Lead(Lead),
-    Follow(Follow, Arc<Relay>),
+    Follow(Follow, Option<Arc<Relay>>),
 }
 
 impl Shared {
@@ -522,11 +522,11 @@ impl Shared {
         }
         let deadline = tokio::time::Instant::now() + self.patience;
         loop {
-            let (mut follow, relay) = match self.join(key) {
+            let (mut follow, relay) = match self.join(key, mode) {
                 Join::Lead(lead) => return self.miss(inner, request, miss, Some(lead)).await,
                 Join::Follow(follow, relay) => (follow, relay),
             };
-            if mode == ReplyMode::Stream {
+            if let (ReplyMode::Stream, Some(relay)) = (mode, relay) {
                 let registration = relay.register();
                 let started = tokio::time::timeout_at(deadline, async {
                     let landed = std::pin::pin!(landing_of(&mut follow));
@@ -628,20 +628,22 @@ impl Shared {
         })
     }
 
-    fn join(self: &Arc<Self>, key: RequestKey) -> Join {
+    /// Joins the flight for `key` as a follower, or opens it as its leader;
+    /// a leader that asks for a stream (`mode`) gets a relay for its events.
+    fn join(self: &Arc<Self>, key: RequestKey, mode: ReplyMode) -> Join {
         let mut flights = self.flights.table.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(flight) = flights.get(&key) {
-            return Join::Follow(flight.landing.clone(), Arc::clone(&flight.relay));
+            return Join::Follow(flight.landing.clone(), flight.relay.clone());
         }
         let id = self.flights.next.fetch_add(1, Ordering::Relaxed);
         let (tx, landing) = watch::channel(None);
-        let relay = Relay::new(self.follower_buffer);
+        let relay = (mode == ReplyMode::Stream).then(|| Relay::new(self.follower_buffer));
         flights.insert(
             key,
             Flight {
                 id,
                 landing,
-                relay: Arc::clone(&relay),
+                relay: relay.clone(),
             },
         );
         Join::Lead(Lead {
@@ -698,10 +700,10 @@ impl Shared {
                 }
                 let served_by = response.extensions.get::<ServedBy>().cloned();
                 // A streamed leader passes its events on to streaming followers.
-                let relay = match (&lead, &response.reply) {
-                    (Some(lead), Reply::Stream(_)) => {
-                        lead.relay.set_served_by(served_by.clone());
-                        Some(Arc::clone(&lead.relay))
+                let relay = match (lead.as_ref().and_then(|l| l.relay.as_ref()), &response.reply) {
+                    (Some(relay), Reply::Stream(_)) => {
+                        relay.set_served_by(served_by.clone());
+                        Some(Arc::clone(relay))
                     }
                     _ => None,
                 };
@@ -815,7 +817,8 @@ struct Lead {
     key: RequestKey,
     id: u64,
     tx: Option<watch::Sender<Option<Landing>>>,
-    relay: Arc<Relay>,
+    /// Where its events go for streaming followers, if it asked for a stream.
+    relay: Option<Arc<Relay>>,
 }
 
 impl Lead {
