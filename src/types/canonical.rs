@@ -377,15 +377,12 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Unsupported> {
-        // `{variant: value}`: one entry, so already in order.
+        // `{variant: value}`.
         let open = self.open(b'o');
         let start = self.key(variant);
         value.serialize(&mut *self)?;
         self.entry_done(start);
-        let count = self.entries.len() - open.base;
-        self.entries.truncate(open.base);
-        self.depth -= 1;
-        self.patch(open.count_at, count);
+        self.close_object(&open);
         Ok(())
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, Unsupported> {
@@ -498,49 +495,28 @@ impl Compound<'_> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.end_array()
-    }
+/// The array-like `Serialize*` traits: each element is an item.
+macro_rules! array_like {
+    ($($trait:ident :: $method:ident),* $(,)?) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = Unsupported;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+                self.item(value)
+            }
+            fn end(self) -> Result<(), Unsupported> {
+                self.end_array()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.end_array()
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.end_array()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.end_array()
-    }
-}
+array_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
@@ -560,35 +536,27 @@ impl ser::SerializeMap for Compound<'_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.end_object()
-    }
+/// The struct-like `Serialize*` traits: each field is an entry.
+macro_rules! struct_like {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = Unsupported;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), Unsupported> {
+                self.field(key, value)
+            }
+            fn end(self) -> Result<(), Unsupported> {
+                self.end_object()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Unsupported> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.end_object()
-    }
-}
+struct_like!(SerializeStruct, SerializeStructVariant);
 
 /// Writes a map key that is a string (or a unit variant, or a newtype
 /// around either, which serde_json also writes as a string), returning
