@@ -35,6 +35,11 @@ fn embedder() -> Option<LocalEmbedder> {
     model_dir().map(|dir| LocalEmbedder::from_dir(dir).expect("the model loads"))
 }
 
+/// The largest difference between two vectors' coordinates.
+fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max)
+}
+
 struct Pair {
     id: String,
     a: String,
@@ -133,11 +138,7 @@ async fn padding_does_not_leak_into_a_shorter_text() {
         .embed(&[long.clone(), short.clone(), long])
         .await
         .unwrap();
-    let diff = alone[0]
-        .iter()
-        .zip(&batched[1])
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let diff = max_difference(&alone[0], &batched[1]);
     assert!(
         diff < 1e-5,
         "the short text moved by {diff} when batched with a longer one"
@@ -157,11 +158,7 @@ async fn a_text_past_256_word_pieces_is_cut_not_refused() {
         .embed(&[format!("{long} and then it slept")])
         .await
         .unwrap();
-    let diff = cut[0]
-        .iter()
-        .zip(&longer[0])
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let diff = max_difference(&cut[0], &longer[0]);
     assert!(diff < 1e-6, "{diff}");
 }
 
