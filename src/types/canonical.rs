@@ -1,19 +1,19 @@
 //! The request key's canonical encoding written straight from `Serialize`.
 //!
-//! [`RequestKey`](super::RequestKey) documents an encoding of a request's
-//! serde JSON value. Building that value first copies every text of the
-//! request and allocates a map per object; this serializer writes the same
-//! bytes without it, into one buffer reused per thread. Objects are written
-//! as their fields come and put in key order when they end: each entry is
-//! recorded as a span of the buffer and, unless the entries already came
-//! sorted, the object's bytes are moved once into sorted order.
+//! [`RequestKey`](super::RequestKey) documents the encoding. This serializer
+//! writes it without building a `serde_json::Value` (which would copy every
+//! text of the request and allocate a map per object), into one buffer
+//! reused per thread. A struct's fields are written in the order serde
+//! gives them, which the type fixes, so they need no sorting; a map's
+//! entries are recorded as spans of the buffer and, unless they came in key
+//! order already, moved once into key order when the map ends.
 //!
-//! It gives up (an error) on what it does not reproduce exactly as
-//! serde_json's value serializer does: map keys that are not strings,
-//! integers past 64 bits, and serde_json's private number and raw-value
-//! tokens. The caller then takes the path through `serde_json::Value`, so
-//! the key never depends on which path computed it; the tests hold the two
-//! to the same bytes.
+//! It gives up (an error) on what serde_json's own value would treat apart:
+//! map keys that are not strings, integers past 64 bits, and serde_json's
+//! private number and raw-value tokens (its `arbitrary_precision` and
+//! `raw_value` features). The caller then keys the request through its
+//! `serde_json::Value`, under a tag of its own, so which path keys a
+//! request depends only on the request.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -70,21 +70,30 @@ pub(super) fn with_encoding<T: Serialize + ?Sized, R>(
 #[derive(Default)]
 struct Encoder {
     buf: Vec<u8>,
-    /// The entries of the objects being written, innermost last.
+    /// The entries of the maps being written, innermost last.
     entries: Vec<Entry>,
-    /// Where an object's bytes go while they are put in order.
+    /// Where a map's bytes go while they are put in key order.
     scratch: Vec<u8>,
-    /// Objects and arrays open around the value being written.
+    /// Arrays and objects open around the value being written.
     depth: usize,
 }
 
-/// One object entry: its bytes are `buf[start..end]`, starting with the
-/// key's length and bytes.
-#[derive(Clone, Copy)]
+/// One map entry: its bytes are `buf[start..end]`, starting with the key
+/// (`s`, its length, its bytes) whose bytes are `buf[key]`.
+#[derive(Clone)]
 struct Entry {
     start: usize,
     end: usize,
-    key_len: usize,
+    key: Range<usize>,
+}
+
+/// Writes `value` as an unsigned LEB128 integer.
+pub(super) fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        buf.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
 }
 
 impl Encoder {
@@ -107,7 +116,7 @@ impl Encoder {
 
     fn put_len(&mut self, len: usize) {
         // usize is at most 64 bits on every supported target.
-        self.buf.extend_from_slice(&(len as u64).to_be_bytes());
+        put_varint(&mut self.buf, len as u64);
     }
 
     fn put_bytes(&mut self, tag: u8, bytes: &[u8]) {
@@ -117,8 +126,15 @@ impl Encoder {
     }
 
     fn put_int(&mut self, value: i128) {
-        self.buf.push(b'i');
-        self.buf.extend_from_slice(&value.to_be_bytes());
+        if let Ok(value) = u64::try_from(value) {
+            self.buf.push(b'i');
+            put_varint(&mut self.buf, value);
+        } else {
+            // Negative and within i64 (the callers checked): -1 - value,
+            // which is `!value`, fits a u64.
+            self.buf.push(b'j');
+            put_varint(&mut self.buf, !(value as i64) as u64);
+        }
     }
 
     fn put_float(&mut self, value: f64) {
@@ -129,7 +145,7 @@ impl Encoder {
         }
         self.buf.push(b'd');
         let at = self.buf.len();
-        self.put_len(0);
+        self.buf.push(0);
         let narrow = value as f32;
         let mut text = Appender(&mut self.buf);
         // Writing into a Vec cannot fail.
@@ -138,98 +154,102 @@ impl Encoder {
         } else {
             write!(text, "{value:e}")
         };
-        let len = (self.buf.len() - at - 8) as u64;
-        self.buf[at..at + 8].copy_from_slice(&len.to_be_bytes());
+        // The `{:e}` form of a finite f64 is at most 24 bytes, so its length
+        // is one LEB128 byte.
+        let len = self.buf.len() - at - 1;
+        debug_assert!(len < 0x80);
+        self.buf[at] = len as u8;
     }
 
-    /// Opens an array or an object: the tag and a count patched when it ends.
-    fn open(&mut self, tag: u8) -> Open {
-        self.buf.push(tag);
-        let count_at = self.buf.len();
-        self.put_len(0);
+    /// Opens an array or an object.
+    fn open(&mut self, kind: Kind) -> Open {
+        self.buf.push(match kind {
+            Kind::Array => b'a',
+            Kind::Map | Kind::Struct => b'o',
+        });
         self.depth += 1;
         Open {
-            count_at,
+            kind,
             base: self.entries.len(),
-            items: 0,
         }
     }
 
-    fn close_array(&mut self, open: &Open) {
+    fn close_array(&mut self) {
         self.depth -= 1;
-        self.patch(open.count_at, open.items);
-    }
-
-    fn patch(&mut self, at: usize, count: usize) {
-        self.buf[at..at + 8].copy_from_slice(&(count as u64).to_be_bytes());
+        self.buf.push(b']');
     }
 
     /// Starts an entry: writes the key, and returns where the entry began.
     fn key(&mut self, key: &str) -> usize {
         let start = self.buf.len();
-        self.put_len(key.len());
-        self.buf.extend_from_slice(key.as_bytes());
+        self.put_bytes(b's', key.as_bytes());
         start
     }
 
-    /// Ends the entry begun at `start`, after its value was written.
-    fn entry_done(&mut self, start: usize) {
-        let key_len = u64::from_be_bytes(self.buf[start..start + 8].try_into().expect("8 bytes")) as usize;
+    /// Ends the entry begun at `start`, after its value was written; the
+    /// entries of a map are kept to be put in key order.
+    fn entry_done(&mut self, start: usize, kind: Kind) {
         // The reply mode is not part of the key: a top-level "stream" entry
         // is left out.
-        if self.depth == 1 && &self.buf[start + 8..start + 8 + key_len] == b"stream" {
+        if self.depth == 1 && self.buf[start + 1..].starts_with(b"\x06stream") {
             self.buf.truncate(start);
             return;
         }
-        self.entries.push(Entry {
-            start,
-            end: self.buf.len(),
-            key_len,
-        });
+        if kind == Kind::Map {
+            let key_len = self.buf[start + 1..]
+                .iter()
+                .position(|byte| byte & 0x80 == 0)
+                .map_or(0, |last| last + 1);
+            let mut len = 0u64;
+            for (shift, byte) in self.buf[start + 1..start + 1 + key_len].iter().enumerate() {
+                len |= u64::from(byte & 0x7f) << (7 * shift);
+            }
+            let key_start = start + 1 + key_len;
+            self.entries.push(Entry {
+                start,
+                end: self.buf.len(),
+                key: key_start..key_start + len as usize,
+            });
+        }
     }
 
-    /// Ends an object: its entries in key order, a repeated key keeping
-    /// its last value (as a map built from them would), and the count.
+    /// Ends an object. A map's entries are put in key order, a repeated
+    /// key keeping its last value (as a map built from them would); a
+    /// struct's fields stay in the order serde wrote them.
     fn close_object(&mut self, open: &Open) {
         self.depth -= 1;
-        let entries = &mut self.entries[open.base..];
+        if open.kind == Kind::Map {
+            self.sort_entries(open.base);
+            self.entries.truncate(open.base);
+        }
+        self.buf.push(b'}');
+    }
+
+    fn sort_entries(&mut self, base: usize) {
+        let entries = &mut self.entries[base..];
         let buf = &self.buf;
         let sorted = entries
             .windows(2)
-            .all(|pair| buf[pair[0].key()] < buf[pair[1].key()]);
-        let count = if sorted {
-            entries.len()
-        } else {
-            // Stable, so of entries with one key the last written stays last.
-            entries.sort_by(|a, b| buf[a.key()].cmp(&buf[b.key()]));
-            // The entries fill the buffer from just after the count.
-            let first = open.count_at + 8;
-            self.scratch.clear();
-            self.scratch.extend_from_slice(&self.buf[first..]);
-            self.buf.truncate(first);
-            let mut count = 0;
-            for (at, entry) in entries.iter().enumerate() {
-                let next_same = entries.get(at + 1).is_some_and(|next| {
-                    self.scratch[shift(next.key(), first)] == self.scratch[shift(entry.key(), first)]
-                });
-                if next_same {
-                    continue;
-                }
+            .all(|pair| buf[pair[0].key.clone()] < buf[pair[1].key.clone()]);
+        if sorted || entries.is_empty() {
+            return;
+        }
+        // Stable, so of entries with one key the last written stays last.
+        entries.sort_by(|a, b| buf[a.key.clone()].cmp(&buf[b.key.clone()]));
+        // The entries fill the buffer from where the first one began.
+        let first = entries.iter().map(|entry| entry.start).min().unwrap_or(buf.len());
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&self.buf[first..]);
+        self.buf.truncate(first);
+        for (at, entry) in entries.iter().enumerate() {
+            let next_same = entries.get(at + 1).is_some_and(|next| {
+                self.scratch[shift(next.key.clone(), first)] == self.scratch[shift(entry.key.clone(), first)]
+            });
+            if !next_same {
                 self.buf
                     .extend_from_slice(&self.scratch[entry.start - first..entry.end - first]);
-                count += 1;
             }
-            count
-        };
-        self.entries.truncate(open.base);
-        self.patch(open.count_at, count);
-    }
-}
-
-impl Entry {
-    /// Where the key's bytes are in the buffer.
-    fn key(&self) -> Range<usize> {
-        self.start + 8..self.start + 8 + self.key_len
+        }
     }
 }
 
@@ -246,13 +266,22 @@ impl fmt::Write for Appender<'_> {
     }
 }
 
+/// What a compound value is written as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Items in order.
+    Array,
+    /// Entries put in key order: a map's iteration order is not canonical.
+    Map,
+    /// Fields in the order serde writes them, which a type fixes.
+    Struct,
+}
+
 /// An open array or object.
 struct Open {
-    count_at: usize,
-    /// The object's first entry in `Encoder::entries`.
+    kind: Kind,
+    /// A map's first entry in `Encoder::entries`.
     base: usize,
-    /// Items written so far (arrays).
-    items: usize,
 }
 
 /// serde_json's private tokens, which its value serializer treats apart.
@@ -333,10 +362,10 @@ impl<'a> ser::Serializer for &'a mut Encoder {
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Unsupported> {
         // serde_json's value of bytes is an array of numbers.
         self.buf.push(b'a');
-        self.put_len(v.len());
         for &byte in v {
             self.put_int(byte.into());
         }
+        self.buf.push(b']');
         Ok(())
     }
     fn serialize_none(self) -> Result<(), Unsupported> {
@@ -378,15 +407,15 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         value: &T,
     ) -> Result<(), Unsupported> {
         // `{variant: value}`.
-        let open = self.open(b'o');
+        let open = self.open(Kind::Struct);
         let start = self.key(variant);
         value.serialize(&mut *self)?;
-        self.entry_done(start);
+        self.entry_done(start, Kind::Struct);
         self.close_object(&open);
         Ok(())
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, Unsupported> {
-        let open = self.open(b'a');
+        let open = self.open(Kind::Array);
         Ok(Compound {
             encoder: self,
             open,
@@ -407,9 +436,9 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, Unsupported> {
-        let outer = self.open(b'o');
+        let outer = self.open(Kind::Struct);
         let start = self.key(variant);
-        let open = self.open(b'a');
+        let open = self.open(Kind::Array);
         Ok(Compound {
             encoder: self,
             open,
@@ -418,7 +447,7 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         })
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, Unsupported> {
-        let open = self.open(b'o');
+        let open = self.open(Kind::Map);
         Ok(Compound {
             encoder: self,
             open,
@@ -430,7 +459,13 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         if is_private_token(name) {
             return Err(Unsupported);
         }
-        self.serialize_map(None)
+        let open = self.open(Kind::Struct);
+        Ok(Compound {
+            encoder: self,
+            open,
+            variant: None,
+            pending: 0,
+        })
     }
     fn serialize_struct_variant(
         self,
@@ -439,9 +474,9 @@ impl<'a> ser::Serializer for &'a mut Encoder {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, Unsupported> {
-        let outer = self.open(b'o');
+        let outer = self.open(Kind::Struct);
         let start = self.key(variant);
-        let open = self.open(b'o');
+        let open = self.open(Kind::Struct);
         Ok(Compound {
             encoder: self,
             open,
@@ -463,20 +498,18 @@ pub(super) struct Compound<'a> {
 
 impl Compound<'_> {
     fn item<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        value.serialize(&mut *self.encoder)?;
-        self.open.items += 1;
-        Ok(())
+        value.serialize(&mut *self.encoder)
     }
 
     fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Unsupported> {
         let start = self.encoder.key(key);
         value.serialize(&mut *self.encoder)?;
-        self.encoder.entry_done(start);
+        self.encoder.entry_done(start, Kind::Struct);
         Ok(())
     }
 
     fn end_array(self) -> Result<(), Unsupported> {
-        self.encoder.close_array(&self.open);
+        self.encoder.close_array();
         Self::end_variant(self.encoder, self.variant);
         Ok(())
     }
@@ -489,7 +522,7 @@ impl Compound<'_> {
 
     fn end_variant(encoder: &mut Encoder, variant: Option<(Open, usize)>) {
         if let Some((outer, start)) = variant {
-            encoder.entry_done(start);
+            encoder.entry_done(start, Kind::Struct);
             encoder.close_object(&outer);
         }
     }
@@ -528,7 +561,7 @@ impl ser::SerializeMap for Compound<'_> {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
         value.serialize(&mut *self.encoder)?;
-        self.encoder.entry_done(self.pending);
+        self.encoder.entry_done(self.pending, Kind::Map);
         Ok(())
     }
     fn end(self) -> Result<(), Unsupported> {

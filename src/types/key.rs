@@ -10,10 +10,14 @@ use super::request::ChatRequest;
 
 /// The tag every request key's hash input starts with. A change to the
 /// encoding gets a new tag, so keys of two formats never meet.
-const VERSION_TAG: &[u8] = b"tower-ai/request-key/v1";
+const VERSION_TAG: &[u8] = b"tower-ai/request-key/v2";
+
+/// The tag of a key computed through the request's `serde_json::Value`
+/// (see [`RequestKey::of`]): its objects are all maps, in key order.
+const VALUE_TAG: &[u8] = b"tower-ai/request-key/v2/json";
 
 /// The tag every scoped key's hash input starts with.
-const SCOPE_TAG: &[u8] = b"tower-ai/request-key/v1/scope";
+const SCOPE_TAG: &[u8] = b"tower-ai/request-key/v2/scope";
 
 /// A SHA-256 digest that names what a chat request asks for, whoever sends it
 /// and however its JSON was laid out.
@@ -39,7 +43,7 @@ const SCOPE_TAG: &[u8] = b"tower-ai/request-key/v1/scope";
 /// # What is hashed
 ///
 /// The key is SHA-256 over a canonical encoding (below) of the request's
-/// serde JSON value: the model, every message with every part (texts,
+/// serde form: the model, every message with every part (texts,
 /// images, tool calls with their ids and argument text, tool results,
 /// reasoning with its signature), the participant names, the tools with
 /// their schemas, the tool choice, `parallel_tool_calls`, every generation
@@ -59,10 +63,12 @@ const SCOPE_TAG: &[u8] = b"tower-ai/request-key/v1/scope";
 ///
 /// Only what cannot reach a vendor differently is normalised:
 ///
-/// - The order of keys in every JSON object, at every depth (the request's
-///   fields, tool schemas, response-format schemas, `extra` and anything in
-///   it), so whether serde_json's `preserve_order` feature is on, and in what
-///   order a map was filled, do not matter.
+/// - The order of keys in every map, at every depth (tool schemas,
+///   response-format schemas, `extra` and anything in it), so whether
+///   serde_json's `preserve_order` feature is on, and in what order a map
+///   was filled, do not matter. The request's own fields are written in
+///   the order its type declares them, whatever order a JSON text gave
+///   them in.
 /// - A field that serde skips is the same as its absence: a `None` option,
 ///   an empty `tools`, `stop` or `extra`, a tool result whose `is_error` is
 ///   `false`. Deserialising `"temperature": null` gives `None`, so it too is
@@ -93,36 +99,48 @@ const SCOPE_TAG: &[u8] = b"tower-ai/request-key/v1/scope";
 /// infinities into `null`, so a `NaN` temperature hashes like an infinite
 /// one (but not like no temperature, which is absent).
 ///
-/// # The encoding (version 1)
+/// # The encoding (version 2)
 ///
-/// Lengths and counts are unsigned 64-bit big-endian. The hash input is the
-/// length and bytes of the tag `tower-ai/request-key/v1`, then the value:
+/// Lengths are unsigned LEB128 integers (seven bits a byte, low bits first).
+/// The hash input is the length and bytes of the tag
+/// `tower-ai/request-key/v2`, then the request written from its `Serialize`
+/// impl, without a top-level `"stream"` entry:
 ///
-/// | JSON value | bytes |
+/// | value | bytes |
 /// |---|---|
-/// | `null` | `n` |
+/// | none, unit | `n` |
 /// | `false`, `true` | `f`, `t` |
-/// | an integer (fits `i64` or `u64`) | `i`, then the value as a 16-byte big-endian two's-complement integer |
-/// | any other number | `d`, length, then its shortest round-trip decimal in Rust's `{:e}` form (`1e0`, `1.5e-7`, `-0e0`), taken as an `f32` when the value is exactly one |
-/// | a number that is neither (serde_json's `arbitrary_precision` only: an integer past `u64`) | `x`, length, then its text |
+/// | an integer ≥ 0 (at most `u64::MAX`) | `i`, then the value in LEB128 |
+/// | an integer < 0 (at least `i64::MIN`) | `j`, then `-1 - value` in LEB128 |
+/// | a float | `d`, length, then its shortest round-trip decimal in Rust's `{:e}` form (`1e0`, `1.5e-7`, `-0e0`), taken as an `f32` when the value is exactly one; `n` when it is not finite, as in JSON |
+/// | a number past 64 bits (serde_json's `arbitrary_precision` only) | `x`, length, then its text |
 /// | a string | `s`, length, then its UTF-8 bytes |
-/// | an array | `a`, item count, then each item in order |
-/// | an object | `o`, entry count, then for each entry in byte order of the keys: the key's length and UTF-8 bytes, then its value |
+/// | a sequence | `a`, each item, then `]` |
+/// | a struct (the request, a message, a part, a tool...) | `o`, then for each field in the order the type writes it: the name as a string, then the value; then `}` |
+/// | a map (`extra`, JSON schemas, any JSON object) | `o`, then for each entry in byte order of the keys: the key as a string, then the value; then `}` |
+/// | an enum's unit variant | its name as a string |
+/// | an enum's other variants | `o`, the name as a string, the content, `}` |
 ///
-/// Every variable-length piece is length-prefixed and every value tagged, so
-/// two different values never encode alike. A key stays the same across
-/// versions of this crate as long as the tag does and the request's serde
-/// form does for the fields used; a new optional field that serde skips when
-/// unset changes no existing key.
+/// Every value starts with its tag and ends where its own bytes say, so two
+/// different values of one type never encode alike; the tests decode the
+/// encoding of random requests back to their JSON to show it. A key stays
+/// the same across versions of this crate as long as the tag does and the
+/// request's serde form does (its field names and their order); a new
+/// optional field that serde skips when unset changes no existing key.
+///
+/// A request whose `extra` holds what serde_json treats apart (its
+/// `arbitrary_precision` numbers or `RawValue`s) is keyed through its
+/// `serde_json::Value` instead: the same encoding with every object a map,
+/// after the tag `tower-ai/request-key/v2/json`. Which way a request goes
+/// depends only on the request, so its key is always the same.
 ///
 /// # Cost
 ///
-/// Computing a key writes the encoding straight from the request's
-/// `Serialize` impl into a buffer kept per thread, without building a JSON
-/// value, and hashes it: linear in the request's size, with no allocation
-/// once the buffer has grown to the size of the requests seen. For a
-/// 20-message conversation (a 3,195-byte encoding) this took 7.3 µs on the
-/// machine of `docs/benchmarks.md`, most of it SHA-256.
+/// Computing a key writes the encoding into a buffer kept per thread and
+/// hashes it: linear in the request's size, with no allocation once the
+/// buffer has grown to the size of the requests seen. For a 20-message
+/// conversation (a 1,822-byte encoding, where version 1 took 3,195) this took 2.3 µs on the machine of
+/// `docs/benchmarks.md`, most of it SHA-256.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestKey([u8; 32]);
 
@@ -166,7 +184,7 @@ impl RequestKey {
     /// The key of a request's JSON value, after the reply mode was removed.
     fn of_value(value: &Value) -> RequestKey {
         let mut hasher = Sha256::new();
-        write_bytes(&mut hasher, VERSION_TAG);
+        write_bytes(&mut hasher, VALUE_TAG);
         encode(value, &mut hasher);
         RequestKey(hasher.finalize().into())
     }
@@ -262,7 +280,13 @@ impl Sink for Vec<u8> {
 
 fn write_len(out: &mut impl Sink, len: usize) {
     // usize is at most 64 bits on every supported target.
-    out.put(&(len as u64).to_be_bytes());
+    write_varint(out, len as u64);
+}
+
+fn write_varint(out: &mut impl Sink, value: u64) {
+    let mut bytes = Vec::with_capacity(10);
+    canonical::put_varint(&mut bytes, value);
+    out.put(&bytes);
 }
 
 fn write_bytes(out: &mut impl Sink, bytes: &[u8]) {
@@ -283,34 +307,35 @@ fn encode(value: &Value, out: &mut impl Sink) {
         }
         Value::Array(items) => {
             out.put(b"a");
-            write_len(out, items.len());
             for item in items {
                 encode(item, out);
             }
+            out.put(b"]");
         }
         Value::Object(fields) => {
             out.put(b"o");
-            write_len(out, fields.len());
             // Sorted here whatever order the map iterates in: insertion order
             // with serde_json's `preserve_order`, sorted without it.
             let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
             for (key, item) in entries {
+                out.put(b"s");
                 write_bytes(out, key.as_bytes());
                 encode(item, out);
             }
+            out.put(b"}");
         }
     }
 }
 
 fn encode_number(number: &Number, out: &mut impl Sink) {
-    let integer = number
-        .as_i64()
-        .map(i128::from)
-        .or_else(|| number.as_u64().map(i128::from));
-    if let Some(integer) = integer {
+    if let Some(integer) = number.as_u64() {
         out.put(b"i");
-        out.put(&integer.to_be_bytes());
+        write_varint(out, integer);
+    } else if let Some(integer) = number.as_i64() {
+        // Negative, since it is not a u64.
+        out.put(b"j");
+        write_varint(out, !integer as u64);
     } else if let Some(float) = number.as_f64().filter(|_| number.is_f64()) {
         out.put(b"d");
         write_bytes(out, float_repr(float).as_bytes());
@@ -344,7 +369,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{json, Map, Value};
 
-    use super::{encode, float_repr, RequestKey, SCOPE_TAG, VERSION_TAG};
+    use super::{canonical, encode, float_repr, RequestKey, SCOPE_TAG, VALUE_TAG, VERSION_TAG};
     use crate::types::{
         ChatRequest, ContentPart, Image, ImageDetail, ImageSource, Message, ReasoningConfig, ReasoningEffort,
         ResponseFormat, Role, Tool, ToolCall, ToolChoice, ToolResult,
@@ -354,6 +379,93 @@ mod tests {
         let mut out = Vec::new();
         encode(value, &mut out);
         out
+    }
+
+    /// Reads an encoding back into JSON, a float as the string `d:` and
+    /// its decimal (see `comparable`); panics on bytes that are not one
+    /// whole encoded value.
+    fn decode(bytes: &[u8]) -> Value {
+        fn varint(bytes: &[u8], at: &mut usize) -> u64 {
+            let mut value = 0u64;
+            for shift in 0.. {
+                let byte = bytes[*at];
+                *at += 1;
+                value |= u64::from(byte & 0x7f) << (7 * shift);
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            value
+        }
+        fn text(bytes: &[u8], at: &mut usize) -> String {
+            let len = varint(bytes, at) as usize;
+            let text = std::str::from_utf8(&bytes[*at..*at + len])
+                .expect("UTF-8")
+                .to_owned();
+            *at += len;
+            text
+        }
+        fn value(bytes: &[u8], at: &mut usize) -> Value {
+            let tag = bytes[*at];
+            *at += 1;
+            match tag {
+                b'n' => Value::Null,
+                b'f' => Value::Bool(false),
+                b't' => Value::Bool(true),
+                b'i' => Value::from(varint(bytes, at)),
+                b'j' => Value::from(!(varint(bytes, at) as i64)),
+                b'd' => Value::String(format!("d:{}", text(bytes, at))),
+                b'x' => Value::String(format!("x:{}", text(bytes, at))),
+                b's' => Value::String(text(bytes, at)),
+                b'a' => {
+                    let mut items = Vec::new();
+                    while bytes[*at] != b']' {
+                        items.push(value(bytes, at));
+                    }
+                    *at += 1;
+                    Value::Array(items)
+                }
+                b'o' => {
+                    let mut fields = Map::new();
+                    while bytes[*at] != b'}' {
+                        let Value::String(key) = value(bytes, at) else {
+                            panic!("an entry's key is a string");
+                        };
+                        let item = value(bytes, at);
+                        assert!(fields.insert(key, item).is_none(), "a key repeated");
+                    }
+                    *at += 1;
+                    Value::Object(fields)
+                }
+                other => panic!("no value starts with {other:#x}"),
+            }
+        }
+        let mut at = 0;
+        let decoded = value(bytes, &mut at);
+        assert_eq!(at, bytes.len(), "bytes after the value");
+        decoded
+    }
+
+    /// `value` as `decode` gives it back: floats as `d:` and their decimal,
+    /// no top-level `"stream"`.
+    fn comparable(value: Value) -> Value {
+        fn walk(value: Value) -> Value {
+            match value {
+                Value::Number(number) if number.as_u64().is_none() && number.as_i64().is_none() => {
+                    Value::String(format!("d:{}", float_repr(number.as_f64().expect("a float"))))
+                }
+                Value::Array(items) => Value::Array(items.into_iter().map(walk).collect()),
+                Value::Object(fields) => {
+                    Value::Object(fields.into_iter().map(|(k, v)| (k, walk(v))).collect())
+                }
+                other => other,
+            }
+        }
+        let mut value = walk(value);
+        if let Value::Object(fields) = &mut value {
+            fields.remove("stream");
+        }
+        value
     }
 
     fn parse(json: &str) -> ChatRequest {
@@ -383,15 +495,17 @@ mod tests {
         assert_eq!(key.as_bytes().len(), 32);
     }
 
-    /// Pins format v1: a change here means every stored key changes, which
+    /// Pins format v2: a change here means every stored key changes, which
     /// needs a new version tag.
     #[test]
-    fn version_1_key_is_pinned() {
-        // Checked against an independent implementation of the documented encoding.
+    fn version_2_key_is_pinned() {
+        // The first one's bytes are spelt out in `the_hash_input_is_as_documented`;
+        // all three were checked against an independent implementation of the
+        // documented encoding.
         let key = ChatRequest::new("gpt-4o-mini").user("Hello!").canonical_key();
         assert_eq!(
             key.to_hex(),
-            "858f9c39099fcda7ded246e1aeaff85c419fafc402d3a5cc994b55a67b42986c"
+            "f9b69e9026db0d50aa1938b59c55665b7be030d7e7fed9b447fde6e8b4ed3671"
         );
         let key = ChatRequest::new("gpt-4o-mini")
             .system("Be brief.")
@@ -404,68 +518,92 @@ mod tests {
             .canonical_key();
         assert_eq!(
             key.to_hex(),
-            "787857abf794856546477127b3fb3babacba130372e05335efa2861e8a395a2f"
+            "61a1b60bee803d19ae3d445962f617a0232988b011796cf289bf4dd3ffadd07d"
         );
         assert_eq!(
             key.scoped("acme").to_hex(),
-            "da85ef36251f9c29cd143c1bd99fc741fa28a6e03bf390a76ff9687234fe667c"
+            "5b04e6967e98e6b9722bdc08688a7eb7bf6fc85783f321784b3d2c9c9b62c69c"
         );
     }
 
     #[test]
     fn encoding_is_as_documented() {
-        let mut expected = Vec::new();
-        // {"b": [null, true, false], "a": "hé"}: object with two entries, "a" first.
-        expected.extend_from_slice(b"o");
-        expected.extend_from_slice(&2u64.to_be_bytes());
-        expected.extend_from_slice(&1u64.to_be_bytes());
-        expected.extend_from_slice(b"a");
-        expected.extend_from_slice(b"s");
-        expected.extend_from_slice(&3u64.to_be_bytes());
+        // A JSON object is a map: entries in key order, keys as strings.
+        let mut expected = b"o".to_vec();
+        expected.extend_from_slice(b"s\x01a");
+        expected.extend_from_slice(b"s\x03");
         expected.extend_from_slice("hé".as_bytes());
-        expected.extend_from_slice(&1u64.to_be_bytes());
-        expected.extend_from_slice(b"b");
-        expected.extend_from_slice(b"a");
-        expected.extend_from_slice(&3u64.to_be_bytes());
-        expected.extend_from_slice(b"ntf");
-        assert_eq!(bytes_of(&json!({"b": [null, true, false], "a": "hé"})), expected);
+        expected.extend_from_slice(b"s\x01b");
+        expected.extend_from_slice(b"antf]");
+        expected.extend_from_slice(b"}");
+        let value = json!({"b": [null, true, false], "a": "hé"});
+        assert_eq!(bytes_of(&value), expected);
+        assert_eq!(canonical::encoding_of(&value).expect("covered"), expected);
 
-        let mut int = b"i".to_vec();
-        int.extend_from_slice(&(-7i128).to_be_bytes());
-        assert_eq!(bytes_of(&json!(-7)), int);
-        let mut big = b"i".to_vec();
-        big.extend_from_slice(&i128::from(u64::MAX).to_be_bytes());
-        assert_eq!(bytes_of(&json!(u64::MAX)), big);
-
-        let mut float = b"d".to_vec();
-        float.extend_from_slice(&6u64.to_be_bytes());
-        float.extend_from_slice(b"1.5e-7");
-        assert_eq!(bytes_of(&json!(1.5e-7)), float);
+        for (number, bytes) in [
+            (json!(0), &b"i\x00"[..]),
+            (json!(127), b"i\x7f"),
+            (json!(300), b"i\xac\x02"),
+            (json!(-1), b"j\x00"),
+            (json!(-7), b"j\x06"),
+            (json!(u64::MAX), b"i\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"),
+            (json!(i64::MIN), b"j\xff\xff\xff\xff\xff\xff\xff\xff\x7f"),
+            (json!(1.5e-7), b"d\x061.5e-7"),
+            (json!(1.0), b"d\x031e0"),
+        ] {
+            assert_eq!(bytes_of(&number), bytes, "{number}");
+            assert_eq!(
+                canonical::encoding_of(&number).expect("covered"),
+                bytes,
+                "{number}"
+            );
+        }
+        let long = "x".repeat(200);
+        let mut expected = b"s\xc8\x01".to_vec();
+        expected.extend_from_slice(long.as_bytes());
+        assert_eq!(bytes_of(&json!(long)), expected);
     }
 
+    /// The whole hash input of a small request, byte by byte: its fields
+    /// in the order the type declares them, a message's role and parts, a
+    /// part's `type` first.
     #[test]
-    fn the_hash_input_starts_with_the_version_tag() {
+    fn the_hash_input_is_as_documented() {
         use sha2::{Digest, Sha256};
-        let request = ChatRequest::new("m").user("x");
-        let mut value = serde_json::to_value(&request).expect("serialises");
-        if let Value::Object(fields) = &mut value {
-            fields.remove("stream");
-        }
-        let mut input = (VERSION_TAG.len() as u64).to_be_bytes().to_vec();
+        let request = ChatRequest::new("gpt-4o-mini").user("Hello!");
+        let mut input = vec![VERSION_TAG.len() as u8];
         input.extend_from_slice(VERSION_TAG);
-        input.extend_from_slice(&bytes_of(&value));
+        input.extend_from_slice(b"o");
+        input.extend_from_slice(b"s\x05models\x0bgpt-4o-mini");
+        input.extend_from_slice(b"s\x08messagesa");
+        input.extend_from_slice(b"os\x04roles\x04user");
+        input.extend_from_slice(b"s\x07contentaos\x04types\x04texts\x04texts\x06Hello!}]");
+        input.extend_from_slice(b"}]}");
+        let direct = canonical::encoding_of(&request).expect("covered");
+        assert_eq!(direct, input[1 + VERSION_TAG.len()..]);
         let digest: [u8; 32] = Sha256::digest(&input).into();
         assert_eq!(request.canonical_key().as_bytes(), &digest);
+
+        // Through the JSON value, the request's fields are a map in key order.
+        let mut input = vec![VALUE_TAG.len() as u8];
+        input.extend_from_slice(VALUE_TAG);
+        input.extend_from_slice(b"o");
+        input.extend_from_slice(b"s\x08messagesa");
+        input.extend_from_slice(b"os\x07contentaos\x04texts\x06Hello!s\x04types\x04text}]");
+        input.extend_from_slice(b"s\x04roles\x04user}]");
+        input.extend_from_slice(b"s\x05models\x0bgpt-4o-mini}");
+        let digest: [u8; 32] = Sha256::digest(&input).into();
+        assert_eq!(RequestKey::through_value(&request).as_bytes(), &digest);
+        assert_ne!(RequestKey::through_value(&request), request.canonical_key());
     }
 
     #[test]
     fn scoping_length_prefixes_the_scope() {
         use sha2::{Digest, Sha256};
         let key = sample().canonical_key();
-        let mut input = (SCOPE_TAG.len() as u64).to_be_bytes().to_vec();
+        let mut input = vec![SCOPE_TAG.len() as u8];
         input.extend_from_slice(SCOPE_TAG);
-        input.extend_from_slice(&4u64.to_be_bytes());
-        input.extend_from_slice(b"acme");
+        input.extend_from_slice(b"\x04acme");
         input.extend_from_slice(key.as_bytes());
         let digest: [u8; 32] = Sha256::digest(&input).into();
         assert_eq!(key.scoped("acme").as_bytes(), &digest);
@@ -565,7 +703,11 @@ mod tests {
             if let Value::Object(fields) = &mut value {
                 fields.remove("stream");
             }
-            assert_eq!(RequestKey::of_value(&value), key, "temperature {t}");
+            assert_eq!(
+                RequestKey::of_value(&value),
+                RequestKey::through_value(&request),
+                "temperature {t}"
+            );
             // Through JSON text into a request.
             assert_eq!(parse(&text).canonical_key(), key, "temperature {t}");
         }
@@ -972,8 +1114,13 @@ mod tests {
         bytes_of(&value)
     }
 
+    /// `value`'s JSON, as `decode` gives it back.
+    fn json_of(value: &impl serde::Serialize) -> Value {
+        comparable(serde_json::to_value(value).expect("serialises"))
+    }
+
     #[test]
-    fn the_direct_encoding_matches_the_value_encoding_on_awkward_values() {
+    fn the_direct_encoding_reads_back_as_the_json_on_awkward_values() {
         use std::collections::BTreeMap;
 
         #[derive(serde::Serialize)]
@@ -1025,8 +1172,15 @@ mod tests {
             floats: [0.1, f64::from(0.1f32), f64::INFINITY, -0.0, 1.0],
             big: u128::from(u64::MAX),
         };
-        let direct = super::canonical::encoding_of(&awkward).expect("covered");
-        assert_eq!(direct, value_bytes_of(&awkward));
+        let direct = canonical::encoding_of(&awkward).expect("covered");
+        assert_eq!(decode(&direct), json_of(&awkward));
+        // A struct's fields stay in their order; the JSON value's map sorts them.
+        assert_ne!(direct, value_bytes_of(&awkward));
+        // Maps and everything in them encode alike both ways.
+        assert_eq!(
+            canonical::encoding_of(&awkward.nested).expect("covered"),
+            value_bytes_of(&awkward.nested)
+        );
 
         // A repeated key keeps its last value, as a map built from the
         // entries would.
@@ -1042,24 +1196,26 @@ mod tests {
             }
         }
         assert_eq!(
-            super::canonical::encoding_of(&Repeated).expect("covered"),
+            canonical::encoding_of(&Repeated).expect("covered"),
             value_bytes_of(&Repeated)
         );
 
         // What it does not cover, it says so, and the key comes from the value.
         let mut numbered = BTreeMap::new();
         numbered.insert(1, "one");
-        assert!(super::canonical::encoding_of(&numbered).is_err());
-        assert!(super::canonical::encoding_of(&u128::MAX).is_err());
+        assert!(canonical::encoding_of(&numbered).is_err());
+        assert!(canonical::encoding_of(&u128::MAX).is_err());
     }
 
     proptest! {
         #[test]
-        fn the_direct_encoding_is_the_value_encoding(request in arb_request(), stream in proptest::option::of(any::<bool>())) {
+        fn the_encoding_reads_back_as_the_requests_json(request in arb_request(), stream in proptest::option::of(any::<bool>())) {
+            // So two requests with one encoding have one JSON form, and are
+            // the same request: the encoding loses nothing.
             let request = set_stream(&request, stream);
-            let direct = super::canonical::encoding_of(&request).expect("a request is covered");
-            prop_assert_eq!(&direct, &value_bytes_of(&request));
-            prop_assert_eq!(request.canonical_key(), RequestKey::through_value(&request));
+            let direct = canonical::encoding_of(&request).expect("a request is covered");
+            prop_assert_eq!(decode(&direct), json_of(&request));
+            prop_assert_eq!(decode(&value_bytes_of(&request)), json_of(&request));
         }
 
         #[test]
@@ -1080,7 +1236,7 @@ mod tests {
             if let Value::Object(fields) = &mut value {
                 fields.remove("stream");
             }
-            prop_assert_eq!(RequestKey::of_value(&value), key);
+            prop_assert_eq!(RequestKey::of_value(&value), RequestKey::through_value(&request));
         }
 
         #[test]
