@@ -1,20 +1,20 @@
 use std::time::Instant;
-use tower_ai::types::ChatRequest;
 fn main() {
-    let mut long = ChatRequest::new("gpt-4o").system("You answer in one sentence.");
-    for turn in 0..9 {
-        long = long
-            .user(format!("Question {turn}: how do tides work on day {turn}?"))
-            .assistant(format!("Answer {turn}: the moon and the sun pull the sea."));
-    }
-    let long = long.user("And spring tides?").max_tokens(200);
-    println!("json {}", serde_json::to_vec(&long).unwrap().len());
-    let n = 300_000;
-    for _ in 0..3 {
-        let t = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(std::hint::black_box(&long).canonical_key().scoped("acme"));
+    let n = 500_000;
+    for len in [1822usize, 3195] {
+        let buf = vec![7u8; len];
+        for _ in 0..2 {
+            let t = Instant::now();
+            for _ in 0..n {
+                use sha2::Digest;
+                std::hint::black_box(sha2::Sha256::digest(std::hint::black_box(&buf)));
+            }
+            println!("sha256 {len} {:?}", t.elapsed() / n as u32);
+            let t = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(blake3::hash(std::hint::black_box(&buf)));
+            }
+            println!("blake3 {len} {:?}", t.elapsed() / n as u32);
         }
-        println!("key {:?}", t.elapsed() / n);
     }
 }

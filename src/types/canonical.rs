@@ -21,6 +21,9 @@ use std::ops::Range;
 
 use serde::ser::{self, Serialize};
 
+use super::message::{ContentPart, Message, Role};
+use super::request::ChatRequest;
+
 /// Why the direct encoding gave up.
 #[derive(Debug)]
 pub(super) struct Unsupported;
@@ -48,6 +51,7 @@ thread_local! {
 
 /// Encodes `value` (without a top-level `"stream"` entry) and hands the
 /// bytes to `finish`.
+#[cfg(test)]
 pub(super) fn with_encoding<T: Serialize + ?Sized, R>(
     value: &T,
     finish: impl FnOnce(&[u8]) -> R,
@@ -63,6 +67,27 @@ pub(super) fn with_encoding<T: Serialize + ?Sized, R>(
         Err(_) => {
             let mut encoder = Encoder::default();
             encoder.encode(value).map(|()| finish(&encoder.buf))
+        }
+    })
+}
+
+/// Encodes `chat` and hands the bytes to `finish`: the same bytes as
+/// [`with_encoding`] gives, written by hand for the request and its
+/// messages (the bulk of most requests), so that only the rarer parts go
+/// through serde's generic machinery.
+pub(super) fn with_request_encoding<R>(
+    chat: &ChatRequest,
+    finish: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Unsupported> {
+    ENCODER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut encoder) => {
+            let result = encoder.request(chat).map(|()| finish(&encoder.buf));
+            encoder.reset();
+            result
+        }
+        Err(_) => {
+            let mut encoder = Encoder::default();
+            encoder.request(chat).map(|()| finish(&encoder.buf))
         }
     })
 }
@@ -97,8 +122,110 @@ pub(super) fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
 }
 
 impl Encoder {
+    #[cfg(test)]
     fn encode<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
         value.serialize(&mut *self)
+    }
+
+    /// `chat` as its `Serialize` impl would write it. Every field is named
+    /// below (a field added to the type does not compile until it is
+    /// written here), in the order the type declares them, skipped when
+    /// serde skips it; the tests hold this to the serde path's bytes.
+    fn request(&mut self, chat: &ChatRequest) -> Result<(), Unsupported> {
+        let ChatRequest {
+            model,
+            messages,
+            tools,
+            tool_choice,
+            parallel_tool_calls,
+            max_tokens,
+            temperature,
+            top_p,
+            top_k,
+            stop,
+            seed,
+            frequency_penalty,
+            presence_penalty,
+            response_format,
+            reasoning,
+            extra,
+        } = chat;
+        let open = self.open(Kind::Struct);
+        self.key("model");
+        self.put_bytes(b's', model.as_bytes());
+        self.key("messages");
+        self.buf.push(b'a');
+        for message in messages {
+            self.message(message)?;
+        }
+        self.buf.push(b']');
+        if !tools.is_empty() {
+            self.struct_field("tools", tools)?;
+        }
+        self.optional_field("tool_choice", tool_choice)?;
+        self.optional_field("parallel_tool_calls", parallel_tool_calls)?;
+        self.optional_field("max_tokens", max_tokens)?;
+        self.optional_field("temperature", temperature)?;
+        self.optional_field("top_p", top_p)?;
+        self.optional_field("top_k", top_k)?;
+        if !stop.is_empty() {
+            self.struct_field("stop", stop)?;
+        }
+        self.optional_field("seed", seed)?;
+        self.optional_field("frequency_penalty", frequency_penalty)?;
+        self.optional_field("presence_penalty", presence_penalty)?;
+        self.optional_field("response_format", response_format)?;
+        self.optional_field("reasoning", reasoning)?;
+        if !extra.is_empty() {
+            self.struct_field("extra", extra)?;
+        }
+        self.close_object(&open);
+        Ok(())
+    }
+
+    /// A message: its role and text parts by hand, other parts through serde.
+    fn message(&mut self, message: &Message) -> Result<(), Unsupported> {
+        let Message { role, content, name } = message;
+        let role = match role {
+            Role::System => &b"\x06system"[..],
+            Role::User => b"\x04user",
+            Role::Assistant => b"\x09assistant",
+            Role::Tool => b"\x04tool",
+        };
+        self.buf.extend_from_slice(b"os\x04roles");
+        self.buf.extend_from_slice(role);
+        self.buf.extend_from_slice(b"s\x07contenta");
+        for part in content {
+            match part {
+                ContentPart::Text { text } => {
+                    self.buf.extend_from_slice(b"os\x04types\x04texts\x04text");
+                    self.put_bytes(b's', text.as_bytes());
+                    self.buf.push(b'}');
+                }
+                other => other.serialize(&mut *self)?,
+            }
+        }
+        self.buf.push(b']');
+        if let Some(name) = name {
+            self.key("name");
+            self.put_bytes(b's', name.as_bytes());
+        }
+        self.buf.push(b'}');
+        Ok(())
+    }
+
+    /// A field of a struct being written by hand, through serde.
+    fn struct_field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), Unsupported> {
+        self.key(name);
+        value.serialize(&mut *self)
+    }
+
+    /// An optional field, left out when it is `None` (as serde skips it).
+    fn optional_field<T: Serialize>(&mut self, name: &str, value: &Option<T>) -> Result<(), Unsupported> {
+        match value {
+            Some(value) => self.struct_field(name, value),
+            None => Ok(()),
+        }
     }
 
     fn reset(&mut self) {
@@ -703,4 +830,9 @@ impl ser::Serializer for KeyWriter<'_> {
 #[cfg(test)]
 pub(super) fn encoding_of<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Unsupported> {
     with_encoding(value, <[u8]>::to_vec)
+}
+
+#[cfg(test)]
+pub(super) fn request_encoding_of(chat: &ChatRequest) -> Result<Vec<u8>, Unsupported> {
+    with_request_encoding(chat, <[u8]>::to_vec)
 }

@@ -151,7 +151,7 @@ impl RequestKey {
     /// floats become `null`).
     #[must_use]
     pub fn of(chat: &ChatRequest) -> RequestKey {
-        canonical::with_encoding(chat, RequestKey::of_encoding)
+        canonical::with_request_encoding(chat, RequestKey::of_encoding)
             .unwrap_or_else(|_| RequestKey::through_value(chat))
     }
 
@@ -1207,6 +1207,24 @@ mod tests {
         assert!(canonical::encoding_of(&u128::MAX).is_err());
     }
 
+    #[test]
+    fn the_request_written_by_hand_is_the_request_written_by_serde_when_fields_are_unset() {
+        for request in [
+            ChatRequest::new(""),
+            ChatRequest::new("m").user("x"),
+            ChatRequest::new("m").message(Message {
+                name: Some("n".into()),
+                ..Message::new(Role::Tool, Vec::new())
+            }),
+            ChatRequest::new("m").user("x").extra("stream", json!(true)),
+        ] {
+            assert_eq!(
+                canonical::request_encoding_of(&request).expect("covered"),
+                canonical::encoding_of(&request).expect("covered"),
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn the_encoding_reads_back_as_the_requests_json(request in arb_request(), stream in proptest::option::of(any::<bool>())) {
@@ -1215,6 +1233,8 @@ mod tests {
             let request = set_stream(&request, stream);
             let direct = canonical::encoding_of(&request).expect("a request is covered");
             prop_assert_eq!(decode(&direct), json_of(&request));
+            // The request written by hand is the request written by serde.
+            prop_assert_eq!(&canonical::request_encoding_of(&request).expect("covered"), &direct);
             prop_assert_eq!(decode(&value_bytes_of(&request)), json_of(&request));
         }
 
