@@ -599,12 +599,14 @@ impl Shared {
     /// user and key id, each written with its length so no two differ
     /// only in where one ends.
     fn scope_of(&self, request: &LlmRequest) -> String {
-        use std::fmt::Write;
         let principal = &request.meta.principal;
-        let mut scope = String::new();
+        let mut scope = String::with_capacity(64);
         let mut part = |value: &Option<String>| match value {
             Some(value) => {
-                let _ = write!(scope, "{}:{value};", value.len());
+                push_decimal(&mut scope, value.len());
+                scope.push(':');
+                scope.push_str(value);
+                scope.push(';');
             }
             None => scope.push_str("-;"),
         };
@@ -791,6 +793,25 @@ impl Shared {
                 tracing::warn!(%error, "a reply could not be cached");
             }
         });
+    }
+}
+
+/// Appends `value` in decimal, without the formatting machinery (this is
+/// on every lookup's path).
+fn push_decimal(out: &mut String, value: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
     }
 }
 
@@ -1061,5 +1082,14 @@ mod tests {
             .all(|p| p.len() <= REPLAY_CHUNK_BYTES && !p.is_empty()));
         assert_eq!(pieces.concat(), text);
         assert_eq!(chunks("").count(), 0);
+    }
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for value in [0, 7, 10, 99, 100, 4_096, usize::MAX] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, value);
+            assert_eq!(out, format!("x{value}"));
+        }
     }
 }
