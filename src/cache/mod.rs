@@ -253,7 +253,7 @@ struct Shared {
 /// The misses being answered, by key: where followers wait.
 #[derive(Default)]
 struct Flights {
-    table: Mutex<HashMap<RequestKey, Flight>>,
+    table: Mutex<HashMap<RequestKey, Flight, foldhash::fast::RandomState>>,
     next: AtomicU64,
 }
 
@@ -899,6 +899,11 @@ impl Observer for Keeper {
         if let Some(relay) = &self.relay {
             relay.push(event);
         }
+    }
+
+    /// Events only matter to a relay, which only a stream has.
+    fn watches_complete_events(&self) -> bool {
+        self.relay.is_some()
     }
 
     fn on_end(self, end: End<'_>) {

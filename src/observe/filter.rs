@@ -136,9 +136,21 @@ pub trait Observer: Send + 'static {
     }
 
     /// One event of the reply, in order (a complete reply is shown as the
-    /// events of [`ChatResponse::to_events`]).
+    /// events of [`ChatResponse::to_events`], unless
+    /// [`watches_complete_events`](Observer::watches_complete_events) says
+    /// not to).
     fn on_event(&mut self, event: &StreamEvent) {
         let _ = event;
+    }
+
+    /// Whether a complete reply is shown to [`on_event`](Observer::on_event)
+    /// as events. An observer whose `on_event` ignores them (it watches
+    /// only streams, or only the end) returns `false`, and
+    /// [`observe`](super::observe) then skips building those events; the
+    /// end hook still gets the whole reply. Streamed events are shown
+    /// either way.
+    fn watches_complete_events(&self) -> bool {
+        true
     }
 
     /// As [`Filter::on_end`].

@@ -148,8 +148,10 @@ pub fn observe<O: Observer>(response: LlmResponse, mut observer: O) -> LlmRespon
     let reply = match reply {
         Reply::Stream(stream) => Reply::Stream(stream.map_stream(|s| FilteredStream::new(s, observer))),
         Reply::Complete(complete) => {
-            for event in complete.to_events() {
-                Observer::on_event(&mut observer, &event);
+            if observer.watches_complete_events() {
+                for event in complete.to_events() {
+                    Observer::on_event(&mut observer, &event);
+                }
             }
             Observer::on_end(observer, End::Finished(&complete));
             Reply::Complete(complete)

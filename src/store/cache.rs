@@ -121,7 +121,9 @@ pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct MemoryCacheStore {
-    entries: moka::sync::Cache<RequestKey, Stored>,
+    // Keys are SHA-256 digests already; foldhash mixes them for the table
+    // at a fraction of SipHash's cost, and stays seeded per process.
+    entries: moka::sync::Cache<RequestKey, Stored, foldhash::fast::RandomState>,
     evictions: Arc<AtomicU64>,
 }
 
@@ -178,7 +180,7 @@ impl MemoryCacheStore {
                     metrics::counter!("tower_ai.cache.evictions").increment(1);
                 }
             })
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self { entries, evictions }
     }
 

@@ -179,6 +179,44 @@ async fn a_complete_reply_and_the_same_reply_streamed_end_the_same() {
 }
 
 #[tokio::test]
+async fn an_observer_may_skip_a_complete_replys_events_and_still_gets_the_end() {
+    #[derive(Clone, Default)]
+    struct EndOnly(Arc<Mutex<(usize, Vec<String>)>>);
+    impl Observer for EndOnly {
+        fn on_event(&mut self, _: &StreamEvent) {
+            self.0.lock().unwrap().0 += 1;
+        }
+        fn watches_complete_events(&self) -> bool {
+            false
+        }
+        fn on_end(self, end: End<'_>) {
+            if let End::Finished(reply) = end {
+                self.0.lock().unwrap().1.push(reply.text());
+            }
+        }
+    }
+    let mut acc = tower_ai::types::StreamAccumulator::new();
+    events().iter().for_each(|e| acc.push(e));
+    let reply = acc.finish();
+
+    let complete = EndOnly::default();
+    let response = observe(LlmResponse::new(Reply::Complete(reply.clone())), complete.clone());
+    assert_eq!(response.into_complete().await.unwrap(), reply);
+    assert_eq!(*complete.0.lock().unwrap(), (0, vec![reply.text()]));
+
+    // A stream's events are shown all the same.
+    let streamed = EndOnly::default();
+    let response = observe(
+        LlmResponse::new(Reply::Stream(ChatStream::from_response(&reply))),
+        streamed.clone(),
+    );
+    assert_eq!(response.into_complete().await.unwrap(), reply);
+    let seen = streamed.0.lock().unwrap().clone();
+    assert_eq!(seen.0, reply.to_events().len());
+    assert_eq!(seen.1, vec![reply.text()]);
+}
+
+#[tokio::test]
 async fn an_observer_that_needs_no_content_still_sees_the_metadata() {
     let summary = Summary::default();
     let stream = FilteredStream::new(stream_of(events().into_iter().map(Ok).collect()), summary.clone());
