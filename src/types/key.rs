@@ -138,9 +138,11 @@ const SCOPE_TAG: &[u8] = b"tower-ai/request-key/v2/scope";
 ///
 /// Computing a key writes the encoding into a buffer kept per thread and
 /// hashes it: linear in the request's size, with no allocation once the
-/// buffer has grown to the size of the requests seen. For a 20-message
-/// conversation (a 1,822-byte encoding, where version 1 took 3,195) this took 2.3 µs on the machine of
-/// `docs/benchmarks.md`, most of it SHA-256.
+/// buffer has grown to the size of the requests seen. The request and its
+/// messages are written by hand, the rest through serde. For a 20-message
+/// conversation (a 1,822-byte encoding, where version 1 took 3,195) this
+/// took 1.77 µs on the machine of `docs/benchmarks.md`, two thirds of it
+/// SHA-256.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestKey([u8; 32]);
 
