@@ -1,0 +1,86 @@
+//! The patterns for personal data. Each finds candidates; its
+//! [`Check`] decides. Word boundaries are ASCII (`(?-u:\b)`) or left to the
+//! check, which looks at the neighbouring characters in any script: a
+//! Unicode `\b` would keep the set off its fast automaton.
+
+use super::validate::Check;
+use super::{EntityKind, Spec};
+
+/// An address: a local part and a domain of letters and digits of any
+/// script, hyphens inside labels.
+const EMAIL: &str = r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?)+";
+
+/// `+` and a country code, then digits in groups.
+const PHONE_INTERNATIONAL: &str = r"\+[1-9][0-9 ().\-/]{6,24}[0-9]";
+
+/// North American numbers: `(555) 234-5678`, `555-234-5678`, `555.234.5678`.
+const PHONE_NANP: &str =
+    r"(?:\([2-9][0-9]{2}\) ?|(?-u:\b)[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}(?-u:\b)";
+
+/// National numbers with a trunk `0`, in groups: `030 1234 5678`,
+/// `06 12 34 56 78`, `020 7946 0958`, `0171/2345678`, `03-1234-5678`.
+const PHONE_NATIONAL: &str = r"(?-u:\b)0[1-9][0-9]{0,3}(?:[ /\-][0-9]{2,8}){1,4}(?-u:\b)";
+
+/// 13 to 19 digits, single spaces or dashes between them.
+const CARD: &str = r"(?-u:\b)[0-9](?:[ \-]?[0-9]){12,18}(?-u:\b)";
+
+/// A country code, check digits, and groups of four (the check cuts it to
+/// the country's length).
+const IBAN: &str = r"(?-u:\b)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?";
+
+/// `123-45-6789` or `123 45 6789`.
+const SSN: &str = r"(?-u:\b)(?:[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4})(?-u:\b)";
+
+const IPV4: &str = r"(?-u:\b)[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?-u:\b)";
+
+/// Colon-separated hex groups, maybe ending in dotted IPv4, maybe with a
+/// zone; the standard library's parser decides.
+const IPV6: &str =
+    r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{0,4})(?:%[0-9A-Za-z]{1,16})?";
+
+/// Month names and abbreviations in English, German, French, Spanish and
+/// Italian.
+macro_rules! months {
+    () => {
+        concat!(
+    "jan(?:uary|uar|vier)?|feb(?:ruary|ruar)?|f[ée]vrier|mar(?:ch)?|m[äa]rz|mars|apr(?:il)?|avril|may|mai|",
+    "june?|juni|juin|july?|juli|juillet|aug(?:ust)?|ao[ûu]t|sep(?:t(?:ember)?)?|septembre|",
+    "oct(?:ober)?|okt(?:ober)?|octobre|nov(?:ember)?|novembre|dec(?:ember)?|dez(?:ember)?|d[ée]cembre|",
+    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|",
+    "gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre"
+        )
+    };
+}
+
+/// A date after words that say it is a birth date, in English, German,
+/// French, Spanish and Italian. Only the date (group `value`) is reported.
+const DATE_OF_BIRTH: &str = concat!(
+    r"(?i:(?-u:\b)(?:born|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday|geboren|geb\.|",
+    r"geburtsdatum|n[ée]e?\s+le|date\s+de\s+naissance|nacid[oa]|fecha\s+de\s+nacimiento|",
+    r"nat[oa]\s+il|data\s+di\s+nascita))",
+    r"[^0-9\n]{0,24}?",
+    r"(?P<value>",
+    r"[0-9]{1,2}[./\-][0-9]{1,2}[./\-](?:19|20)?[0-9]{2}",
+    r"|(?:19|20)[0-9]{2}-[0-9]{1,2}-[0-9]{1,2}",
+    r"|[0-9]{1,2}(?:st|nd|rd|th|er|\.)?\s+(?i:",
+    months!(),
+    r")\.?\s+(?:19|20)[0-9]{2}",
+    r"|(?i:",
+    months!(),
+    r")\.?\s+[0-9]{1,2}(?:st|nd|rd|th)?,?\s+(?:19|20)[0-9]{2}",
+    r")"
+);
+
+/// The personal-data patterns, in priority order.
+pub(super) static SPECS: &[Spec] = &[
+    Spec::new(EntityKind::Email, EMAIL, Check::Email),
+    Spec::new(EntityKind::Phone, PHONE_INTERNATIONAL, Check::Phone),
+    Spec::new(EntityKind::Phone, PHONE_NANP, Check::Phone),
+    Spec::new(EntityKind::Phone, PHONE_NATIONAL, Check::Phone),
+    Spec::new(EntityKind::Card, CARD, Check::Card),
+    Spec::new(EntityKind::Iban, IBAN, Check::Iban),
+    Spec::new(EntityKind::Ssn, SSN, Check::Ssn),
+    Spec::new(EntityKind::IpAddress, IPV4, Check::Ipv4),
+    Spec::new(EntityKind::IpAddress, IPV6, Check::Ipv6),
+    Spec::new(EntityKind::DateOfBirth, DATE_OF_BIRTH, Check::DateOfBirth),
+];
