@@ -4,7 +4,7 @@
 //! Unicode `\b` would keep the set off its fast automaton.
 
 use super::validate::Check;
-use super::{EntityKind, Spec};
+use super::{EntityKind, Gate, Spec};
 
 /// An address: a local part and a domain of letters and digits of any
 /// script, hyphens inside labels.
@@ -24,9 +24,15 @@ const PHONE_NATIONAL: &str = r"(?-u:\b)0[1-9][0-9]{0,3}(?:[ /\-][0-9]{2,8}){1,4}
 /// 13 to 19 digits, single spaces or dashes between them.
 const CARD: &str = r"(?-u:\b)[0-9](?:[ \-]?[0-9]){12,18}(?-u:\b)";
 
-/// A country code, check digits, and groups of four (the check cuts it to
-/// the country's length).
-const IBAN: &str = r"(?-u:\b)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?";
+/// A country code of the IBAN registry, check digits, and groups of four
+/// (the check cuts it to the country's length). Naming the countries
+/// gives the regex a literal prefix to skip the text with.
+const IBAN: &str = concat!(
+    r"(?-u:\b)(?:AD|AE|AL|AT|AZ|BA|BE|BG|BH|BI|BR|BY|CH|CR|CY|CZ|DE|DJ|DK|DO|EE|EG|ES|FI|FK|FO|FR|GB|GE|GI|",
+    r"GL|GR|GT|HR|HU|IE|IL|IQ|IS|IT|JO|KW|KZ|LB|LC|LI|LT|LU|LV|LY|MC|MD|ME|MK|MN|MR|MT|MU|NI|NL|NO|OM|",
+    r"PK|PL|PS|PT|QA|RO|RS|RU|SA|SC|SD|SE|SI|SK|SM|SO|ST|SV|TL|TN|TR|UA|VA|VG|XK|YE)",
+    r"[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
+);
 
 /// `123-45-6789` or `123 45 6789`.
 const SSN: &str = r"(?-u:\b)(?:[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4})(?-u:\b)";
@@ -34,12 +40,13 @@ const SSN: &str = r"(?-u:\b)(?:[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9
 const IPV4: &str = r"(?-u:\b)[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?-u:\b)";
 
 /// Colon-separated hex groups, maybe ending in dotted IPv4, maybe with a
-/// zone; the standard library's parser decides.
-const IPV6: &str =
-    r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{0,4})(?:%[0-9A-Za-z]{1,16})?";
+/// zone; the standard library's parser decides. (Two colons written out
+/// first, rather than `(?:h{0,4}:){2,7}`, let the regex skip to them.)
+const IPV6: &str = concat!(
+    r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:(?:[0-9A-Fa-f]{0,4}:){0,5}",
+    r"(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{0,4})(?:%[0-9A-Za-z]{1,16})?"
+);
 
-/// Month names and abbreviations in English, German, French, Spanish and
-/// Italian.
 macro_rules! months {
     () => {
         concat!(
@@ -55,9 +62,12 @@ macro_rules! months {
 /// A date after words that say it is a birth date, in English, German,
 /// French, Spanish and Italian. Only the date (group `value`) is reported.
 const DATE_OF_BIRTH: &str = concat!(
-    r"(?i:(?-u:\b)(?:born|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday|geboren|geb\.|",
-    r"geburtsdatum|n[ée]e?\s+le|date\s+de\s+naissance|nacid[oa]|fecha\s+de\s+nacimiento|",
-    r"nat[oa]\s+il|data\s+di\s+nascita))",
+    // The context words in lower, title and upper case rather than `(?i)`:
+    // spelled out, they are literals the regex skips the text to.
+    r"(?-u:\b)(?:[Bb]orn|BORN|DOB|[Dd]ob|[Dd]\.[Oo]\.[Bb]\.?|[Dd]ate\s+of\s+birth|DATE\s+OF\s+BIRTH|",
+    r"[Bb]irth\s*date|BIRTH\s*DATE|[Bb]irthday|BIRTHDAY|[Gg]eboren|GEBOREN|[Gg]eb\.|[Gg]eburtsdatum|",
+    r"GEBURTSDATUM|[Nn][ée]e?\s+le|[Dd]ate\s+de\s+naissance|[Nn]acid[oa]|[Ff]echa\s+de\s+nacimiento|",
+    r"[Nn]at[oa]\s+il|[Dd]ata\s+di\s+nascita)",
     r"[^0-9\n]{0,24}?",
     r"(?P<value>",
     r"[0-9]{1,2}[./\-][0-9]{1,2}[./\-](?:19|20)?[0-9]{2}",
@@ -75,12 +85,12 @@ const DATE_OF_BIRTH: &str = concat!(
 pub(super) static SPECS: &[Spec] = &[
     Spec::new(EntityKind::Email, EMAIL, Check::Email),
     Spec::new(EntityKind::Phone, PHONE_INTERNATIONAL, Check::Phone),
-    Spec::new(EntityKind::Phone, PHONE_NANP, Check::Phone),
-    Spec::new(EntityKind::Phone, PHONE_NATIONAL, Check::Phone),
-    Spec::new(EntityKind::Card, CARD, Check::Card),
-    Spec::new(EntityKind::Iban, IBAN, Check::Iban),
-    Spec::new(EntityKind::Ssn, SSN, Check::Ssn),
-    Spec::new(EntityKind::IpAddress, IPV4, Check::Ipv4),
+    Spec::new(EntityKind::Phone, PHONE_NANP, Check::Phone).gated(Gate::Digit),
+    Spec::new(EntityKind::Phone, PHONE_NATIONAL, Check::Phone).gated(Gate::Digit),
+    Spec::new(EntityKind::Card, CARD, Check::Card).gated(Gate::Digit),
+    Spec::new(EntityKind::Iban, IBAN, Check::Iban).gated(Gate::IbanStart),
+    Spec::new(EntityKind::Ssn, SSN, Check::Ssn).gated(Gate::Digit),
+    Spec::new(EntityKind::IpAddress, IPV4, Check::Ipv4).gated(Gate::Digit),
     Spec::new(EntityKind::IpAddress, IPV6, Check::Ipv6),
-    Spec::new(EntityKind::DateOfBirth, DATE_OF_BIRTH, Check::DateOfBirth),
+    Spec::new(EntityKind::DateOfBirth, DATE_OF_BIRTH, Check::DateOfBirth).gated(Gate::Digit),
 ];

@@ -66,8 +66,19 @@ pub(super) struct Entropy {
 }
 
 /// Bytes a token is made of: base64 and base64url letters.
+static TOKEN_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'_' | b'-');
+        b += 1;
+    }
+    table
+};
+
 fn token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-')
+    TOKEN_BYTE[usize::from(b)]
 }
 
 impl Entropy {
@@ -77,33 +88,37 @@ impl Entropy {
     /// Tokens are runs of `[A-Za-z0-9+/_-]` with their `=` padding.
     pub(super) fn scan(&self, text: &str, mut found: impl FnMut(usize, usize)) {
         let bytes = text.as_bytes();
+        let min_len = self.min_len.max(1);
+        // `i` is always where a token could start (the text's start, or just
+        // after a byte that is not a token's). A window of `min_len` bytes
+        // from it holding a non-token byte rules out every token starting
+        // before that byte, so the scan jumps past it: in prose, it reads a
+        // few bytes per window rather than all of them.
         let mut i = 0;
-        while i < bytes.len() {
-            if !token_byte(bytes[i]) {
-                i += 1;
+        while i + min_len <= bytes.len() {
+            if let Some(q) = bytes[i..i + min_len].iter().rposition(|&b| !token_byte(b)) {
+                i += q + 1;
                 continue;
             }
             let start = i;
-            while i < bytes.len() && token_byte(bytes[i]) {
-                i += 1;
+            let mut end = i + min_len;
+            while end < bytes.len() && token_byte(bytes[end]) {
+                end += 1;
             }
-            let mut end = i;
-            while end < bytes.len() && end - i < 2 && bytes[end] == b'=' {
+            let token_end = end;
+            while end < bytes.len() && end - token_end < 2 && bytes[end] == b'=' {
                 end += 1;
             }
             i = end;
-            // Glued to other letters (of another script, or a dot-joined
-            // name) it is part of something else.
+            // Glued to letters of another script, or a dot-joined name, it
+            // is part of something else.
             let glued_before = start > 0 && (bytes[start - 1] >= 0x80 || bytes[start - 1] == b'.');
             let glued_after = end < bytes.len() && bytes[end] >= 0x80;
-            if end - start < self.min_len || glued_before || glued_after {
+            if glued_before || glued_after {
                 continue;
             }
             let token = &bytes[start..end];
-            if is_uuid(token) {
-                continue;
-            }
-            if self.high_entropy(token) {
+            if !is_uuid(token) && self.high_entropy(token) {
                 found(start, end);
             }
         }

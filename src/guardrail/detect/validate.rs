@@ -329,7 +329,7 @@ fn known_card_prefix(digits: &[u8]) -> bool {
 }
 
 /// IBAN lengths by country, from the SWIFT IBAN registry.
-const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
+pub(super) const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
     (b"AD", 24),
     (b"AE", 23),
     (b"AL", 28),
