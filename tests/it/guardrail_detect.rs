@@ -487,3 +487,55 @@ proptest! {
         well_formed(&text, &DETECTOR.find(&text))?;
     }
 }
+
+#[test]
+fn flattened_and_encrypted_private_keys() {
+    let flat = [
+        "-----BEGIN ",
+        "PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0BAQEFAASC FAKEfakeFAKEfake AB== -----END ",
+        "PRIVATE KEY-----",
+    ]
+    .concat();
+    finds("PRIVATE_KEY", &format!("key: {flat}."), &flat);
+    let encrypted = [
+        "-----BEGIN ",
+        "RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,FAKE\n\n",
+        "FAKEfakeFAKEfakeFAKEfakeFAKEfake\n-----END ",
+        "RSA PRIVATE KEY-----",
+    ]
+    .concat();
+    finds("PRIVATE_KEY", &encrypted, &encrypted);
+}
+
+/// Texts built to make a pattern read far ahead, or many candidates fail
+/// their checks, take time in proportion to their length.
+#[test]
+fn adversarial_texts_take_linear_time() {
+    let detector = Detector::builder()
+        .pattern("X", r"[a-z]+X")
+        .unwrap()
+        .deny_list("D", ["aaa", "a a"])
+        .unwrap()
+        .build()
+        .unwrap();
+    let begin = ["-----BEGIN ", "PRIVATE KEY-----\n"].concat();
+    let units = [
+        "1 ", "a@", "+1 ", "1:", "::", "sk-", "eyJ.", "a", "1-", "born 1", "aws ", "AB12 ", "x://a:b@",
+        &begin, "é", "1.", "4111 ", "Aa1+",
+    ];
+    for unit in units {
+        let time = |len: usize| {
+            let text = unit.repeat(len / unit.len());
+            let start = std::time::Instant::now();
+            std::hint::black_box(detector.find(&text));
+            start.elapsed()
+        };
+        let (small, large) = (time(20_000), time(80_000));
+        // Four times the text: well under sixteen times the time. The
+        // margin absorbs a loaded machine and debug builds.
+        assert!(
+            large < small * 12 + std::time::Duration::from_millis(20),
+            "{unit:?}: {small:?} then {large:?}"
+        );
+    }
+}

@@ -14,7 +14,7 @@
 //! | `SLACK_TOKEN` | `xoxa-`, `xoxb-`, `xoxp-`, `xoxo-`, `xoxs-`, `xoxr-` and 10 or more of `[A-Za-z0-9-]` |
 //! | `GOOGLE_API_KEY` | `AIza` and 35 of `[A-Za-z0-9_-]` |
 //! | `STRIPE_KEY` | `sk_live_`, `rk_live_`, `sk_test_`, `rk_test_` and 20 or more alphanumerics |
-//! | `PRIVATE_KEY` | a PEM block `-----BEGIN ... PRIVATE KEY-----` to its `END` line, or to the end of its base64 body when cut |
+//! | `PRIVATE_KEY` | a PEM block `-----BEGIN ... PRIVATE KEY-----`, its body and its `END` line; to the end of its body when cut short |
 //! | `JWT` | three base64url segments (`eyJ...`), the first decoding to a JSON object with `alg` |
 //! | `CONNECTION_STRING` | `scheme://user:password@host...` with a password that is not a placeholder |
 
@@ -30,9 +30,17 @@ const GITLAB_TOKEN: &str = r"glpat-[A-Za-z0-9_\-]{20,}";
 const SLACK_TOKEN: &str = r"xox[abposr]-[A-Za-z0-9\-]{10,}";
 const GOOGLE_API_KEY: &str = r"AIza[A-Za-z0-9_\-]{35}";
 const STRIPE_KEY: &str = r"[sr]k_(?:live|test)_[A-Za-z0-9]{20,}";
+/// A PEM private key: the `BEGIN` line, then its body, chunk by chunk
+/// (base64 lines, or words of 16 characters and more when the block was
+/// flattened onto one line; the last, shorter chunk ends in `=`; header
+/// lines such as `Proc-Type: 4,ENCRYPTED`, and the blank line after them),
+/// and the `END` line when it is there. Written without a lazy "anything up to `END`", which would make
+/// every `BEGIN` without an `END` read the rest of the text.
 const PRIVATE_KEY: &str = concat!(
     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----",
-    r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|(?:\r?\n(?:[A-Za-z0-9+/=]+|[A-Za-z\-]+: [^\r\n]*))*)"
+    r"(?:(?:[ \t]*(?:\r?\n[ \t]*){1,2}|[ \t]+)",
+    r"(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]{1,15}={1,2}|[A-Za-z][A-Za-z\-]*: [^\r\n]*))*",
+    r"(?:(?:[ \t]*(?:\r?\n[ \t]*){1,2}|[ \t]+)-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)?"
 );
 const JWT: &str = r"eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*";
 const CONNECTION_STRING: &str =
