@@ -539,3 +539,92 @@ fn adversarial_texts_take_linear_time() {
         );
     }
 }
+
+#[test]
+fn many_custom_patterns_find_what_few_do() {
+    // From four custom patterns on they share one set read; the findings
+    // are the same as pattern by pattern.
+    let patterns = [
+        ("EMPLOYEE_ID", r"EMP-\d{6}"),
+        ("TICKET", r"ticket #(?P<value>\d{4,})"),
+        ("BADGE", r"\bB[0-9]{5}\b"),
+        ("ROOM", r"room [A-Z]-\d{3}"),
+        ("NEVER", r"zz\d{9}zz"),
+    ];
+    let text = "EMP-123456 opened ticket #4521 from room C-204 with badge B12345; EMP-654321 too.";
+    let mut expected = Vec::new();
+    for (name, pattern) in patterns {
+        let one = Detector::builder()
+            .only([])
+            .pattern(name, pattern)
+            .unwrap()
+            .build()
+            .unwrap();
+        expected.extend(one.find(text));
+    }
+    expected.sort_by_key(|f| f.range.start);
+    let mut all = Detector::builder().only([]);
+    for (name, pattern) in patterns {
+        all = all.pattern(name, pattern).unwrap();
+    }
+    assert_eq!(all.build().unwrap().find(text), expected);
+    assert_eq!(expected.len(), 5);
+}
+
+#[test]
+fn deny_lists_match_whole_words_in_any_script() {
+    let detector = Detector::builder()
+        .only([])
+        .deny_list("CITY", ["Москва", "Zürich"])
+        .unwrap()
+        .deny_list("CODENAME", ["Orion"])
+        .unwrap()
+        .build()
+        .unwrap();
+    let text = "Из Москва в ZÜRICH? orion, ORION-2, Orionids, Москвай.";
+    let found: Vec<_> = detector
+        .find(text)
+        .into_iter()
+        .map(|f| (f.kind.to_string(), f.text(text)))
+        .collect();
+    // `Zürich` matches as written outside ASCII: `ZÜRICH` is not it.
+    assert_eq!(
+        found,
+        [
+            ("CITY".to_owned(), "Москва"),
+            ("CODENAME".to_owned(), "orion"),
+            ("CODENAME".to_owned(), "ORION"),
+        ]
+    );
+}
+
+#[test]
+fn kind_names_are_stable_and_distinct() {
+    let names: Vec<&str> = EntityKind::built_in().iter().map(EntityKind::as_str).collect();
+    assert_eq!(names.len(), 20);
+    for name in &names {
+        assert!(
+            name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+            "{name}"
+        );
+        assert_eq!(names.iter().filter(|n| *n == name).count(), 1, "{name}");
+    }
+    assert!(EntityKind::Jwt.is_secret() && EntityKind::HighEntropy.is_secret());
+    assert!(!EntityKind::Email.is_secret() && !EntityKind::Custom("X".into()).is_secret());
+    assert_eq!(EntityKind::DenyListed("CITY".into()).to_string(), "CITY");
+}
+
+#[test]
+fn secrets_that_only_look_like_keys() {
+    for text in [
+        "the AKIA prefix alone",
+        "xoxb- is how Slack bot tokens start",
+        "AIzaShort",
+        "sk_live_short",
+        "ghp_tooShort123",
+        "glpat-short",
+        "eyJhbGciOiJIUzI1NiJ9 alone is no JWT",
+    ] {
+        assert!(found(text).is_empty(), "{text}: {:?}", found(text));
+    }
+}
