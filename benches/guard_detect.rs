@@ -5,11 +5,13 @@
 //! Then the same with a custom pattern and a deny list (the custom patterns'
 //! `RegexSet` read and the Aho–Corasick automaton).
 //!
-//! Beside them, three ways of locating the built-in patterns' matches,
-//! without the checks: each regex on its own (what the detector does, each
-//! skipping to its literal prefix), a `RegexSet` read of the text followed
-//! by the matched patterns' regexes, and one regex of named alternatives
-//! whose captures say which pattern matched.
+//! Beside them, three ways of locating every built-in pattern's matches,
+//! without the detector's gates and checks: each regex on its own (each
+//! skipping to its literal, when it has one), a `RegexSet` read of the text
+//! followed by the matched patterns' regexes, and one regex of named
+//! alternatives whose captures say which pattern matched. The detector
+//! runs the literal-led patterns the first way and the digit-led ones the
+//! second (see the `guardrail::detect` module docs).
 //!
 //! ```text
 //! cargo bench --bench guard_detect
@@ -94,8 +96,8 @@ fn benches(c: &mut Criterion) {
     }
     group.finish();
 
-    // Locating matches only: each regex, the set and the matched regexes,
-    // one alternation with a named group per pattern.
+    // Locating matches only, all patterns, no gates: each regex, the set and
+    // the matched regexes, one alternation with a named group per pattern.
     let sources: Vec<String> = detector
         .patterns()
         .map(|(_, source)| source.replace("(?P<value>", "(?:"))
