@@ -70,6 +70,7 @@ fn phone_numbers() {
     finds("PHONE", "tel. +44 20 7946 0958.", "+44 20 7946 0958");
     finds("PHONE", "office: (555) 234-5678", "(555) 234-5678");
     finds("PHONE", "office: 555.234.5678", "555.234.5678");
+    finds("PHONE", "toll-free 1-800-555-0199.", "1-800-555-0199");
     finds("PHONE", "Festnetz 030 1234 5678", "030 1234 5678");
     finds("PHONE", "portable 06 12 34 56 78", "06 12 34 56 78");
     finds("PHONE", "Tel 0171/2345678", "0171/2345678");
@@ -79,6 +80,7 @@ fn phone_numbers() {
     misses("PHONE", "on 01-12-2024 at 10:30");
     misses("PHONE", "+12 is not a number");
     misses("PHONE", "version 1.2.3 and 2024");
+    misses("PHONE", "at 2024-03-12T10:30:00Z, $1,234,567.89");
 }
 
 #[test]

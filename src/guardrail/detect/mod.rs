@@ -103,7 +103,8 @@
 //! - international: `+` and a country code, then digit groups split by
 //!   spaces, dots, dashes or one parenthesised group, 8 to 15 digits in all
 //!   (E.164): `+81 3-1234-5678`, `+1 (555) 234-5678`, `+49 30 1234567`;
-//! - North American: `(555) 234-5678`, `555-234-5678`, `555.234.5678`;
+//! - North American: `(555) 234-5678`, `555-234-5678`, `555.234.5678`,
+//!   `1-800-555-0199`;
 //! - national with a trunk `0`, at least one separator, 9 to 12 digits:
 //!   `030 1234 5678`, `06 12 34 56 78`, `020 7946 0958`, `0171/2345678`.
 //!
