@@ -11,6 +11,9 @@ mod builder;
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
 pub mod error;
+#[cfg(feature = "guardrail")]
+#[cfg_attr(docsrs, doc(cfg(feature = "guardrail")))]
+pub mod guardrail;
 pub mod guide;
 pub mod limit;
 pub mod observe;

@@ -34,6 +34,8 @@ mod cross_vendor;
 mod custom_transport;
 #[cfg(all(feature = "openai", feature = "anthropic"))]
 mod error_dialects;
+#[cfg(feature = "guardrail")]
+mod guardrail_detect;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
 mod hostile;
 #[cfg(feature = "local-embedder")]
