@@ -5,6 +5,9 @@
 //! Then the same with a custom pattern (run like a built-in one) and a deny
 //! list (an Aho–Corasick automaton over a lower-case copy of the text).
 //!
+//! `adversarial`: texts made of one entity's prefix repeated, at 10,000 and
+//! 80,000 bytes; equal throughput at both sizes shows no pattern rescans.
+//!
 //! Beside them, three ways of locating every built-in pattern's matches,
 //! without the detector's gates and checks: each regex on its own (each
 //! skipping to its literal, when it has one), a `RegexSet` read of the text
@@ -100,21 +103,22 @@ fn benches(c: &mut Criterion) {
     // time per byte should not grow with the text (no pattern rescans).
     let mut group = c.benchmark_group("adversarial");
     let begin = ["-----BEGIN ", "PRIVATE KEY-----\n"].concat();
-    for unit in [
-        "1 ",
-        "a@",
-        "sk-",
-        "eyJ.",
-        "x://a:b@",
-        begin.as_str(),
-        "4111 ",
-        "Aa1+",
-    ] {
+    let units = [
+        ("digits", "1 "),
+        ("at_signs", "a@"),
+        ("key_prefixes", "sk-"),
+        ("jwt_heads", "eyJ."),
+        ("url_credentials", "x://a:b@"),
+        ("pem_begins", begin.as_str()),
+        ("card_groups", "4111 "),
+        ("mixed_tokens", "Aa1+"),
+    ];
+    for (name, unit) in units {
         for len in [10_000, 80_000] {
             let text = unit.repeat(len / unit.len());
             group.throughput(Throughput::Bytes(text.len() as u64));
             let mut findings = Vec::new();
-            group.bench_function(format!("{}/{len}", unit.trim().escape_debug()), |b| {
+            group.bench_function(format!("{name}/{len}"), |b| {
                 b.iter(|| {
                     detector.find_into(black_box(&text), &mut findings);
                     black_box(findings.len())
