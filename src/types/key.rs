@@ -118,8 +118,9 @@ const SCOPE_TAG: &[u8] = b"tower-ai/request-key/v2/scope";
 /// | a sequence | `a`, each item, then `]` |
 /// | a struct (the request, a message, a part, a tool...) | `o`, then for each field in the order the type writes it: the name as a string, then the value; then `}` |
 /// | a map (`extra`, JSON schemas, any JSON object) | `o`, then for each entry in byte order of the keys: the key as a string, then the value; then `}` |
-/// | an enum's unit variant | its name as a string |
-/// | an enum's other variants | `o`, the name as a string, the content, `}` |
+/// | an internally tagged enum's variant (a message part, a tool choice...) | a struct whose first field is the tag (`type`, or `kind` for an image source) |
+/// | another enum's unit variant (a role) | its name as a string |
+/// | another enum's other variants | `o`, the name as a string, the content, `}` |
 ///
 /// Every value starts with its tag and ends where its own bytes say, so two
 /// different values of one type never encode alike; the tests decode the
