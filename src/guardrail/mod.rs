@@ -13,5 +13,10 @@
 //! assert_eq!(findings[0].kind, EntityKind::Email);
 //! # Ok::<(), tower_ai::Error>(())
 //! ```
+//!
+//! [`vault`] keeps what was redacted behind typed placeholders
+//! (`<EMAIL_1>`) and puts the originals back into a reply, complete or
+//! streamed, even when a placeholder is split across deltas.
 
 pub mod detect;
+pub mod vault;
