@@ -68,12 +68,13 @@ const M: usize = 16;
 /// Neighbours per node on the bottom layer.
 const M0: usize = 2 * M;
 /// Width of the candidate list while inserting.
-const EF_CONSTRUCTION: usize = 100;
+const EF_CONSTRUCTION: usize = 200;
 /// Width of the candidate list while searching (at least `k`).
 pub(crate) const EF_SEARCH: usize = 128;
-/// How far below the threshold a candidate's quantised similarity may
-/// be and still be re-scored exactly: well beyond the quantisation's
-/// error, which for unit vectors of 384 dimensions is about 0.002.
+/// How far below the threshold, or below the k-th best quantised
+/// similarity, a candidate's quantised similarity may be and still be
+/// re-scored exactly: well beyond the quantisation's error, which for unit
+/// vectors of 384 dimensions is about 0.002.
 const RERANK_SLACK: f32 = 0.05;
 /// Highest layer a node can be drawn on.
 const MAX_LEVEL: usize = 12;
@@ -299,10 +300,16 @@ impl VectorIndex {
                     &self.alive,
                 );
                 // The walk ranks by the quantised similarity; the candidates
-                // that may be above the threshold are re-scored exactly.
+                // that may be above the threshold and among the best `k`
+                // are re-scored exactly. The k-th best quantised similarity
+                // is within the error of an exact one at least as good, so
+                // no exact top-k candidate is more than twice the error
+                // below it.
+                let kth = found.get(k - 1).map_or(f32::NEG_INFINITY, |c| c.sim);
+                let floor = min_similarity.max(kth) - RERANK_SLACK;
                 let mut hits: Vec<(u64, f32)> = found
                     .into_iter()
-                    .filter(|c| c.sim >= min_similarity - RERANK_SLACK)
+                    .filter(|c| c.sim >= floor)
                     .map(|c| {
                         let sim = dot(query, vector_of(&self.vectors, self.dimensions, c.node));
                         (self.ids[c.node as usize], sim)
