@@ -502,16 +502,16 @@ impl<'a> Quantised<'a> {
         dot_i8(q.0, lanes) as f32 * q.1 * scale
     }
 
-    /// Reads one byte of each cache line of `nodes`' codes, so that the
-    /// loads are in flight together rather than one after another when
-    /// the similarities are computed.
+    /// Reads one byte of each cache line of `nodes`' codes, and their
+    /// scales, so that the loads are in flight together rather than one
+    /// after another when the similarities are computed.
     fn touch(&self, nodes: &[u32]) {
-        let mut sum = 0i32;
+        let mut sum = 0.0f32;
         for &n in nodes {
-            let at = n as usize * self.d;
-            for line in self.codes[at..at + self.d].iter().step_by(64) {
-                sum += i32::from(*line);
-            }
+            let code = self.code(n);
+            // The last lane too: a code need not start on a line.
+            let lanes = code.0.iter().step_by(64).chain(code.0.last());
+            sum += lanes.map(|&lane| f32::from(lane)).sum::<f32>() * code.1;
         }
         std::hint::black_box(sum);
     }
