@@ -203,10 +203,10 @@ fn search(c: &mut Criterion) {
                 agree as f64 / QUERIES as f64
             );
             // The candidate list's width trades time for recall; the
-            // index's default is `EF_SEARCH`.
+            // index's default depends on its size.
             let mut index = index;
             for ef in [32, 64, 128, 256] {
-                index = index.with_ef_search(ef);
+                index = index.with_ef_search(Some(ef));
                 let started = std::time::Instant::now();
                 let found = duplicates
                     .iter()
@@ -221,7 +221,7 @@ fn search(c: &mut Criterion) {
                     took.as_secs_f64() * 1e6
                 );
             }
-            let index = index.with_ef_search(index::EF_SEARCH);
+            let index = index.with_ef_search(None);
             let name = |kind: &str| BenchmarkId::new(format!("{}/{kind}", data.name()), n);
             let mut next = queries.iter().cycle();
             group.bench_function(name("exact"), |b| {
