@@ -9,7 +9,7 @@ pub(crate) mod index;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock, TryLockError};
 
 use guard::Features;
 use index::VectorIndex;
@@ -32,7 +32,9 @@ pub(crate) struct Semantic {
     pub(crate) capacity: usize,
     /// Whether the lexical guard refuses conflicting candidates.
     pub(crate) guard: bool,
-    tenants: moka::sync::Cache<String, Arc<Mutex<TenantIndex>>>,
+    /// Lookups share a tenant's index; an insert (or the rebuild one may
+    /// start) has it alone.
+    tenants: moka::sync::Cache<String, Arc<RwLock<TenantIndex>>>,
 }
 
 impl fmt::Debug for Semantic {
@@ -125,9 +127,21 @@ impl Semantic {
 
     /// The best stored entry like `probe`, if one is above the threshold,
     /// has the same context and passes the guard.
+    ///
+    /// Never waits for the index: while an insert holds it (at most about a
+    /// millisecond at 100,000 entries, but a rebuild that compacts
+    /// tombstones takes far longer), the lookup is a semantic miss, counted
+    /// as `semantic_busy`. A miss only costs the upstream call.
     pub(crate) fn find(&self, probe: &Probe) -> Option<Found> {
         let tenant = self.tenants.get(&probe.scope)?;
-        let tenant = tenant.lock().unwrap_or_else(|p| p.into_inner());
+        let tenant = match tenant.try_read() {
+            Ok(tenant) => tenant,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                super::count("semantic_busy");
+                return None;
+            }
+        };
         let index = tenant.index.as_ref()?;
         for (id, score) in index.search(&probe.vector, CANDIDATES, self.threshold) {
             let Some(indexed) = tenant.entries.get(&id) else {
@@ -155,7 +169,7 @@ impl Semantic {
     /// Forgets a match whose entry the store no longer has.
     pub(crate) fn forget(&self, probe: &Probe, found: &Found) {
         if let Some(tenant) = self.tenants.get(&probe.scope) {
-            let mut tenant = tenant.lock().unwrap_or_else(|p| p.into_inner());
+            let mut tenant = tenant.write().unwrap_or_else(|p| p.into_inner());
             tenant.entries.remove(&found.id);
             if let Some(index) = tenant.index.as_mut() {
                 index.remove(found.id);
@@ -166,9 +180,9 @@ impl Semantic {
     /// Indexes `probe` for the entry stored under `exact`.
     pub(crate) fn insert(&self, probe: Probe, exact: RequestKey) {
         let tenant = self.tenants.get_with(probe.scope.clone(), || {
-            Arc::new(Mutex::new(TenantIndex::default()))
+            Arc::new(RwLock::new(TenantIndex::default()))
         });
-        let mut guard = tenant.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = tenant.write().unwrap_or_else(|p| p.into_inner());
         let tenant = &mut *guard;
         let id = tenant.next_id;
         tenant.next_id += 1;
@@ -205,6 +219,34 @@ fn normalised(mut vector: Vec<f32>) -> Option<Vec<f32>> {
         *x /= norm;
     }
     Some(vector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::embedder_fn;
+
+    #[tokio::test]
+    async fn a_lookup_never_waits_for_a_tenants_index() {
+        // Every text on the same axis: any prompt is similar to any other.
+        let embedder =
+            embedder_fn(
+                |texts: Vec<String>| async move { Ok(texts.iter().map(|_| vec![1.0, 0.0]).collect()) },
+            );
+        let semantic = Semantic::new(Arc::new(embedder), 0.9, 100, false);
+        let asked = ChatRequest::new("m").user("How do tides work?");
+        let stored = semantic.probe(&asked, "acme").await.expect("a probe");
+        semantic.insert(stored, asked.canonical_key());
+        let again = semantic.probe(&asked, "acme").await.expect("a probe");
+        assert!(semantic.find(&again).is_some());
+
+        // An insert (or a rebuild) holding the index: a miss, at once.
+        let tenant = semantic.tenants.get("acme").expect("indexed");
+        let writing = tenant.write().expect("not poisoned");
+        assert!(semantic.find(&again).is_none());
+        drop(writing);
+        assert!(semantic.find(&again).is_some());
+    }
 }
 
 #[cfg(test)]
