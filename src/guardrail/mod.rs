@@ -17,6 +17,10 @@
 //! [`vault`] keeps what was redacted behind typed placeholders
 //! (`<EMAIL_1>`) and puts the originals back into a reply, complete or
 //! streamed, even when a placeholder is split across deltas.
+//!
+//! [`policy`] says which principal may call which models, with how many
+//! tokens, and whether tools and images are allowed.
 
 pub mod detect;
+pub mod policy;
 pub mod vault;
