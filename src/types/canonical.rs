@@ -56,19 +56,7 @@ pub(super) fn with_encoding<T: Serialize + ?Sized, R>(
     value: &T,
     finish: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, Unsupported> {
-    ENCODER.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut encoder) => {
-            let result = encoder.encode(value).map(|()| finish(&encoder.buf));
-            encoder.reset();
-            result
-        }
-        // Only if a `Serialize` impl computed a key of its own while being
-        // encoded: give that one a buffer of its own.
-        Err(_) => {
-            let mut encoder = Encoder::default();
-            encoder.encode(value).map(|()| finish(&encoder.buf))
-        }
-    })
+    with_encoder(|encoder| encoder.encode(value), finish)
 }
 
 /// Encodes `chat` and hands the bytes to `finish`: the same bytes as
@@ -79,15 +67,25 @@ pub(super) fn with_request_encoding<R>(
     chat: &ChatRequest,
     finish: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, Unsupported> {
+    with_encoder(|encoder| encoder.request(chat), finish)
+}
+
+/// Runs `write` on this thread's encoder and hands its bytes to `finish`.
+fn with_encoder<R>(
+    write: impl FnOnce(&mut Encoder) -> Result<(), Unsupported>,
+    finish: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Unsupported> {
     ENCODER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut encoder) => {
-            let result = encoder.request(chat).map(|()| finish(&encoder.buf));
+            let result = write(&mut encoder).map(|()| finish(&encoder.buf));
             encoder.reset();
             result
         }
+        // Only if a `Serialize` impl computed a key of its own while being
+        // encoded: give that one a buffer of its own.
         Err(_) => {
             let mut encoder = Encoder::default();
-            encoder.request(chat).map(|()| finish(&encoder.buf))
+            write(&mut encoder).map(|()| finish(&encoder.buf))
         }
     })
 }
@@ -112,13 +110,23 @@ struct Entry {
     key: Range<usize>,
 }
 
-/// Writes `value` as an unsigned LEB128 integer.
-pub(super) fn put_varint(buf: &mut Vec<u8>, mut value: u64) {
+/// `value` as an unsigned LEB128 integer: the bytes and how many are used.
+pub(super) fn leb128(mut value: u64) -> ([u8; 10], usize) {
+    let mut bytes = [0u8; 10];
+    let mut len = 0;
     while value >= 0x80 {
-        buf.push((value as u8) | 0x80);
+        bytes[len] = (value as u8) | 0x80;
         value >>= 7;
+        len += 1;
     }
-    buf.push(value as u8);
+    bytes[len] = value as u8;
+    (bytes, len + 1)
+}
+
+/// Writes `value` as an unsigned LEB128 integer.
+fn put_varint(buf: &mut Vec<u8>, value: u64) {
+    let (bytes, len) = leb128(value);
+    buf.extend_from_slice(&bytes[..len]);
 }
 
 impl Encoder {

@@ -287,9 +287,8 @@ fn write_len(out: &mut impl Sink, len: usize) {
 }
 
 fn write_varint(out: &mut impl Sink, value: u64) {
-    let mut bytes = Vec::with_capacity(10);
-    canonical::put_varint(&mut bytes, value);
-    out.put(&bytes);
+    let (bytes, len) = canonical::leb128(value);
+    out.put(&bytes[..len]);
 }
 
 fn write_bytes(out: &mut impl Sink, bytes: &[u8]) {
