@@ -22,5 +22,18 @@
 //! tokens, and whether tools and images are allowed.
 
 pub mod detect;
+mod guard;
+mod layer;
+mod pii;
 pub mod policy;
+mod reply;
+mod schema;
 pub mod vault;
+
+pub use self::guard::{
+    input_guard_fn, output_guard_fn, Guard, GuardInput, Hit, HitAction, InputGuardFn, OutputGuardFn, TextRef,
+    TextSource, Verdict,
+};
+pub use self::layer::{GuardOptions, Guardrail, GuardrailLayer, DEFAULT_STREAM_WINDOW};
+pub use self::pii::{PiiGuard, Redaction, PII_GUARD};
+pub use self::schema::{SchemaGuard, SCHEMA_GUARD};

@@ -324,6 +324,33 @@ impl PolicyRule {
     }
 }
 
+/// The policy as a guard of a [`GuardrailLayer`](super::GuardrailLayer):
+/// it checks the request of the call's principal, and refuses it naming
+/// the rule.
+#[async_trait::async_trait]
+impl super::Guard for ModelPolicy {
+    fn name(&self) -> &str {
+        GUARD
+    }
+
+    async fn check_input(&self, input: &mut super::GuardInput<'_>) -> Result<super::Verdict> {
+        let Some(chat) = input.chat() else {
+            return Ok(super::Verdict::Allow);
+        };
+        Ok(match self.check(input.principal(), chat) {
+            Ok(()) => super::Verdict::Allow,
+            Err(Error::Blocked { reason, .. }) => super::Verdict::Block {
+                reason,
+                findings: vec![super::layer::whole_request(
+                    "model_policy",
+                    crate::types::FindingAction::Blocked,
+                )],
+            },
+            Err(other) => return Err(other),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,6 +109,29 @@ impl Vault {
         self.longest
     }
 
+    /// The vault with each original escaped as the inside of a JSON
+    /// string, for putting originals back inside JSON text (a tool call's
+    /// arguments), where a quote or a backslash in an original would
+    /// otherwise break the JSON.
+    ///
+    /// ```
+    /// use tower_ai::guardrail::detect::EntityKind;
+    /// use tower_ai::guardrail::vault::Vault;
+    ///
+    /// let mut vault = Vault::new();
+    /// vault.placeholder(&EntityKind::Custom("NOTE".into()), r#"say "hi""#);
+    /// let args = r#"{"note":"<NOTE_1>"}"#;
+    /// assert_eq!(vault.json_escaped().restore(args), r#"{"note":"say \"hi\""}"#);
+    /// ```
+    pub fn json_escaped(&self) -> Vault {
+        let mut vault = self.clone();
+        for original in vault.originals.values_mut() {
+            let quoted = serde_json::Value::String(std::mem::take(original)).to_string();
+            *original = quoted[1..quoted.len() - 1].to_owned();
+        }
+        vault
+    }
+
     /// `text` with every placeholder of this vault replaced by its original.
     pub fn restore<'a>(&self, text: &'a str) -> Cow<'a, str> {
         if self.is_empty() || !text.contains('<') {

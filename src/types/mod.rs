@@ -44,8 +44,8 @@ pub use model::{BuiltinCatalog, Catalog, ModelCapabilities, ModelCatalog, ModelI
 #[cfg(feature = "budget")]
 pub(crate) use notes::Settlement;
 pub use notes::{
-    BudgetCharge, CacheDiscard, CacheStatus, Charge, GuardAction, GuardStage, GuardVerdict, GuardVerdicts,
-    Outcome, RouteTaken,
+    BudgetCharge, CacheDiscard, CacheStatus, Charge, FindingAction, FindingLocation, GuardAction,
+    GuardFinding, GuardStage, GuardVerdict, GuardVerdicts, Outcome, RouteTaken,
 };
 pub use request::{ChatRequest, ReasoningConfig, ReasoningEffort, ResponseFormat, Tool, ToolChoice};
 pub use response::{ChatResponse, FinishReason};

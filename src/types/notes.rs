@@ -168,7 +168,7 @@ pub enum GuardAction {
     Passed,
     /// Let through, and noted.
     Flagged,
-    /// Replaced this many findings with placeholders.
+    /// Changed this many findings (placeholders, masks, hashes, removals).
     Redacted {
         /// How many.
         count: usize,
@@ -178,6 +178,9 @@ pub enum GuardAction {
 }
 
 /// One guard's verdict on one call.
+///
+/// It never holds the text a guard found: only what kind of thing was
+/// found, where, and what was done with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GuardVerdict {
@@ -185,18 +188,159 @@ pub struct GuardVerdict {
     pub guard: String,
     /// Where it looked.
     pub stage: GuardStage,
-    /// What it did.
+    /// What it did (in a dry run: what it would have done).
     pub action: GuardAction,
+    /// What it found, in order.
+    pub findings: Vec<GuardFinding>,
+    /// For a refusal or a flag: why, in words safe to show the caller.
+    pub reason: Option<String>,
+    /// Whether the guard ran in dry-run mode: it only noted what it would
+    /// have done, and the call went on unchanged.
+    pub dry_run: bool,
+    /// For a reply refused part-way through a stream: how many bytes of the
+    /// reply's content (text and tool-call arguments) had already reached
+    /// the caller.
+    pub delivered: Option<usize>,
 }
 
 impl GuardVerdict {
-    /// A verdict.
+    /// A verdict with no finding.
     pub fn new(guard: impl Into<String>, stage: GuardStage, action: GuardAction) -> Self {
         Self {
             guard: guard.into(),
             stage,
             action,
+            findings: Vec::new(),
+            reason: None,
+            dry_run: false,
+            delivered: None,
         }
+    }
+
+    /// Sets the findings.
+    #[must_use]
+    pub fn with_findings(mut self, findings: Vec<GuardFinding>) -> Self {
+        self.findings = findings;
+        self
+    }
+
+    /// Sets the reason.
+    #[must_use]
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    /// Marks the verdict as a dry run's.
+    #[must_use]
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
+    }
+}
+
+/// One thing a guard found: its kind, where it was, and what was done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GuardFinding {
+    /// What was found: an entity kind (`EMAIL`, `CARD`, `AWS_ACCESS_KEY`) or
+    /// a guard's own label (`injection`, a deny list's name).
+    pub entity: String,
+    /// Where.
+    pub location: FindingLocation,
+    /// The byte range of the finding in that text, as the guard saw it.
+    pub range: std::ops::Range<usize>,
+    /// What was done with it.
+    pub action: FindingAction,
+}
+
+impl GuardFinding {
+    /// A finding.
+    pub fn new(
+        entity: impl Into<String>,
+        location: FindingLocation,
+        range: std::ops::Range<usize>,
+        action: FindingAction,
+    ) -> Self {
+        Self {
+            entity: entity.into(),
+            location,
+            range,
+            action,
+        }
+    }
+}
+
+/// Which text of a call a [`GuardFinding`] is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FindingLocation {
+    /// A text of the request: part `part` of message `message` (both
+    /// counted from 0), or, for a text inside a tool result, text `inner`
+    /// of that tool result's content. A tool call's arguments are its part.
+    Request {
+        /// The message's index.
+        message: usize,
+        /// The part's index within the message.
+        part: usize,
+        /// The index within a tool result's content, for a text inside one.
+        inner: Option<usize>,
+    },
+    /// The whole request (a check that is not about one text).
+    RequestAsAWhole,
+    /// The reply's text; the range counts bytes from the reply's start.
+    ReplyText,
+    /// The arguments of the reply's tool call `index`.
+    ReplyToolCall {
+        /// The tool call's index.
+        index: usize,
+    },
+    /// The whole reply.
+    ReplyAsAWhole,
+}
+
+/// What a guard did with one finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FindingAction {
+    /// Left as it was, and noted.
+    Flagged,
+    /// Replaced with a typed placeholder (`<EMAIL_1>`); the original is put
+    /// back into the reply.
+    Placeholder,
+    /// Replaced with a mask that keeps its last characters (`****1234`).
+    Masked,
+    /// Replaced with a stable, salted hash of it.
+    Hashed,
+    /// Removed.
+    Removed,
+    /// The call was refused because of it.
+    Blocked,
+}
+
+impl FindingAction {
+    /// A short, stable name: `flagged`, `placeholder`, `masked`, `hashed`,
+    /// `removed` or `blocked`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FindingAction::Flagged => "flagged",
+            FindingAction::Placeholder => "placeholder",
+            FindingAction::Masked => "masked",
+            FindingAction::Hashed => "hashed",
+            FindingAction::Removed => "removed",
+            FindingAction::Blocked => "blocked",
+        }
+    }
+
+    /// Whether the text was changed.
+    pub fn edits(&self) -> bool {
+        matches!(
+            self,
+            FindingAction::Placeholder
+                | FindingAction::Masked
+                | FindingAction::Hashed
+                | FindingAction::Removed
+        )
     }
 }
 
@@ -239,9 +383,12 @@ impl GuardVerdicts {
         self.lock().clone()
     }
 
-    /// Whether some guard blocked the call.
+    /// Whether some guard blocked the call (a dry run's would-be refusal
+    /// does not count: the call went on).
     pub fn any_blocked(&self) -> bool {
-        self.lock().iter().any(|v| v.action == GuardAction::Blocked)
+        self.lock()
+            .iter()
+            .any(|v| v.action == GuardAction::Blocked && !v.dry_run)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<GuardVerdict>> {

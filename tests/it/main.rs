@@ -34,6 +34,13 @@ mod cross_vendor;
 mod custom_transport;
 #[cfg(all(feature = "openai", feature = "anthropic"))]
 mod error_dialects;
+#[cfg(all(
+    feature = "guardrail",
+    feature = "cache",
+    feature = "reqwest",
+    feature = "openai"
+))]
+mod guardrail;
 #[cfg(feature = "guardrail")]
 mod guardrail_detect;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]

@@ -1,0 +1,603 @@
+//! The guardrail layer: guards on the request and on the reply, complete
+//! and streamed, against a mock provider and a fake OpenAI upstream.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower_ai::cache::CacheLayer;
+use tower_ai::guardrail::detect::{Detector, EntityKind};
+use tower_ai::guardrail::policy::{ModelPolicy, PolicyRule};
+use tower_ai::guardrail::{
+    input_guard_fn, output_guard_fn, Guard, GuardInput, GuardOptions, Guardrail, GuardrailLayer, Hit,
+    HitAction, PiiGuard, Redaction, SchemaGuard, Verdict,
+};
+use tower_ai::provider::mock::{MockProvider, MockReply};
+use tower_ai::provider::ProviderService;
+use tower_ai::store::MemoryCacheStore;
+use tower_ai::testing::{FakeUpstream, Scripted};
+use tower_ai::types::{
+    ChatRequest, FindingAction, FindingLocation, GuardAction, GuardStage, GuardVerdicts, LlmResponse,
+    ResponseFormat, StreamEvent,
+};
+use tower_ai::{Error, LlmRequest, Principal};
+
+use crate::conformance::openai;
+use crate::conformance::Endpoint;
+
+const EMAIL: &str = "ana.lima@example.com";
+const CARD: &str = "4111 1111 1111 1111";
+const KEY: &str = "sk-proj-Zx8Q2mR7vT4kL9pW3nB6yH1cF5dJ0sA2";
+
+fn detector() -> Detector {
+    Detector::builder().build().unwrap()
+}
+
+fn prompt() -> ChatRequest {
+    ChatRequest::new("gpt-4o-mini")
+        .system("You are a helpful assistant.")
+        .user(format!(
+            "My e-mail is {EMAIL}, card {CARD}, and my key is {KEY}. Write to me."
+        ))
+}
+
+fn pii_stack<S>(inner: S) -> Guardrail<S> {
+    ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(PiiGuard::new(detector())))
+        .service(inner)
+}
+
+async fn stream_text(response: LlmResponse) -> (Vec<StreamEvent>, Option<Error>) {
+    let mut stream = response.into_stream();
+    let mut events = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(event) => events.push(event),
+            Err(error) => return (events, Some(error)),
+        }
+    }
+    (events, None)
+}
+
+fn text_of(events: &[StreamEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_upstream_sees_placeholders_and_the_caller_the_originals() {
+    let up = FakeUpstream::start().await;
+    up.push(Scripted::openai_text(
+        "Noted: <EMAIL_1>, card <CARD_1>, key <OPENAI_KEY_1>.",
+    ));
+    let service = pii_stack(ProviderService::new(openai::provider(Endpoint::upstream(&up))));
+
+    let response = service.oneshot(LlmRequest::new(prompt())).await.unwrap();
+    let verdicts = response.extensions.get::<GuardVerdicts>().cloned().unwrap();
+    let reply = response.into_complete().await.unwrap();
+
+    let body = String::from_utf8_lossy(&up.requests()[0].body).into_owned();
+    for original in [EMAIL, CARD, KEY] {
+        assert!(
+            !body.contains(original),
+            "{original} reached the upstream: {body}"
+        );
+    }
+    assert_eq!(
+        up.requests()[0].json()["messages"][1]["content"],
+        "My e-mail is <EMAIL_1>, card <CARD_1>, and my key is <OPENAI_KEY_1>. Write to me."
+    );
+    assert_eq!(reply.text(), format!("Noted: {EMAIL}, card {CARD}, key {KEY}."));
+
+    let input = &verdicts.verdicts()[0];
+    assert_eq!(input.stage, GuardStage::Input);
+    assert_eq!(input.action, GuardAction::Redacted { count: 3 });
+    let kinds: Vec<&str> = input.findings.iter().map(|f| f.entity.as_str()).collect();
+    assert_eq!(kinds, ["EMAIL", "CARD", "OPENAI_KEY"]);
+    assert_eq!(
+        input.findings[0].location,
+        FindingLocation::Request {
+            message: 1,
+            part: 0,
+            inner: None
+        }
+    );
+    assert_eq!(input.findings[0].range, 13..13 + EMAIL.len());
+    // Verdicts hold kinds and places, never the values.
+    let shown = format!("{:?}", verdicts.verdicts());
+    for original in [EMAIL, CARD, KEY] {
+        assert!(!shown.contains(original));
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_reply_gets_its_originals_back_through_an_openai_stream() {
+    let up = FakeUpstream::start().await;
+    up.push(Scripted::openai_stream([
+        "Sure, <EM",
+        "AIL_1> and <CA",
+        "RD_1",
+        ">",
+        " done.",
+    ]));
+    let service = pii_stack(ProviderService::new(openai::provider(Endpoint::upstream(&up))));
+    let response = service.oneshot(LlmRequest::stream(prompt())).await.unwrap();
+    let (events, error) = stream_text(response).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(text_of(&events), format!("Sure, {EMAIL} and {CARD} done."));
+    assert!(matches!(
+        events.last(),
+        Some(StreamEvent::Usage(_)) | Some(StreamEvent::Finish { .. })
+    ));
+}
+
+/// The reply split into three deltas at every pair of positions.
+#[tokio::test]
+async fn placeholders_split_across_every_delta_boundary_are_restored() {
+    let reply = "Mail <EMAIL_1> (card <CARD_1>) today.";
+    let expected = format!("Mail {EMAIL} (card {CARD}) today.");
+    let cuts: Vec<usize> = (0..=reply.len()).collect();
+    let layer = GuardrailLayer::new().guard(PiiGuard::new(detector()));
+    let mut calls = 0;
+    for &i in &cuts {
+        for &j in &cuts[i..] {
+            let pieces = [&reply[..i], &reply[i..j], &reply[j..]];
+            let events = std::iter::once(StreamEvent::Start {
+                id: "r".into(),
+                model: "m".into(),
+            })
+            .chain(pieces.iter().map(|p| StreamEvent::text(*p)))
+            .chain(std::iter::once(StreamEvent::Finish {
+                reason: tower_ai::types::FinishReason::Stop,
+            }))
+            .collect();
+            let mock = MockProvider::new().push(MockReply::stream(events));
+            let service = layer.layer(ProviderService::new(mock));
+            let response = service.oneshot(LlmRequest::stream(prompt())).await.unwrap();
+            let (events, error) = stream_text(response).await;
+            assert!(error.is_none());
+            assert_eq!(text_of(&events), expected, "cut at {i} and {j}");
+            calls += 1;
+        }
+    }
+    assert_eq!(calls, (reply.len() + 1) * (reply.len() + 2) / 2);
+}
+
+#[tokio::test]
+async fn tool_call_arguments_get_their_originals_back_as_valid_json() {
+    // A custom pattern whose value holds a quote: restored inside a JSON
+    // string, it must be escaped.
+    let detector = Detector::builder()
+        .pattern("NOTE", r#"note "[a-z]+""#)
+        .unwrap()
+        .build()
+        .unwrap();
+    let args = serde_json::json!({"to": "<EMAIL_1>", "body": "<NOTE_1>"});
+    for streamed in [false, true] {
+        let mock = MockProvider::new().push(MockReply::tool_call("send_mail", args.clone()));
+        let service = ServiceBuilder::new()
+            .layer(GuardrailLayer::new().guard(PiiGuard::new(detector.clone())))
+            .service(ProviderService::new(mock.clone()));
+        let chat = ChatRequest::new("m").user(format!(r#"Send note "hello" to {EMAIL}"#));
+        let request = if streamed {
+            LlmRequest::stream(chat)
+        } else {
+            LlmRequest::new(chat)
+        };
+        let reply = service
+            .oneshot(request)
+            .await
+            .unwrap()
+            .into_complete()
+            .await
+            .unwrap();
+        assert_eq!(
+            mock.requests()[0].last_user_text().unwrap(),
+            "Send <NOTE_1> to <EMAIL_1>"
+        );
+        let call = reply.tool_calls().next().unwrap();
+        assert_eq!(
+            call.arguments_json().unwrap(),
+            serde_json::json!({"to": EMAIL, "body": r#"note "hello""#}),
+            "streamed: {streamed}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_blocked_request_never_reaches_the_upstream() {
+    let up = FakeUpstream::start().await;
+    let service = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(PiiGuard::new(detector()).secret_action(Redaction::Block)))
+        .service(ProviderService::new(openai::provider(Endpoint::upstream(&up))));
+
+    // An audit layer further out hands its own verdicts handle in.
+    let verdicts = GuardVerdicts::new();
+    let mut request = LlmRequest::new(prompt());
+    request.extensions.insert(verdicts.clone());
+    let error = service.oneshot(request).await.unwrap_err();
+
+    assert!(up.requests().is_empty());
+    match &error {
+        Error::Blocked { guard, reason, .. } => {
+            assert_eq!(guard, "pii");
+            assert!(reason.contains("OPENAI_KEY") && !reason.contains(KEY), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let noted = verdicts.verdicts();
+    assert_eq!(noted[0].action, GuardAction::Blocked);
+    let blocked: Vec<_> = noted[0]
+        .findings
+        .iter()
+        .filter(|f| f.action == FindingAction::Blocked)
+        .map(|f| f.entity.as_str())
+        .collect();
+    assert_eq!(blocked, ["OPENAI_KEY"]);
+}
+
+#[tokio::test]
+async fn each_kind_gets_its_own_action() {
+    let mock = MockProvider::new().with_text_reply("ok");
+    let guard = PiiGuard::new(detector())
+        .action(EntityKind::Card, Redaction::Mask)
+        .action(EntityKind::Email, Redaction::Hash)
+        .secret_action(Redaction::Remove)
+        .hash_salt("salt");
+    let service = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(guard))
+        .service(ProviderService::new(mock.clone()));
+    service.oneshot(LlmRequest::new(prompt())).await.unwrap();
+    let sent = mock.requests()[0].last_user_text().unwrap();
+    assert!(sent.starts_with("My e-mail is <EMAIL#"), "{sent}");
+    assert!(
+        sent.contains(", card ****1111, and my key is . Write to me."),
+        "{sent}"
+    );
+    // Hashes are stable for a salt.
+    let again = PiiGuard::new(detector())
+        .action(EntityKind::Email, Redaction::Hash)
+        .hash_salt("salt");
+    let mock2 = MockProvider::new().with_text_reply("ok");
+    ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(again))
+        .service(ProviderService::new(mock2.clone()))
+        .oneshot(LlmRequest::new(prompt()))
+        .await
+        .unwrap();
+    let hash = |s: &str| s[13..s.find('>').unwrap() + 1].to_owned();
+    assert_eq!(hash(&sent), hash(&mock2.requests()[0].last_user_text().unwrap()));
+}
+
+#[tokio::test]
+async fn placeholders_are_consistent_across_the_turns_of_a_conversation() {
+    let mock = MockProvider::new().with_text_reply("ok");
+    let service = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(PiiGuard::new(detector())))
+        .service(ProviderService::new(mock.clone()));
+    let chat = ChatRequest::new("m")
+        .user(format!("I am {EMAIL}"))
+        .assistant(format!("Hello {EMAIL}!"))
+        .user("Also write to bo@example.org and to me, ana.lima@example.com.");
+    service.oneshot(LlmRequest::new(chat)).await.unwrap();
+    let sent = &mock.requests()[0];
+    let texts: Vec<String> = sent.messages.iter().map(|m| m.text()).collect();
+    assert_eq!(
+        texts,
+        [
+            "I am <EMAIL_1>",
+            "Hello <EMAIL_1>!",
+            "Also write to <EMAIL_2> and to me, <EMAIL_1>."
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_reply_refused_midway_ends_the_stream_with_blocked() {
+    let events = vec![
+        StreamEvent::Start {
+            id: "r".into(),
+            model: "m".into(),
+        },
+        StreamEvent::text("The internal codename is "),
+        StreamEvent::text("Blue"),
+        StreamEvent::text("bird, and "),
+        StreamEvent::text("more text follows here."),
+        StreamEvent::Finish {
+            reason: tower_ai::types::FinishReason::Stop,
+        },
+    ];
+    let guard = output_guard_fn("codename", |text, hits| {
+        for (at, _) in text.match_indices("Bluebird") {
+            hits.push(Hit::new(
+                EntityKind::DenyListed("CODENAME".into()),
+                at..at + 8,
+                HitAction::Block,
+            ));
+        }
+    });
+    let mock = MockProvider::new().push(MockReply::stream(events));
+    let service = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(guard).stream_window(16))
+        .service(ProviderService::new(mock));
+    let response = service
+        .oneshot(LlmRequest::stream(ChatRequest::new("m").user("hi")))
+        .await
+        .unwrap();
+    let verdicts = response.extensions.get::<GuardVerdicts>().cloned().unwrap();
+    let (events, error) = stream_text(response).await;
+
+    assert!(
+        matches!(error, Some(Error::Blocked { ref guard, .. }) if guard == "codename"),
+        "{error:?}"
+    );
+    assert!(!events.iter().any(|e| matches!(e, StreamEvent::Finish { .. })));
+    let delivered = text_of(&events);
+    assert!(!delivered.contains("Blue"), "{delivered}");
+    assert!("The internal codename is ".starts_with(&delivered));
+    let out = verdicts
+        .verdicts()
+        .into_iter()
+        .find(|v| v.stage == GuardStage::Output)
+        .unwrap();
+    assert_eq!(out.action, GuardAction::Blocked);
+    assert_eq!(out.delivered, Some(delivered.len()));
+    assert_eq!(out.findings[0].range, 25..33);
+}
+
+#[tokio::test]
+async fn personal_data_the_model_writes_is_redacted_in_the_reply_even_split_across_deltas() {
+    let reply = format!("Call me at {CARD} or mail bo@example.org, thanks.");
+    for size in [1, 3, 7, 50] {
+        let pieces: Vec<StreamEvent> = reply
+            .as_bytes()
+            .chunks(size)
+            .map(|c| StreamEvent::text(std::str::from_utf8(c).unwrap()))
+            .collect();
+        let mock = MockProvider::new().push(MockReply::stream(pieces));
+        let guard = PiiGuard::new(detector()).action(EntityKind::Card, Redaction::Mask);
+        let service = ServiceBuilder::new()
+            .layer(GuardrailLayer::new().guard(guard).stream_window(32))
+            .service(ProviderService::new(mock));
+        let response = service
+            .oneshot(LlmRequest::stream(ChatRequest::new("m").user("hi")))
+            .await
+            .unwrap();
+        let verdicts = response.extensions.get::<GuardVerdicts>().cloned().unwrap();
+        let (events, error) = stream_text(response).await;
+        assert!(error.is_none());
+        assert_eq!(
+            text_of(&events),
+            "Call me at ****1111 or mail <EMAIL>, thanks.",
+            "deltas of {size}"
+        );
+        let out = verdicts
+            .verdicts()
+            .into_iter()
+            .find(|v| v.stage == GuardStage::Output)
+            .unwrap();
+        assert_eq!(out.action, GuardAction::Redacted { count: 2 });
+        assert_eq!(out.findings[0].range, 11..11 + CARD.len());
+        assert_eq!(out.findings[0].location, FindingLocation::ReplyText);
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_changes_nothing_and_notes_what_it_would_have_done() {
+    let up = FakeUpstream::start().await;
+    let service = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard_with(
+            PiiGuard::new(detector()).secret_action(Redaction::Block),
+            GuardOptions::new().dry_run(),
+        ))
+        .service(ProviderService::new(openai::provider(Endpoint::upstream(&up))));
+    let response = service.oneshot(LlmRequest::new(prompt())).await.unwrap();
+    let verdicts = response.extensions.get::<GuardVerdicts>().cloned().unwrap();
+    response.into_complete().await.unwrap();
+    assert!(String::from_utf8_lossy(&up.requests()[0].body)
+        .into_owned()
+        .contains(KEY));
+    let input = &verdicts.verdicts()[0];
+    assert!(input.dry_run);
+    assert_eq!(input.action, GuardAction::Blocked);
+    assert!(!verdicts.any_blocked());
+
+    // The layer-wide switch does the same for every guard.
+    let mock = MockProvider::new().with_text_reply("ok");
+    ServiceBuilder::new()
+        .layer(
+            GuardrailLayer::new()
+                .guard(PiiGuard::new(detector()))
+                .dry_run(true),
+        )
+        .service(ProviderService::new(mock.clone()))
+        .oneshot(LlmRequest::new(prompt()))
+        .await
+        .unwrap();
+    assert!(mock.requests()[0].last_user_text().unwrap().contains(EMAIL));
+}
+
+#[tokio::test]
+async fn model_policy_and_guards_apply_per_principal() {
+    let policy = ModelPolicy::new().rule(
+        PolicyRule::new("free")
+            .unwrap()
+            .for_teams(["free-*"])
+            .unwrap()
+            .allow_models(["small-*"])
+            .unwrap(),
+    );
+    let strict = input_guard_fn("acme_needs_user", |input: &mut GuardInput<'_>| {
+        if input.principal().user.is_none() {
+            Verdict::block("acme requires a user")
+        } else {
+            Verdict::Allow
+        }
+    });
+    let mock = MockProvider::new().with_text_reply("ok");
+    let service = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(policy).guard_with(
+            strict,
+            GuardOptions::new().only_for(|p: &Principal| p.tenant.as_deref() == Some("acme")),
+        ))
+        .service(ProviderService::new(mock.clone()));
+    let call = |model: &str, principal: Principal| {
+        let service = service.clone();
+        let request = LlmRequest::new(ChatRequest::new(model).user("hi")).with_principal(principal);
+        async move { service.oneshot(request).await }
+    };
+    let free = Principal::new().tenant("other").team("free-eu").user("u");
+    assert!(call("small-1", free.clone()).await.is_ok());
+    let refused = call("large-1", free).await.unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "blocked by the model_policy guard: rule `free`: model `large-1` is not allowed"
+    );
+    assert!(call("large-1", Principal::new().tenant("other").team("pro"))
+        .await
+        .is_ok());
+    let refused = call("small-1", Principal::new().tenant("acme"))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::Blocked { ref guard, .. } if guard == "acme_needs_user"));
+    assert!(call("small-1", Principal::new().tenant("acme").user("u"))
+        .await
+        .is_ok());
+    assert_eq!(mock.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn structured_output_is_checked_on_complete_and_streamed_replies() {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
+        "required": ["n"]
+    });
+    let chat = ChatRequest::new("m")
+        .user("n?")
+        .response_format(ResponseFormat::json_schema("n", schema));
+    for (reply, ok) in [
+        (r#"{"n": 3}"#, true),
+        (r#"{"n": "3"}"#, false),
+        (r#"{"n": 3"#, false),
+    ] {
+        for streamed in [false, true] {
+            let mock = MockProvider::new().with_text_reply(reply);
+            let service = ServiceBuilder::new()
+                .layer(GuardrailLayer::new().guard(SchemaGuard::new()))
+                .service(ProviderService::new(mock));
+            let request = if streamed {
+                LlmRequest::stream(chat.clone())
+            } else {
+                LlmRequest::new(chat.clone())
+            };
+            let result = match service.oneshot(request).await {
+                Ok(response) => response.into_complete().await,
+                Err(error) => Err(error),
+            };
+            assert_eq!(result.is_ok(), ok, "{reply} streamed: {streamed}: {result:?}");
+            if !ok {
+                assert!(matches!(result, Err(Error::Blocked { ref guard, .. }) if guard == "json_schema"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reply_refused_above_the_cache_is_not_kept_in_it() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let mock = MockProvider::new().with_text_reply("The codename is Bluebird.");
+    let upstream = tower::service_fn(move |request: LlmRequest| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let mut provider = ProviderService::new(mock.clone());
+        async move { provider.ready().await?.call(request).await }
+    });
+    let guard = output_guard_fn("codename", |text, hits| {
+        if let Some(at) = text.find("Bluebird") {
+            hits.push(Hit::new(
+                EntityKind::DenyListed("CODENAME".into()),
+                at..at + 8,
+                HitAction::Block,
+            ));
+        }
+    });
+    let service = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(guard))
+        .layer(CacheLayer::new(MemoryCacheStore::new()))
+        .service(upstream);
+    for _ in 0..2 {
+        let error = service
+            .clone()
+            .oneshot(LlmRequest::new(ChatRequest::new("m").user("codename?")))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Blocked { .. }));
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the refused reply was served from the cache"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_guard_fails_the_call_unless_it_fails_open() {
+    struct Down;
+    #[async_trait::async_trait]
+    impl Guard for Down {
+        fn name(&self) -> &str {
+            "judge"
+        }
+        async fn check_input(&self, _: &mut GuardInput<'_>) -> tower_ai::Result<Verdict> {
+            Err(Error::config("judge unavailable"))
+        }
+    }
+    let mock = MockProvider::new().with_text_reply("ok");
+    let closed = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(Down))
+        .service(ProviderService::new(mock.clone()));
+    assert!(closed.oneshot(LlmRequest::new(prompt())).await.is_err());
+    assert!(mock.requests().is_empty());
+    let open = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard_with(Down, GuardOptions::new().fail_open()))
+        .service(ProviderService::new(mock.clone()));
+    let response = open.oneshot(LlmRequest::new(prompt())).await.unwrap();
+    let verdict = &response.extensions.get::<GuardVerdicts>().unwrap().verdicts()[0];
+    assert_eq!(verdict.action, GuardAction::Flagged);
+    assert!(verdict.reason.as_deref().unwrap().contains("failed"));
+}
+
+/// Hundreds of concurrent calls, each with its own e-mail address: every
+/// caller gets back its own, never another call's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vaults_never_cross_calls() {
+    let mock = MockProvider::new().with_text_reply("Writing to <EMAIL_1> now.");
+    let service = pii_stack(ProviderService::new(mock));
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let service = service.clone();
+        tasks.push(tokio::spawn(async move {
+            let email = format!("user{i}@tenant{}.example.com", i % 7);
+            let request = LlmRequest::stream(ChatRequest::new("m").user(format!("I am {email}")))
+                .with_principal(Principal::new().tenant(format!("t{}", i % 7)));
+            let reply = service
+                .oneshot(request)
+                .await
+                .unwrap()
+                .into_complete()
+                .await
+                .unwrap();
+            assert_eq!(reply.text(), format!("Writing to {email} now."));
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
