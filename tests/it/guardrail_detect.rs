@@ -84,6 +84,52 @@ fn phone_numbers() {
 }
 
 #[test]
+fn phone_extensions_are_part_of_the_number() {
+    finds("PHONE", "call 555-234-5678x123 today", "555-234-5678x123");
+    finds("PHONE", "office (270)676-5365x721.", "(270)676-5365x721");
+    finds("PHONE", "desk +1-245-333-7829x600", "+1-245-333-7829x600");
+    finds(
+        "PHONE",
+        "desk 555.234.5678 ext. 42, ask for Ann",
+        "555.234.5678 ext. 42",
+    );
+    // Letters after the `x` are no extension.
+    misses("PHONE", "ref 555-234-5678xyz");
+}
+
+#[test]
+fn phone_numbers_after_the_00_call_prefix() {
+    finds("PHONE", "Ruf an: 0049 30 1234567.", "0049 30 1234567");
+    finds("PHONE", "from abroad 001-231-836-1641", "001-231-836-1641");
+    finds("PHONE", "London 0044 20 7946 0958", "0044 20 7946 0958");
+    // One run of digits after `00` is an id as often as a number.
+    misses("PHONE", "batch 00493012345678 done");
+}
+
+#[test]
+fn national_phone_numbers_with_the_area_code_in_parentheses() {
+    finds("PHONE", "ring (0161) 496 0473 today", "(0161) 496 0473");
+    finds("PHONE", "Büro (06302) 41960", "(06302) 41960");
+    finds("PHONE", "tel (017)-2253683.", "(017)-2253683");
+    misses("PHONE", "see (01) 12");
+}
+
+#[test]
+fn phone_numbers_in_one_run_next_to_a_word_that_names_them() {
+    finds("PHONE", "please call me at 5552345678", "5552345678");
+    finds("PHONE", "Mobile: 0612345678", "0612345678");
+    finds("PHONE", "Phone:\n0612345678\n", "0612345678");
+    finds("PHONE", "0437971277 mobile", "0437971277");
+    finds("PHONE", "042537780-Fax", "042537780");
+    finds("PHONE", "Tel.: 0612345678", "0612345678");
+    // Without the word, or with the word too far, a run of digits is not one.
+    misses("PHONE", "order 5552345678 shipped");
+    misses("PHONE", "phone order reference number ABC 5552345678");
+    misses("PHONE", "call 1111111111");
+    misses("PHONE", "call 123 times");
+}
+
+#[test]
 fn payment_cards() {
     finds("CARD", "card 4111 1111 1111 1111 please", "4111 1111 1111 1111");
     finds("CARD", "amex 3782-822463-10005", "3782-822463-10005");

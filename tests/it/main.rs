@@ -43,6 +43,8 @@ mod error_dialects;
 mod guardrail;
 #[cfg(feature = "guardrail")]
 mod guardrail_detect;
+#[cfg(feature = "guardrail")]
+mod guardrail_pii_eval;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
 mod hostile;
 #[cfg(feature = "local-embedder")]

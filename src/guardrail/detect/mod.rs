@@ -104,13 +104,24 @@
 //! - international: `+` and a country code, then digit groups split by
 //!   spaces, dots, dashes or one parenthesised group, 8 to 15 digits in all
 //!   (E.164): `+81 3-1234-5678`, `+1 (555) 234-5678`, `+49 30 1234567`;
+//!   or the same after the `00` call prefix, in at least two groups:
+//!   `0049 30 1234567`, `001-555-234-5678`;
 //! - North American: `(555) 234-5678`, `555-234-5678`, `555.234.5678`,
 //!   `1-800-555-0199`;
-//! - national with a trunk `0`, at least one separator, 9 to 12 digits:
-//!   `030 1234 5678`, `06 12 34 56 78`, `020 7946 0958`, `0171/2345678`.
+//! - national with a trunk `0`, at least one separator, 9 to 12 digits, the
+//!   area code maybe in parentheses: `030 1234 5678`, `06 12 34 56 78`,
+//!   `020 7946 0958`, `0171/2345678`, `(0161) 496 0473`;
+//! - one run of 9 to 12 digits next to a word that names it: after `call`,
+//!   `phone`, `tel`, `telephone`, `mobile`, `cell`, `fax`, `SMS` or
+//!   `WhatsApp` (within 16 characters on the same line, or at the start of
+//!   the next), or right before `phone`, `tel`, `mobile`, `cell` or `fax`:
+//!   `call me at 5552345678`, `Mobile: 0612345678`, `0612345678 (fax)`.
+//!   These are [`Heuristic`](Confidence::Heuristic).
 //!
-//! Numbers written without any separator and without `+` (`5552345678`)
-//! are not reported: too many order numbers look the same.
+//! An extension right after a number (`x123`, `ext. 123`) is part of it.
+//! Numbers written without any separator, without `+` and without such a
+//! word (`order 5552345678`) are not reported: too many order numbers look
+//! the same.
 //!
 //! # High entropy
 //!
@@ -130,8 +141,10 @@
 //!
 //! Names, postal addresses and other entities that need a language model;
 //! national ids other than the US SSN; card numbers split other than by
-//! single spaces or dashes; phone numbers without separators; dates of birth
-//! without one of the context words before them; secrets of vendors not
+//! single spaces or dashes, and card numbers under 13 digits (some old
+//! Maestro numbers have 12); phone numbers without separators and without a
+//! word that names them; dates of birth without one of the context words
+//! before them; secrets of vendors not
 //! listed in [`EntityKind`] unless their entropy gives them away.
 //!
 //! # False positives
@@ -141,7 +154,8 @@
 //! numbers written in groups can be cards ([`require_card_prefix`]
 //! narrows them to the networks' prefixes). National phone numbers are any
 //! `0` and 9 to 12 digits in groups, which some postal codes followed by a
-//! number match. `sk-` and 20 token characters is an OpenAI key whatever
+//! number match. A 9- to 12-digit reference within 16 characters after
+//! `call` or `phone` is a phone number (`phone order 123456789`). `sk-` and 20 token characters is an OpenAI key whatever
 //! follows. A 40-character base64 run within 48 characters after `aws` or
 //! `secret` is an AWS secret key. Long identifiers mixing letters and
 //! digits can reach the entropy threshold. Deny-list words fold ASCII case
@@ -174,7 +188,7 @@ pub const MAX_PATTERN_BYTES: usize = 2 << 20;
 const CUSTOM_SET_FROM: usize = 4;
 
 /// From how many digit-led built-in patterns on they share a [`RegexSet`]
-/// read (seven when all are on).
+/// read (ten when all are on).
 const DIGIT_SET_FROM: usize = 3;
 
 /// The largest compiled size of the set of custom patterns, and of its lazy
@@ -356,8 +370,9 @@ impl fmt::Display for EntityKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Confidence {
-    /// Found by a heuristic: entropy, or a secret-shaped value near a word
-    /// such as `aws` or `secret`.
+    /// Found by a heuristic: entropy, a secret-shaped value near a word
+    /// such as `aws` or `secret`, or a run of digits near a word such as
+    /// `phone`.
     Heuristic,
     /// The text has the entity's format (a vendor's key prefix, an address,
     /// a phone number, a date after "born", a custom pattern, a deny-listed

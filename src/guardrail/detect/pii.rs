@@ -13,16 +13,47 @@ const EMAIL: &str = r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N
 /// `+` and a country code, then digits in groups.
 const PHONE_INTERNATIONAL: &str = r"\+[1-9][0-9 ().\-/]{6,24}[0-9]";
 
+/// `00` (the international call prefix of most countries) and a country
+/// code, then digits in groups: `0049 30 1234567`, `001-555-234-5678`.
+const PHONE_INTERNATIONAL_00: &str = r"(?-u:\b)00[1-9][0-9 ().\-/]{6,24}[0-9]";
+
 /// North American numbers: `(555) 234-5678`, `555-234-5678`, `555.234.5678`,
-/// `1-800-555-0199`.
+/// `1-800-555-0199`, maybe with an extension (`555-234-5678 x123`, which
+/// the check takes in).
 const PHONE_NANP: &str = concat!(
     r"(?:(?-u:\b)1[ .\-])?(?:\([2-9][0-9]{2}\) ?|(?-u:\b)[2-9][0-9]{2}[ .\-])",
-    r"[2-9][0-9]{2}[ .\-][0-9]{4}(?-u:\b)"
+    r"[2-9][0-9]{2}[ .\-][0-9]{4}(?:(?-u:\b)|[xX][0-9])"
 );
 
-/// National numbers with a trunk `0`, in groups: `030 1234 5678`,
-/// `06 12 34 56 78`, `020 7946 0958`, `0171/2345678`, `03-1234-5678`.
-const PHONE_NATIONAL: &str = r"(?-u:\b)0[1-9][0-9]{0,3}(?:[ /\-][0-9]{2,8}){1,4}(?-u:\b)";
+/// National numbers with a trunk `0`, in groups, the area code maybe in
+/// parentheses: `030 1234 5678`, `06 12 34 56 78`, `020 7946 0958`,
+/// `0171/2345678`, `03-1234-5678`, `(0161) 496 0473`, `(06302) 41960`.
+const PHONE_NATIONAL: &str = concat!(
+    r"(?:\(0[1-9][0-9]{0,3}\)[ \-]?|(?-u:\b)0[1-9][0-9]{0,3}[ /\-])",
+    r"[0-9]{2,8}(?:[ /\-][0-9]{2,8}){0,3}(?-u:\b)"
+);
+
+/// A number written as one run of digits, 9 to 12 of them, shortly after a
+/// word that says it is one (`call`, `phone`, `tel`, `mobile`, `cell`,
+/// `fax`, `SMS`, `WhatsApp`), on the same line or the next:
+/// `call me at 5552345678`, `Mobile: 0612345678`, `Phone:\n0612345678`.
+/// Only the number (group `value`) is reported. Without such a word, a run
+/// of digits is not reported: too many order numbers look the same.
+const PHONE_AFTER_WORD: &str = concat!(
+    // Spelled out in lower, title and upper case rather than `(?i)`, so
+    // that they are literals the regex skips the text to.
+    r"(?-u:\b)(?:[Cc]all(?:ed|ing)?|CALL|[Pp]hone|PHONE|[Tt]el(?:ephone)?|TEL(?:EPHONE)?|[Mm]obile|MOBILE|",
+    r"[Cc]ell|CELL|[Ff]ax|FAX|SMS|[Ww]hats[Aa]pp)(?-u:\b)",
+    r"[^0-9\n]{0,16}?(?:\n[ \t]*)?",
+    r"(?P<value>(?-u:\b)[0-9]{9,12})(?-u:\b)"
+);
+
+/// The same run of digits with the word after it, as contact blocks write
+/// it: `0612345678 mobile`, `0612345678-Fax`, `5552345678 (cell)`.
+const PHONE_BEFORE_WORD: &str = concat!(
+    r"(?P<value>(?-u:\b)[0-9]{9,12})(?-u:\b)[ \-]?\(?",
+    r"(?:[Pp]hone|PHONE|[Tt]el|TEL|[Mm]obile|MOBILE|[Cc]ell|CELL|[Ff]ax|FAX)(?-u:\b)"
+);
 
 /// 13 to 19 digits, single spaces or dashes between them.
 const CARD: &str = r"(?-u:\b)[0-9](?:[ \-]?[0-9]){12,18}(?-u:\b)";
@@ -88,8 +119,11 @@ const DATE_OF_BIRTH: &str = concat!(
 pub(super) static SPECS: &[Spec] = &[
     Spec::new(EntityKind::Email, EMAIL, Check::Email),
     Spec::new(EntityKind::Phone, PHONE_INTERNATIONAL, Check::Phone),
+    Spec::new(EntityKind::Phone, PHONE_INTERNATIONAL_00, Check::Phone).gated(Gate::Digit),
     Spec::new(EntityKind::Phone, PHONE_NANP, Check::Phone).gated(Gate::Digit),
     Spec::new(EntityKind::Phone, PHONE_NATIONAL, Check::Phone).gated(Gate::Digit),
+    Spec::new(EntityKind::Phone, PHONE_AFTER_WORD, Check::PhoneNearWord).gated(Gate::Digit),
+    Spec::new(EntityKind::Phone, PHONE_BEFORE_WORD, Check::PhoneNearWord).gated(Gate::Digit),
     Spec::new(EntityKind::Card, CARD, Check::Card).gated(Gate::Digit),
     Spec::new(EntityKind::Iban, IBAN, Check::Iban).gated(Gate::IbanStart),
     Spec::new(EntityKind::Ssn, SSN, Check::Ssn).gated(Gate::Digit),

@@ -19,6 +19,8 @@ pub(super) enum Check {
     Token,
     Email,
     Phone,
+    /// A phone number's digits next to a word that says it is one.
+    PhoneNearWord,
     Card,
     Iban,
     Ssn,
@@ -56,6 +58,7 @@ impl Check {
                 pattern
             }
             Check::Phone => phone(text, range),
+            Check::PhoneNearWord => phone_near_word(text, range),
             Check::Card => card_range(text, range, require_card_prefix),
             Check::Iban => iban(text, range),
             Check::Ssn => (word_bounded(text, &range) && ssn(value))
@@ -149,14 +152,17 @@ pub(super) fn email(value: &str) -> bool {
 /// A phone number: digits in groups split by one separator (a space, `.`,
 /// `-`, `/`) or a parenthesised group. A candidate that runs on into
 /// unrelated digits is cut at the first odd separator; what is left must
-/// have 8 to 15 digits with a `+` country code, else 9 to 12.
+/// have 8 to 15 digits after a `+` or `00` and a country code (at least two
+/// groups after `00`), else 9 to 12 in at least two groups. An extension
+/// right after the number (`x123`, ` ext. 123`) is part of it.
 fn phone(text: &str, range: Range<usize>) -> Option<(Range<usize>, Confidence)> {
     let glued = |c: char| c.is_alphanumeric() || c == '+' || c == '.' || c == '-';
     if before(text, &range).is_some_and(glued) {
         return None;
     }
     let value = &text[range.clone()];
-    let international = value.starts_with('+');
+    let call_prefix = value.starts_with("00");
+    let international = value.starts_with('+') || call_prefix;
     let mut digits = 0usize;
     let mut end = 0usize; // bytes of `value` kept: up to the last digit accepted
     let mut separator_run = 0usize;
@@ -207,16 +213,59 @@ fn phone(text: &str, range: Range<usize>) -> Option<(Range<usize>, Confidence)> 
         end = value[..end].trim_end_matches([' ', '.', '-']).len();
         digits = value[..end].bytes().filter(u8::is_ascii_digit).count();
     }
-    let kept = range.start..range.start + end;
+    let mut kept = range.start..range.start + end;
+    kept.end += extension_len(&text[kept.end..]);
     if after(text, &kept).is_some_and(|c| c.is_alphanumeric()) {
         return None;
     }
-    let plausible = if international {
+    let plausible = if call_prefix {
+        (8..=15).contains(&(digits - 2)) && groups >= 2
+    } else if international {
         (8..=15).contains(&digits)
     } else {
         (9..=12).contains(&digits) && groups >= 2
     };
     plausible.then_some((kept, Confidence::Pattern))
+}
+
+/// The length in bytes of the phone extension `rest` starts with, or 0:
+/// an optional space, `x`, `ext` or `ext.` (any case), an optional space,
+/// then 1 to 6 digits not followed by a letter or digit.
+fn extension_len(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    let mut i = usize::from(bytes.first() == Some(&b' '));
+    let marker = [&b"ext."[..], b"ext", b"x"]
+        .into_iter()
+        .find(|m| bytes.len() >= i + m.len() && bytes[i..i + m.len()].eq_ignore_ascii_case(m));
+    let Some(marker) = marker else {
+        return 0;
+    };
+    i += marker.len();
+    i += usize::from(bytes.get(i) == Some(&b' '));
+    let digits = bytes[i.min(bytes.len())..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let end = i + digits;
+    let glued = rest[end.min(rest.len())..]
+        .chars()
+        .next()
+        .is_some_and(char::is_alphanumeric);
+    if (1..=6).contains(&digits) && !glued {
+        end
+    } else {
+        0
+    }
+}
+
+/// A phone number found next to a word such as `call` or `mobile`: one run
+/// of 9 to 12 digits, not one digit repeated, not glued to a letter.
+fn phone_near_word(text: &str, range: Range<usize>) -> Option<(Range<usize>, Confidence)> {
+    let value = text.get(range.clone())?.as_bytes();
+    let one_run = (9..=12).contains(&value.len()) && value.iter().all(u8::is_ascii_digit);
+    let repeated = value.iter().all(|&b| Some(&b) == value.first());
+    (one_run && !repeated && !after(text, &range).is_some_and(char::is_alphanumeric))
+        .then_some((range, Confidence::Heuristic))
 }
 
 /// A card number in `range`, or in its longest prefix that ends before a
@@ -613,6 +662,18 @@ mod tests {
         // Luhn-valid, but no network issues under 9.
         assert!(card("9111111111111110", false));
         assert!(!card("9111111111111110", true));
+    }
+
+    #[test]
+    fn phone_extensions() {
+        assert_eq!(extension_len("x123 more"), 4);
+        assert_eq!(extension_len(" ext. 42,"), 8);
+        assert_eq!(extension_len(" EXT 7"), 6);
+        assert_eq!(extension_len("x1234567"), 0);
+        assert_eq!(extension_len("xyz"), 0);
+        assert_eq!(extension_len("x12a"), 0);
+        assert_eq!(extension_len(" extra"), 0);
+        assert_eq!(extension_len(""), 0);
     }
 
     #[test]
