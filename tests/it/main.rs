@@ -36,6 +36,8 @@ mod custom_transport;
 mod error_dialects;
 #[cfg(feature = "guardrail")]
 mod guardrail_detect;
+#[cfg(feature = "guardrail")]
+mod guardrail_injection;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
 mod hostile;
 #[cfg(feature = "local-embedder")]

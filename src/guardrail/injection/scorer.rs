@@ -535,7 +535,7 @@ impl InjectionScorerBuilder {
                 )));
             }
             let folded = fold(phrase).text;
-            let folded = folded.trim_matches(' ');
+            let folded = folded.trim_matches([' ', '|']);
             if folded.is_empty() {
                 return Err(Error::config(format!(
                     "the injection phrase {phrase:?} has no letters or digits"
