@@ -20,9 +20,14 @@
 //!
 //! [`policy`] says which principal may call which models, with how many
 //! tokens, and whether tools and images are allowed.
+//!
+//! [`injection`] scores prompts and tool results for prompt injection, by
+//! rules in ten languages with encoded and invisible payloads decoded, and
+//! puts a model behind the same trait when rules are not enough.
 
 pub mod detect;
 mod guard;
+pub mod injection;
 mod layer;
 mod pii;
 pub mod policy;

@@ -44,6 +44,8 @@ mod guardrail;
 #[cfg(feature = "guardrail")]
 mod guardrail_detect;
 #[cfg(feature = "guardrail")]
+mod guardrail_injection;
+#[cfg(feature = "guardrail")]
 mod guardrail_pii_eval;
 #[cfg(all(feature = "reqwest", feature = "openai", feature = "anthropic"))]
 mod hostile;
