@@ -61,7 +61,14 @@ where
                 let reply = service.ready().await.unwrap().call(call).await.unwrap();
                 match reply.reply {
                     Reply::Stream(stream) => black_box(stream.count().await),
-                    complete => black_box(LlmResponse::new(complete).into_complete().await.unwrap().text().len()),
+                    complete => black_box(
+                        LlmResponse::new(complete)
+                            .into_complete()
+                            .await
+                            .unwrap()
+                            .text()
+                            .len(),
+                    ),
                 }
             })
         },
@@ -69,13 +76,15 @@ where
     );
 }
 
-fn benches(c: &mut Criterion) {
+fn guard_layer(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let layer = GuardrailLayer::new().guard(PiiGuard::new(Detector::builder().build().unwrap()));
-    let chat = ChatRequest::new("gpt-4o").system("You help customers.").user(prompt());
+    let chat = ChatRequest::new("gpt-4o")
+        .system("You help customers.")
+        .user(prompt());
     let reply = "Thanks <EMAIL_1>, I will call <PHONE_1> about the card <CARD_1> today.";
 
     let mut group = c.benchmark_group("guard_pass");
@@ -91,7 +100,18 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     // A reply of 512 token-sized deltas, with two placeholders in it.
-    let words = ["The ", "report ", "is ", "ready", ", ", "and ", "<EMAIL_1>", " will ", "get ", "it."];
+    let words = [
+        "The ",
+        "report ",
+        "is ",
+        "ready",
+        ", ",
+        "and ",
+        "<EMAIL_1>",
+        " will ",
+        "get ",
+        "it.",
+    ];
     let mut events = vec![StreamEvent::Start {
         id: "r".into(),
         model: "m".into(),
@@ -121,5 +141,5 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, benches);
+criterion_group!(benches, guard_layer);
 criterion_main!(benches);

@@ -39,6 +39,7 @@ pub use self::guard::{
     input_guard_fn, output_guard_fn, Guard, GuardInput, Hit, HitAction, InputGuardFn, OutputGuardFn, TextRef,
     TextSource, Verdict,
 };
+pub use self::injection::{InjectionAction, InjectionGuard, INJECTION_GUARD};
 pub use self::layer::{GuardOptions, Guardrail, GuardrailLayer, DEFAULT_STREAM_WINDOW};
 pub use self::pii::{PiiGuard, Redaction, PII_GUARD};
 pub use self::schema::{SchemaGuard, SCHEMA_GUARD};

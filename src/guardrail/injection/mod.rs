@@ -83,6 +83,7 @@
 //! measured precision and recall, and how the default threshold was
 //! chosen, are in the guardrails guide.
 
+mod guard;
 mod judge;
 mod normalize;
 mod rules;
@@ -90,9 +91,11 @@ mod scorer;
 
 use std::fmt;
 use std::future::Future;
+use std::ops::Range;
 
 use async_trait::async_trait;
 
+pub use guard::{InjectionAction, InjectionGuard, INJECTION_GUARD};
 pub use judge::{LlmJudge, JUDGE_RUBRIC};
 pub use scorer::{
     InjectionScore, InjectionScorer, InjectionScorerBuilder, Signal, SignalKind, DEFAULT_PHRASE_WEIGHT,
@@ -111,6 +114,9 @@ pub struct Classification {
     pub score: f32,
     /// Why, in the detector's words, when it says.
     pub reason: Option<String>,
+    /// Where in the text, in bytes, when the detector says (the scorer
+    /// gives its strongest signal's range).
+    pub span: Option<Range<usize>>,
 }
 
 impl Classification {
@@ -125,6 +131,7 @@ impl Classification {
             injection,
             score,
             reason: None,
+            span: None,
         }
     }
 
@@ -132,6 +139,13 @@ impl Classification {
     #[must_use]
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
+        self
+    }
+
+    /// Adds where in the text the detector found it.
+    #[must_use]
+    pub fn with_span(mut self, span: Range<usize>) -> Self {
+        self.span = Some(span);
         self
     }
 }
@@ -157,10 +171,12 @@ impl InjectionClassifier for InjectionScorer {
         let score = self.score(text);
         let mut classification = Classification::new(score.is_injection(), score.score);
         if let Some(strongest) = score.strongest() {
-            classification = classification.with_reason(format!(
-                "{} at bytes {}..{}",
-                strongest.kind, strongest.range.start, strongest.range.end
-            ));
+            classification = classification
+                .with_reason(format!(
+                    "{} at bytes {}..{}",
+                    strongest.kind, strongest.range.start, strongest.range.end
+                ))
+                .with_span(strongest.range.clone());
         }
         Ok(classification)
     }
