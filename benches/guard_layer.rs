@@ -6,6 +6,8 @@
 //! on the prompt (redacting into a fresh vault) and on the reply (which
 //! holds placeholders to put back), and the same call without the layer.
 //! The difference is the guard pass; target under 20 µs.
+//! `guarded_policy_injection_pii` adds the model policy and the
+//! prompt-injection scorer in front of it: every built-in guard.
 //!
 //! `stream_filter`: a streamed reply of 512 text events of a few bytes each
 //! (a model's token-sized deltas), read to its end, bare and through the
@@ -24,7 +26,8 @@ use futures_util::StreamExt;
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, ServiceExt};
 use tower_ai::guardrail::detect::Detector;
-use tower_ai::guardrail::{GuardrailLayer, PiiGuard};
+use tower_ai::guardrail::policy::{ModelPolicy, PolicyRule};
+use tower_ai::guardrail::{GuardrailLayer, InjectionGuard, PiiGuard};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
 use tower_ai::types::{ChatRequest, FinishReason, Reply, StreamEvent};
@@ -96,6 +99,22 @@ fn guard_layer(c: &mut Criterion) {
     let guarded = layer.layer(ProviderService::new(MockProvider::new().with_text_reply(reply)));
     group.bench_function("guarded_all_detectors", |b| {
         time_call(b, &runtime, &guarded, || LlmRequest::new(chat.clone()))
+    });
+    let policy = ModelPolicy::new().rule(
+        PolicyRule::new("support")
+            .unwrap()
+            .for_tenants(["*"])
+            .unwrap()
+            .allow_models(["gpt-4o*"])
+            .unwrap(),
+    );
+    let full = GuardrailLayer::new()
+        .guard(policy)
+        .guard(InjectionGuard::default())
+        .guard(PiiGuard::new(Detector::builder().build().unwrap()))
+        .layer(ProviderService::new(MockProvider::new().with_text_reply(reply)));
+    group.bench_function("guarded_policy_injection_pii", |b| {
+        time_call(b, &runtime, &full, || LlmRequest::new(chat.clone()))
     });
     group.finish();
 

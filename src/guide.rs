@@ -31,3 +31,8 @@ pub mod caching {}
 
 #[doc = include_str!("../docs/routing.md")]
 pub mod routing {}
+
+#[cfg(feature = "guardrail")]
+#[cfg_attr(docsrs, doc(cfg(feature = "guardrail")))]
+#[doc = include_str!("../docs/guardrails.md")]
+pub mod guardrails {}

@@ -465,7 +465,7 @@ fn measure(split: Option<&str>) -> (f64, f64, f64) {
 
 #[test]
 fn measured_precision_and_recall_on_the_sample() {
-    // Measured at the default threshold (docs/guardrails-injection.md):
+    // Measured at the default threshold (docs/guardrails.md):
     // held out 1.000 / 0.474 / 0.000, tune 1.000 / 0.914 / 0.000.
     let (precision, recall, fpr) = measure(Some("heldout"));
     assert!(precision >= 0.97, "held-out precision {precision:.3}");

@@ -1,6 +1,6 @@
 //! The detector's measured precision and recall per entity kind on the
 //! committed PII sample (`data/pii-eval/`, see its `SOURCES.md` and
-//! `docs/guardrails-pii.md`), pinned with a small margin so that a change
+//! `docs/guardrails.md`), pinned with a small margin so that a change
 //! that loses entities or finds false ones fails here.
 //!
 //! The scoring is the `pii_eval` example's: a finding counts when it
