@@ -793,3 +793,66 @@ async fn a_judge_model_decides_through_its_own_stack() {
     assert_eq!(verdicts_of(&response).verdicts()[0].action, GuardAction::Flagged);
     assert_eq!(model.requests().len(), 2);
 }
+
+/// A deny-listed word is refused in the request, and in a reply, complete
+/// or streamed with the word split across deltas.
+#[tokio::test]
+async fn deny_listed_words_are_refused_in_requests_and_replies() {
+    let detector = || {
+        Detector::builder()
+            .deny_list("PROJECT", ["Bluebird"])
+            .unwrap()
+            .build()
+            .unwrap()
+    };
+    let model = MockProvider::new();
+    let service = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(PiiGuard::new(detector())))
+        .service(ProviderService::new(model.clone()));
+
+    let asked = service
+        .clone()
+        .oneshot(LlmRequest::new(
+            ChatRequest::new("m").user("What is project BLUEBIRD?"),
+        ))
+        .await;
+    assert!(
+        matches!(asked, Err(Error::Blocked { ref guard, .. }) if guard == "pii"),
+        "{asked:?}"
+    );
+    assert!(model.requests().is_empty());
+
+    model.enqueue(MockReply::text("It is called Bluebird."));
+    let complete = service
+        .clone()
+        .oneshot(LlmRequest::new(ChatRequest::new("m").user("Name the project.")))
+        .await;
+    // A complete reply is checked before the response is handed over.
+    assert!(
+        matches!(complete, Err(Error::Blocked { .. })),
+        "{:?}",
+        complete.map(|_| ())
+    );
+
+    let events = vec![
+        StreamEvent::Start {
+            id: "r".into(),
+            model: "m".into(),
+        },
+        StreamEvent::text("It is called Blue"),
+        StreamEvent::text("bird, as you know."),
+        StreamEvent::Finish {
+            reason: tower_ai::types::FinishReason::Stop,
+        },
+    ];
+    model.enqueue(MockReply::stream(events));
+    let response = service
+        .oneshot(LlmRequest::stream(
+            ChatRequest::new("m").user("Name the project."),
+        ))
+        .await
+        .unwrap();
+    let (events, error) = stream_text(response).await;
+    assert!(matches!(error, Some(Error::Blocked { .. })), "{error:?}");
+    assert!(!text_of(&events).contains("Blue"), "{}", text_of(&events));
+}
