@@ -41,11 +41,22 @@ impl OutputEntry {
 /// held until checked.
 #[derive(Default)]
 struct Channel {
+    /// The last bytes already passed on (`context` of them, as they
+    /// arrived), then the content held.
     pending: String,
-    /// Bytes of this channel's content before `pending`.
+    /// How many bytes at the start of `pending` were already passed on:
+    /// checked again only as the context of what follows them.
+    context: usize,
+    /// Bytes of this channel's content passed on (before
+    /// `pending[context..]`).
     consumed: usize,
     restorer: Restorer,
 }
+
+/// How many bytes already passed on a check sees before the text held, so
+/// that a detector reads the held text's start as in the whole reply (a
+/// word or a digit before a number, a context word before a phone number).
+const CONTEXT: usize = 32;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Chan {
@@ -134,9 +145,11 @@ impl ReplyGuard {
             Chan::Text => &mut self.text,
             Chan::Tool(index) => &mut self.tools[index],
         };
+        let context = channel.context;
         let len = channel.pending.len();
-        let last = last || len > self.max_hold;
-        if len == 0 || (!last && len < self.window + self.step) {
+        let held_len = len - context;
+        let last = last || held_len > self.max_hold;
+        if held_len == 0 || (!last && held_len < self.window + self.step) {
             return if last {
                 self.flush_restorer(chan, out)
             } else {
@@ -151,10 +164,18 @@ impl ReplyGuard {
                 self.scratch.extend(self.found.drain(..).map(|hit| (owner, hit)));
             }
         }
+        // Findings within the context were dealt with when it was held; one
+        // that begins there and reaches into the held text is dealt with for
+        // its held part (the rest went out: a finding longer than the
+        // window, see `GuardrailLayer::stream_window`).
+        self.scratch.retain(|(_, hit)| hit.range.end > context);
+        for (_, hit) in &mut self.scratch {
+            hit.range.start = hit.range.start.max(context);
+        }
         let mut cut = if last {
             len
         } else {
-            floor_boundary(&channel.pending, len - self.window)
+            floor_boundary(&channel.pending, len - self.window).max(context)
         };
         // A finding reaching into the part still held waits, whole.
         loop {
@@ -169,6 +190,9 @@ impl ReplyGuard {
             }
         }
         self.scratch.retain(|(_, hit)| hit.range.end <= cut);
+        for (_, hit) in &mut self.scratch {
+            hit.range = hit.range.start - context..hit.range.end - context;
+        }
         let location = match chan {
             Chan::Text => FindingLocation::ReplyText,
             Chan::Tool(index) => FindingLocation::ReplyToolCall { index },
@@ -184,7 +208,7 @@ impl ReplyGuard {
                 acting.push((owner, hit));
             }
         }
-        let held = &channel.pending[..cut];
+        let held = &channel.pending[context..cut];
         let edited = apply_hits(held, &mut acting, &mut |kind, _| {
             Some(format!("<{}>", kind.as_str()))
         });
@@ -203,8 +227,10 @@ impl ReplyGuard {
             return Err(self.refuse(owner, reason));
         }
         let released = edited.unwrap_or_else(|| held.to_owned());
-        channel.pending.drain(..cut);
-        channel.consumed += cut;
+        let keep_from = floor_boundary(&channel.pending, cut.saturating_sub(CONTEXT));
+        channel.pending.drain(..keep_from);
+        channel.context = cut - keep_from;
+        channel.consumed += cut - context;
         let mut restored = match chan {
             Chan::Text => channel.restorer.push(&self.vault, &released),
             Chan::Tool(_) => {

@@ -856,3 +856,63 @@ async fn deny_listed_words_are_refused_in_requests_and_replies() {
     assert!(matches!(error, Some(Error::Blocked { .. })), "{error:?}");
     assert!(!text_of(&events).contains("Blue"), "{}", text_of(&events));
 }
+
+/// A check on a stream sees what came just before the text it holds, so
+/// where the deltas and the window's cuts fall does not change what is
+/// found: `S732-58-4542` is no SSN in the whole reply, nor in any split of
+/// it, while a real one is redacted wherever it is cut.
+#[tokio::test]
+async fn where_a_stream_is_cut_does_not_change_what_is_found() {
+    for reply in [
+        "Your code: S732-58-4542",
+        "Your code: S732-58-4542 and the SSN 123-45-6789, call me.",
+    ] {
+        let expected = {
+            let mock = MockProvider::new().push(MockReply::text(reply));
+            let service = pii_stack(ProviderService::new(mock));
+            let response = service
+                .oneshot(LlmRequest::new(ChatRequest::new("m").user("hi")))
+                .await
+                .unwrap();
+            response.into_complete().await.unwrap().text()
+        };
+        assert!(expected.contains("S732-58-4542"), "{expected}");
+        assert_eq!(
+            expected.contains("<SSN>"),
+            reply.contains("123-45-6789"),
+            "{expected}"
+        );
+        // Windows at least as long as the SSN (a longer finding may go out in
+        // part: see `GuardrailLayer::stream_window`).
+        for window in [11, 12, 16, 128] {
+            for cut in 0..=reply.len() {
+                let events = vec![
+                    StreamEvent::Start {
+                        id: "r".into(),
+                        model: "m".into(),
+                    },
+                    StreamEvent::text(&reply[..cut]),
+                    StreamEvent::text(&reply[cut..]),
+                    StreamEvent::Finish {
+                        reason: tower_ai::types::FinishReason::Stop,
+                    },
+                ];
+                let mock = MockProvider::new().push(MockReply::stream(events));
+                let service = ServiceBuilder::new()
+                    .layer(
+                        GuardrailLayer::new()
+                            .guard(PiiGuard::new(detector()))
+                            .stream_window(window),
+                    )
+                    .service(ProviderService::new(mock));
+                let response = service
+                    .oneshot(LlmRequest::stream(ChatRequest::new("m").user("hi")))
+                    .await
+                    .unwrap();
+                let (events, error) = stream_text(response).await;
+                assert!(error.is_none(), "{error:?}");
+                assert_eq!(text_of(&events), expected, "window {window}, cut at {cut}");
+            }
+        }
+    }
+}
