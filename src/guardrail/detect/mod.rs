@@ -55,8 +55,9 @@
 //!   of them match there, and only those then locate their matches, in that
 //!   window alone. Prose between numbers is not read by them at all;
 //! - the two patterns led by context words (phone numbers after `call`,
-//!   dates of birth) run on their own over the text, skipping to their
-//!   words;
+//!   dates of birth) run on their own, skipping to their words, from the
+//!   text's start up to the end of its last window: their matches end
+//!   with a digit, so none lies after it;
 //! - custom patterns run one by one, or from four on through a set of
 //!   their own.
 //!
@@ -522,13 +523,9 @@ struct DenyLists {
 struct Inner {
     /// The built-in patterns with a literal to skip to, each run on its own.
     literal: Group,
-    /// The built-in digit-gated patterns whose matches have a bounded
-    /// length, read only near the text's digits.
+    /// The built-in digit-gated patterns, read only near the text's
+    /// digits, or up to its last one.
     near_digits: NearDigits,
-    /// The built-in digit-gated patterns of unbounded length (their
-    /// context words may be followed by any run of white space), each run
-    /// on its own when the text has a digit.
-    digits: Group,
     /// The custom patterns, read by one set when there are several.
     custom: Group,
     deny: Option<DenyLists>,
@@ -573,7 +570,7 @@ impl Group {
     }
 }
 
-/// A digit-gated pattern whose matches are at most `max_len` bytes long,
+/// A digit-gated pattern, compiled to be
 /// searched within a span of the text.
 #[derive(Debug)]
 struct BoundedPattern {
@@ -586,10 +583,10 @@ struct BoundedPattern {
     gate: Gate,
 }
 
-/// The digit-gated patterns whose matches have a bounded length. Every
-/// match holds an ASCII digit (that is what the gate promises), so every
-/// match lies within `reach` bytes of a digit: the text is read only in
-/// the windows around its digits, each window once by a set, then by the
+/// The digit-gated patterns. Every match holds an ASCII digit (that is
+/// what the gate promises), so every match of a pattern of bounded length
+/// lies within `reach` bytes of a digit: the text is read only in the
+/// windows around its digits, each window once by a set, then by the
 /// patterns the set says match there.
 #[derive(Debug)]
 struct NearDigits {
@@ -599,10 +596,15 @@ struct NearDigits {
     patterns: Vec<BoundedPattern>,
     /// The longest match of any of the patterns, in bytes.
     reach: usize,
+    /// The patterns of unbounded length (context words, then any run of
+    /// white space, then the value), whose matches all end with a digit
+    /// (their value's last): read from the text's start up to the end of
+    /// its last window, not after it.
+    up_to_digit: Vec<BoundedPattern>,
 }
 
 impl NearDigits {
-    fn new(patterns: Vec<BoundedPattern>) -> Result<Self> {
+    fn new(patterns: Vec<BoundedPattern>, up_to_digit: Vec<BoundedPattern>) -> Result<Self> {
         let reach = patterns
             .iter()
             .filter_map(|p| max_len(p.source))
@@ -623,15 +625,22 @@ impl NearDigits {
                 .map_err(|e| Error::config_with("the guardrail patterns together are too large", e))?;
             Some(set)
         };
-        Ok(Self { set, patterns, reach })
+        Ok(Self {
+            set,
+            patterns,
+            reach,
+            up_to_digit,
+        })
     }
 
     fn find(&self, text: &str, profile: Profile, require_card_prefix: bool, findings: &mut Vec<Finding>) {
-        if self.patterns.is_empty() {
-            return;
-        }
         let mut matched = self.set.as_ref().map(|set| PatternSet::new(set.pattern_len()));
+        let mut last_end = 0;
         for window in digit_windows(text, self.reach) {
+            last_end = window.end;
+            if self.patterns.is_empty() {
+                continue;
+            }
             let input = Input::new(text).span(window);
             match (&self.set, &mut matched) {
                 (Some(set), Some(matched)) => {
@@ -650,6 +659,14 @@ impl NearDigits {
                             pattern.find(text, &input, require_card_prefix, findings);
                         }
                     }
+                }
+            }
+        }
+        if last_end > 0 {
+            let input = Input::new(text).span(0..last_end);
+            for pattern in &self.up_to_digit {
+                if profile.passes(pattern.gate) {
+                    pattern.find(text, &input, require_card_prefix, findings);
                 }
             }
         }
@@ -755,7 +772,6 @@ impl Detector {
         inner.literal.find(text, profile, card_prefix, findings);
         if profile.digit {
             inner.near_digits.find(text, profile, card_prefix, findings);
-            inner.digits.find(text, profile, card_prefix, findings);
         }
         inner.custom.find(text, profile, card_prefix, findings);
         if let Some(deny) = &inner.deny {
@@ -796,7 +812,7 @@ impl Detector {
             .iter()
             .map(each)
             .chain(inner.near_digits.patterns.iter().map(|p| (&p.kind, p.source)))
-            .chain(inner.digits.patterns.iter().map(each))
+            .chain(inner.near_digits.up_to_digit.iter().map(|p| (&p.kind, p.source)))
             .chain(inner.custom.patterns.iter().map(each))
     }
 }
@@ -982,14 +998,14 @@ impl DetectorBuilder {
             )));
         }
         let enabled = |kind: &EntityKind| !self.disabled.contains(kind);
-        let (mut literal, mut bounded, mut digits) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut literal, mut bounded, mut up_to_digit) = (Vec::new(), Vec::new(), Vec::new());
         for spec in pii::SPECS
             .iter()
             .chain(secrets::SPECS)
             .filter(|s| enabled(&s.kind))
         {
             let built_in = || format!("the built-in {} pattern", spec.kind);
-            if spec.gate != Gate::Always && max_len(spec.source).is_some() {
+            if spec.gate != Gate::Always {
                 let regex = MetaRegex::builder()
                     .configure(
                         MetaRegex::config()
@@ -1001,23 +1017,24 @@ impl DetectorBuilder {
                 let value_group = regex
                     .group_info()
                     .to_index(regex_automata::PatternID::ZERO, "value");
-                bounded.push(BoundedPattern {
+                let pattern = BoundedPattern {
                     kind: spec.kind.clone(),
                     source: spec.source,
                     regex,
                     value_group,
                     check: spec.check,
                     gate: spec.gate,
-                });
+                };
+                match max_len(spec.source) {
+                    Some(_) => bounded.push(pattern),
+                    None => up_to_digit.push(pattern),
+                }
                 continue;
             }
             let regex = compile(spec.source).map_err(|e| Error::config_with(built_in(), e))?;
             let mut pattern = Pattern::new(spec.kind.clone(), regex, spec.check);
             pattern.gate = spec.gate;
-            match spec.gate {
-                Gate::Always => literal.push(pattern),
-                Gate::Digit | Gate::IbanStart => digits.push(pattern),
-            }
+            literal.push(pattern);
         }
         let mut custom = Vec::new();
         for (kind, source) in self.custom {
@@ -1029,8 +1046,7 @@ impl DetectorBuilder {
         Ok(Detector {
             inner: Arc::new(Inner {
                 literal: Group::new(literal, usize::MAX)?,
-                near_digits: NearDigits::new(bounded)?,
-                digits: Group::new(digits, usize::MAX)?,
+                near_digits: NearDigits::new(bounded, up_to_digit)?,
                 custom: Group::new(custom, CUSTOM_SET_FROM)?,
                 deny: deny_lists(self.deny)?,
                 entropy: enabled(&EntityKind::HighEntropy).then_some(self.entropy),
