@@ -13,8 +13,9 @@
 //! skipping to its literal, when it has one), a `RegexSet` read of the text
 //! followed by the matched patterns' regexes, and one regex of named
 //! alternatives whose captures say which pattern matched. The detector
-//! runs the literal-led patterns the first way and the digit-led ones the
-//! second (see the `guardrail::detect` module docs).
+//! runs the literal-led patterns the first way, and the digit-led ones the
+//! second, but only over the windows of the text near its digits (see the
+//! `guardrail::detect` module docs).
 //!
 //! ```text
 //! cargo bench --bench guard_detect

@@ -37,6 +37,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use super::detect::EntityKind;
 
 /// The placeholders of one call (or one conversation): each redacted value
@@ -48,11 +50,10 @@ use super::detect::EntityKind;
 #[derive(Clone, Default)]
 pub struct Vault {
     /// Placeholder → original value.
-    originals: HashMap<String, String>,
-    /// (kind name, original value) → placeholder.
-    placeholders: HashMap<(String, String), String>,
-    /// How many placeholders each kind has.
-    counts: HashMap<String, usize>,
+    originals: HashMap<String, String, RandomState>,
+    /// Kind name → original value → placeholder (so a kind's count of
+    /// placeholders is its map's length).
+    placeholders: HashMap<String, HashMap<String, String, RandomState>, RandomState>,
     /// The longest placeholder's length in bytes.
     longest: usize,
 }
@@ -75,16 +76,20 @@ impl Vault {
     /// the kind's next (`<EMAIL_1>`, `<EMAIL_2>`, ...).
     pub fn placeholder(&mut self, kind: &EntityKind, value: &str) -> String {
         let name = kind.as_str();
-        if let Some(placeholder) = self.placeholders.get(&(name.to_owned(), value.to_owned())) {
+        if let Some(placeholder) = self.placeholders.get(name).and_then(|values| values.get(value)) {
             return placeholder.clone();
         }
-        let count = self.counts.entry(name.to_owned()).or_insert(0);
-        *count += 1;
-        let placeholder = format!("<{name}_{count}>");
+        if !self.placeholders.contains_key(name) {
+            self.placeholders.insert(name.to_owned(), HashMap::default());
+        }
+        let values = self
+            .placeholders
+            .get_mut(name)
+            .expect("the kind's map was just added");
+        let placeholder = format!("<{name}_{}>", values.len() + 1);
+        values.insert(value.to_owned(), placeholder.clone());
         self.longest = self.longest.max(placeholder.len());
         self.originals.insert(placeholder.clone(), value.to_owned());
-        self.placeholders
-            .insert((name.to_owned(), value.to_owned()), placeholder.clone());
         placeholder
     }
 

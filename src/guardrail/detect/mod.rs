@@ -45,10 +45,19 @@
 //!   `eyJ`, `-----BEGIN`, `://`, `@`, `+`, `:`) run one by one: the regex
 //!   crate skips the text to the literal with a vectorised search, so on a
 //!   text without any, each costs a fast scan that finds nothing;
-//! - the patterns that start with a digit (cards, IBANs, SSNs, IPv4, phone
-//!   numbers without `+`, dates of birth) run only on a text with digits,
-//!   and there one [`regex::RegexSet`] reads the text once and says which
-//!   of them match anywhere; only those then locate their matches;
+//! - the patterns that need a digit (cards, IBANs, SSNs, IPv4, phone
+//!   numbers without `+`, dates of birth) run only on a text with digits.
+//!   Those whose matches have a bounded length (all but the two led by
+//!   context words, which may be followed by any run of white space) read
+//!   only the windows of the text within their longest match of a digit:
+//!   every match holds a digit, so none lies outside them. In each window
+//!   one multi-pattern automaton (`regex-automata`'s, as a set) says which
+//!   of them match there, and only those then locate their matches, in that
+//!   window alone. Prose between numbers is not read by them at all;
+//! - the two patterns led by context words (phone numbers after `call`,
+//!   dates of birth) run on their own, skipping to their words, from the
+//!   text's start up to the end of its last window: their matches end
+//!   with a digit, so none lies after it;
 //! - custom patterns run one by one, or from four on through a set of
 //!   their own.
 //!
@@ -60,19 +69,17 @@
 //! words would get no prefilter); the high-entropy scan is one loop over
 //! the bytes, which skips prose a window at a time.
 //!
-//! Why not one set for everything: a `RegexSet` uses no literal search, so
-//! it runs its automaton over every byte, which is what the literal-led
-//! patterns avoid, and a text with no digit skips the digit-led ones
-//! outright. `cargo bench --bench guard_detect` compares, for all the
-//! built-in patterns without gates or checks, each regex on its own, a set
-//! read followed by the matched regexes, and one regex of named
-//! alternatives (its captures say which pattern matched). Measured
-//! interleaved on a loaded two-core machine (medians of 30 rounds), on a
-//! 2 KB prompt with five entities: the set 9.6 µs, the split above 9.8 µs,
-//! the alternation 12 µs, each regex alone 9 to 22 µs (it varies the
-//! most); on a 2 KB prompt with none, all four 5 to 6 µs, and the detector
-//! itself, gates, checks and entropy scan included, 2.4 µs (13 µs on the
-//! prompt with entities).
+//! Why not one set for everything: a set has no literal to skip to when
+//! its patterns have many first bytes, so it runs its automaton over every
+//! byte, which is what the literal-led patterns avoid, and a text with no
+//! digit skips the digit-led ones outright. Why windows: reading a 2 KB
+//! prompt with five entities, the set over the whole text and the one
+//! digit-led pattern without a literal (North American phone numbers) that
+//! then read it again were most of the detector's time; the windows around
+//! the digits are a few hundred bytes. `cargo bench --bench guard_detect`
+//! compares, for all the built-in patterns without gates or checks, each
+//! regex on its own, a set read followed by the matched regexes, and one
+//! regex of named alternatives (its captures say which pattern matched).
 //!
 //! The regex crate runs in linear time in the text for any pattern, custom
 //! ones included: there is no backtracking to exploit. Compiled patterns are
@@ -174,6 +181,8 @@ use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_automata::meta::Regex as MetaRegex;
+use regex_automata::{Input, PatternSet};
 
 use crate::error::{Error, Result};
 
@@ -187,8 +196,8 @@ pub const MAX_PATTERN_BYTES: usize = 2 << 20;
 /// From how many custom patterns on they share a [`RegexSet`] read.
 const CUSTOM_SET_FROM: usize = 4;
 
-/// From how many digit-led built-in patterns on they share a [`RegexSet`]
-/// read (ten when all are on).
+/// From how many digit-gated built-in patterns of bounded length on they
+/// share a set read of each window around digits (eight when all are on).
 const DIGIT_SET_FROM: usize = 3;
 
 /// The largest compiled size of the set of custom patterns, and of its lazy
@@ -514,9 +523,9 @@ struct DenyLists {
 struct Inner {
     /// The built-in patterns with a literal to skip to, each run on its own.
     literal: Group,
-    /// The built-in patterns that start with a digit, read by one set when
-    /// the text has a digit.
-    digits: Group,
+    /// The built-in digit-gated patterns, read only near the text's
+    /// digits, or up to its last one.
+    near_digits: NearDigits,
     /// The custom patterns, read by one set when there are several.
     custom: Group,
     deny: Option<DenyLists>,
@@ -561,6 +570,176 @@ impl Group {
     }
 }
 
+/// A digit-gated pattern, compiled to be
+/// searched within a span of the text.
+#[derive(Debug)]
+struct BoundedPattern {
+    kind: EntityKind,
+    source: &'static str,
+    regex: MetaRegex,
+    /// The index of the group named `value`, when only it is reported.
+    value_group: Option<usize>,
+    check: Check,
+    gate: Gate,
+}
+
+/// The digit-gated patterns. Every match holds an ASCII digit (that is
+/// what the gate promises), so every match of a pattern of bounded length
+/// lies within `reach` bytes of a digit: the text is read only in the
+/// windows around its digits, each window once by a set, then by the
+/// patterns the set says match there.
+#[derive(Debug)]
+struct NearDigits {
+    /// Read with every pattern at once (`MatchKind::All`), `None` when
+    /// there are too few patterns for a set to pay.
+    set: Option<MetaRegex>,
+    patterns: Vec<BoundedPattern>,
+    /// The longest match of any of the patterns, in bytes.
+    reach: usize,
+    /// The patterns of unbounded length (context words, then any run of
+    /// white space, then the value), whose matches all end with a digit
+    /// (their value's last): read from the text's start up to the end of
+    /// its last window, not after it.
+    up_to_digit: Vec<BoundedPattern>,
+}
+
+impl NearDigits {
+    fn new(patterns: Vec<BoundedPattern>, up_to_digit: Vec<BoundedPattern>) -> Result<Self> {
+        let reach = patterns
+            .iter()
+            .filter_map(|p| max_len(p.source))
+            .max()
+            .unwrap_or(0);
+        let set = if patterns.len() < DIGIT_SET_FROM {
+            None
+        } else {
+            let sources: Vec<&str> = patterns.iter().map(|p| p.source).collect();
+            let set = MetaRegex::builder()
+                .configure(
+                    MetaRegex::config()
+                        .match_kind(regex_automata::MatchKind::All)
+                        .nfa_size_limit(Some(MAX_SET_BYTES))
+                        .hybrid_cache_capacity(MAX_SET_BYTES),
+                )
+                .build_many(&sources)
+                .map_err(|e| Error::config_with("the guardrail patterns together are too large", e))?;
+            Some(set)
+        };
+        Ok(Self {
+            set,
+            patterns,
+            reach,
+            up_to_digit,
+        })
+    }
+
+    fn find(&self, text: &str, profile: Profile, require_card_prefix: bool, findings: &mut Vec<Finding>) {
+        let mut matched = self.set.as_ref().map(|set| PatternSet::new(set.pattern_len()));
+        let mut last_end = 0;
+        for window in digit_windows(text, self.reach) {
+            last_end = window.end;
+            if self.patterns.is_empty() {
+                continue;
+            }
+            let input = Input::new(text).span(window);
+            match (&self.set, &mut matched) {
+                (Some(set), Some(matched)) => {
+                    matched.clear();
+                    set.which_overlapping_matches(&input, matched);
+                    for index in matched.iter() {
+                        let pattern = &self.patterns[index.as_usize()];
+                        if profile.passes(pattern.gate) {
+                            pattern.find(text, &input, require_card_prefix, findings);
+                        }
+                    }
+                }
+                _ => {
+                    for pattern in &self.patterns {
+                        if profile.passes(pattern.gate) {
+                            pattern.find(text, &input, require_card_prefix, findings);
+                        }
+                    }
+                }
+            }
+        }
+        if last_end > 0 {
+            let input = Input::new(text).span(0..last_end);
+            for pattern in &self.up_to_digit {
+                if profile.passes(pattern.gate) {
+                    pattern.find(text, &input, require_card_prefix, findings);
+                }
+            }
+        }
+    }
+}
+
+impl BoundedPattern {
+    /// Adds the checked matches within `input`'s span to `findings`.
+    fn find(&self, text: &str, input: &Input<'_>, require_card_prefix: bool, findings: &mut Vec<Finding>) {
+        let mut push = |range: Range<usize>| {
+            if range.is_empty() {
+                return;
+            }
+            if let Some((range, confidence)) = self.check.apply(text, range, require_card_prefix) {
+                findings.push(Finding::new(self.kind.clone(), range, confidence));
+            }
+        };
+        match self.value_group {
+            Some(group) => {
+                for captures in self.regex.captures_iter(input.clone()) {
+                    if let Some(value) = captures.get_group(group) {
+                        push(value.range());
+                    }
+                }
+            }
+            None => {
+                for found in self.regex.find_iter(input.clone()) {
+                    push(found.range());
+                }
+            }
+        }
+    }
+}
+
+/// The longest match of `source`, in bytes, if it has a bound.
+fn max_len(source: &str) -> Option<usize> {
+    regex_automata::util::syntax::parse(source)
+        .ok()?
+        .properties()
+        .maximum_len()
+}
+
+/// The spans of `text` within `reach` bytes of an ASCII digit, merged when
+/// they touch, widened to character boundaries. A match at most `reach`
+/// bytes long that holds a digit lies inside one of them.
+fn digit_windows(text: &str, reach: usize) -> impl Iterator<Item = Range<usize>> + '_ {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let first = from + bytes.get(from..)?.iter().position(u8::is_ascii_digit)?;
+        // Digits whose windows touch, 2 * reach + 1 bytes apart at most,
+        // share one window.
+        let mut last = first;
+        loop {
+            let ahead = (last + 2 + 2 * reach).min(bytes.len());
+            match bytes[last + 1..ahead].iter().rposition(u8::is_ascii_digit) {
+                Some(i) => last += 1 + i,
+                None => break,
+            }
+        }
+        let mut start = first.saturating_sub(reach);
+        let mut end = (last + 1 + reach).min(bytes.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        from = end;
+        Some(start..end)
+    })
+}
+
 /// Finds personal data and secrets in text. Built by [`Detector::builder`];
 /// see the [module docs](self).
 ///
@@ -592,7 +771,7 @@ impl Detector {
         let card_prefix = inner.require_card_prefix;
         inner.literal.find(text, profile, card_prefix, findings);
         if profile.digit {
-            inner.digits.find(text, profile, card_prefix, findings);
+            inner.near_digits.find(text, profile, card_prefix, findings);
         }
         inner.custom.find(text, profile, card_prefix, findings);
         if let Some(deny) = &inner.deny {
@@ -624,10 +803,17 @@ impl Detector {
     /// patterns.
     pub fn patterns(&self) -> impl Iterator<Item = (&EntityKind, &str)> {
         let inner = &*self.inner;
-        [&inner.literal, &inner.digits, &inner.custom]
-            .into_iter()
-            .flat_map(|group| &group.patterns)
-            .map(|p| (&p.kind, p.regex.as_str()))
+        fn each(p: &Pattern) -> (&EntityKind, &str) {
+            (&p.kind, p.regex.as_str())
+        }
+        inner
+            .literal
+            .patterns
+            .iter()
+            .map(each)
+            .chain(inner.near_digits.patterns.iter().map(|p| (&p.kind, p.source)))
+            .chain(inner.near_digits.up_to_digit.iter().map(|p| (&p.kind, p.source)))
+            .chain(inner.custom.patterns.iter().map(each))
     }
 }
 
@@ -812,20 +998,43 @@ impl DetectorBuilder {
             )));
         }
         let enabled = |kind: &EntityKind| !self.disabled.contains(kind);
-        let (mut literal, mut digits) = (Vec::new(), Vec::new());
+        let (mut literal, mut bounded, mut up_to_digit) = (Vec::new(), Vec::new(), Vec::new());
         for spec in pii::SPECS
             .iter()
             .chain(secrets::SPECS)
             .filter(|s| enabled(&s.kind))
         {
-            let regex = compile(spec.source)
-                .map_err(|e| Error::config_with(format!("the built-in {} pattern", spec.kind), e))?;
+            let built_in = || format!("the built-in {} pattern", spec.kind);
+            if spec.gate != Gate::Always {
+                let regex = MetaRegex::builder()
+                    .configure(
+                        MetaRegex::config()
+                            .nfa_size_limit(Some(MAX_PATTERN_BYTES))
+                            .hybrid_cache_capacity(MAX_PATTERN_BYTES),
+                    )
+                    .build(spec.source)
+                    .map_err(|e| Error::config_with(built_in(), e))?;
+                let value_group = regex
+                    .group_info()
+                    .to_index(regex_automata::PatternID::ZERO, "value");
+                let pattern = BoundedPattern {
+                    kind: spec.kind.clone(),
+                    source: spec.source,
+                    regex,
+                    value_group,
+                    check: spec.check,
+                    gate: spec.gate,
+                };
+                match max_len(spec.source) {
+                    Some(_) => bounded.push(pattern),
+                    None => up_to_digit.push(pattern),
+                }
+                continue;
+            }
+            let regex = compile(spec.source).map_err(|e| Error::config_with(built_in(), e))?;
             let mut pattern = Pattern::new(spec.kind.clone(), regex, spec.check);
             pattern.gate = spec.gate;
-            match spec.gate {
-                Gate::Always => literal.push(pattern),
-                Gate::Digit | Gate::IbanStart => digits.push(pattern),
-            }
+            literal.push(pattern);
         }
         let mut custom = Vec::new();
         for (kind, source) in self.custom {
@@ -837,7 +1046,7 @@ impl DetectorBuilder {
         Ok(Detector {
             inner: Arc::new(Inner {
                 literal: Group::new(literal, usize::MAX)?,
-                digits: Group::new(digits, DIGIT_SET_FROM)?,
+                near_digits: NearDigits::new(bounded, up_to_digit)?,
                 custom: Group::new(custom, CUSTOM_SET_FROM)?,
                 deny: deny_lists(self.deny)?,
                 entropy: enabled(&EntityKind::HighEntropy).then_some(self.entropy),
@@ -982,6 +1191,29 @@ mod tests {
         assert!(Detector::builder().entropy_min_len(4).build().is_err());
         assert!(Detector::builder().entropy_threshold(f64::NAN).build().is_err());
         assert!(Detector::builder().entropy_threshold(9.0).build().is_err());
+    }
+
+    #[test]
+    fn digit_windows_cover_every_digit_and_its_reach_without_overlapping() {
+        let text = "ab 1 cdefghijklmnopqrstuvwxyz 22 é3é and then a long stretch of prose 4";
+        for reach in [0, 1, 3, 8, 40, 200] {
+            let windows: Vec<_> = digit_windows(text, reach).collect();
+            for pair in windows.windows(2) {
+                assert!(pair[0].end <= pair[1].start, "{reach}: {windows:?}");
+            }
+            for (i, b) in text.bytes().enumerate() {
+                if b.is_ascii_digit() {
+                    let (from, to) = (i.saturating_sub(reach), (i + 1 + reach).min(text.len()));
+                    assert!(
+                        windows.iter().any(|w| w.start <= from && to <= w.end),
+                        "{reach}: {i} in {windows:?}"
+                    );
+                }
+            }
+            assert!(windows.iter().all(|w| text.get(w.clone()).is_some()));
+        }
+        assert_eq!(digit_windows("no digits", 8).count(), 0);
+        assert_eq!(digit_windows("", 8).count(), 0);
     }
 
     #[test]
