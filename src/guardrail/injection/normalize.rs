@@ -94,6 +94,9 @@ struct Kept {
 
 /// Folds `text`. Texts longer than `u32::MAX` bytes are folded up to there.
 pub(super) fn fold(text: &str) -> Folded {
+    if text.is_ascii() && u32::try_from(text.len()).is_ok() {
+        return fold_ascii(text);
+    }
     let mut folded = Folded {
         text: String::with_capacity(text.len() + 2),
         spans: Vec::with_capacity(text.len() + 2),
@@ -217,6 +220,47 @@ pub(super) fn fold(text: &str) -> Folded {
         folded.spans.push((end, end));
     }
     folded
+}
+
+/// [`fold`] of an ASCII text, which has nothing invisible, no look-alikes
+/// and no accents to fold: a byte at a time. `text` is shorter than
+/// `u32::MAX` bytes.
+fn fold_ascii(text: &str) -> Folded {
+    let mut bytes: Vec<u8> = Vec::with_capacity(text.len() + 2);
+    let mut spans: Vec<(u32, u32)> = Vec::with_capacity(text.len() + 2);
+    bytes.push(b' ');
+    spans.push((0, 0));
+    let mut at = 0u32;
+    for &b in text.as_bytes() {
+        let span = (at, at + 1);
+        at += 1;
+        if b.is_ascii_alphanumeric() {
+            bytes.push(b.to_ascii_lowercase());
+            spans.push(span);
+        } else if matches!(b, b'.' | b'!' | b'?' | b';') {
+            // The end of a sentence: no phrase runs across it.
+            if !bytes.ends_with(b" | ") {
+                if bytes.last() != Some(&b' ') {
+                    bytes.push(b' ');
+                    spans.push(span);
+                }
+                bytes.extend_from_slice(b"| ");
+                spans.extend_from_slice(&[span, span]);
+            }
+        } else if bytes.last() != Some(&b' ') {
+            bytes.push(b' ');
+            spans.push(span);
+        }
+    }
+    if bytes.last() != Some(&b' ') {
+        bytes.push(b' ');
+        spans.push((at, at));
+    }
+    Folded {
+        text: String::from_utf8(bytes).unwrap_or_else(|_| unreachable!("ASCII in, ASCII out")),
+        spans,
+        ..Folded::default()
+    }
 }
 
 /// Keeps a run of tag characters that is not a flag emoji's.

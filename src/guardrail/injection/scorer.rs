@@ -161,7 +161,7 @@ struct Inner {
     ascii_raw_regexes: Vec<Regex>,
     non_ascii_word: Regex,
     encoded: Regex,
-    rot13_hints: AhoCorasick,
+    rot13_hints: Regex,
     phrases: Option<(AhoCorasick, Vec<f32>)>,
 }
 
@@ -619,18 +619,12 @@ impl InjectionScorerBuilder {
         )
         .map_err(|e| Error::config_with("the injection decoder does not compile", e))?;
         // A text that mentions ROT13, or holds ROT13 of the words injections use.
-        let rot13_hints = AhoCorasick::new([
-            " rot13 ",
-            " rot 13 ",
-            " caesar ",
-            " vtaber ",
-            " qvfertneq ",
-            " sbetrg ",
-            " vafgehpgvbaf ",
-            " cerivbhf ",
-            " flfgrz cebzcg ",
-            " ehyrf ",
-        ])
+        // (One alternation of literals: `regex` finds it with a vector
+        // prefilter on the first bytes, where a literal automaton would
+        // stop at every space.)
+        let rot13_hints = Regex::new(
+            " (?:rot13|rot 13|caesar|vtaber|qvfertneq|sbetrg|vafgehpgvbaf|cerivbhf|flfgrz cebzcg|ehyrf) ",
+        )
         .map_err(|e| Error::config_with("the injection decoder does not compile", e))?;
         Ok(InjectionScorer {
             inner: Arc::new(Inner {
