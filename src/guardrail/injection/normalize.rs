@@ -266,10 +266,9 @@ fn fold_ascii(folded: &mut Folded, text: &str, range: Range<usize>) {
     let mut bytes = std::mem::take(&mut folded.text).into_bytes();
     let spans = &mut folded.spans;
     // Below `u32::MAX`: `fold` only comes here for shorter texts.
-    let mut at = range.start as u32;
-    for &b in &text.as_bytes()[range] {
+    let first = range.start as u32;
+    for (at, &b) in (first..).zip(&text.as_bytes()[range]) {
         let span = (at, at + 1);
-        at += 1;
         if b.is_ascii_alphanumeric() {
             bytes.push(b.to_ascii_lowercase());
             spans.push(span);
