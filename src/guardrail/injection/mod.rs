@@ -71,7 +71,14 @@
 //! All patterns run on the `regex` crate (linear in the text, no
 //! backtracking); decoding is bounded (32 runs, 64 KB of decoded text, two
 //! levels of nesting per text), so a 100 KB adversarial text costs a
-//! handful of linear passes.
+//! handful of linear passes. The folded text is made in one walk over the
+//! text, its ASCII stretches a byte at a time; the phrase rules run as one set over it, and only the
+//! rules the set reports are run again for where they matched. The markers
+//! looked for in the raw text are run with ASCII word boundaries, which
+//! the `regex` DFAs handle in any text, and with Unicode ones only when
+//! the text has a non-ASCII letter or digit and the ASCII set found a
+//! candidate, so a text with a few accents or zero-width characters does
+//! not fall to the slower NFA.
 //!
 //! # What it does not do
 //!

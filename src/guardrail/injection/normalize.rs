@@ -93,21 +93,67 @@ struct Kept {
 }
 
 /// Folds `text`. Texts longer than `u32::MAX` bytes are folded up to there.
+///
+/// Runs of ASCII are folded a byte at a time; the stretches around
+/// other characters go through [`fold_stretch`]. Both cut only after an
+/// ASCII character that is neither a letter nor a digit, where no word,
+/// invisible run or tag run goes on, so the stretches fold as the whole
+/// text would.
 pub(super) fn fold(text: &str) -> Folded {
     let mut folded = Folded {
         text: String::with_capacity(text.len() + 2),
         spans: Vec::with_capacity(text.len() + 2),
         ..Folded::default()
     };
-    let mut kept: Vec<Kept> = Vec::with_capacity(text.len());
+    folded.text.push(' ');
+    folded.spans.push((0, 0));
+    let mut kept: Vec<Kept> = Vec::new();
+    let mut tag_bytes = 0;
+    if u32::try_from(text.len()).is_err() {
+        fold_stretch(&mut folded, &mut kept, &mut tag_bytes, text, 0);
+    } else {
+        let bytes = text.as_bytes();
+        let is_cut = |b: u8| b.is_ascii() && !b.is_ascii_alphanumeric();
+        let mut from = 0;
+        while from < bytes.len() {
+            let Some(other) = bytes[from..].iter().position(|b| !b.is_ascii()).map(|i| from + i) else {
+                fold_ascii(&mut folded, text, from..bytes.len());
+                break;
+            };
+            // The ASCII before the word the other character is in.
+            let start = bytes[from..other]
+                .iter()
+                .rposition(|&b| is_cut(b))
+                .map_or(from, |i| from + i + 1);
+            fold_ascii(&mut folded, text, from..start);
+            // Up to the first cut after it.
+            let end = bytes[other..]
+                .iter()
+                .position(|&b| is_cut(b))
+                .map_or(bytes.len(), |i| other + i + 1);
+            fold_stretch(&mut folded, &mut kept, &mut tag_bytes, &text[start..end], start);
+            from = end;
+        }
+    }
+    if !folded.text.ends_with(' ') {
+        let end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        folded.text.push(' ');
+        folded.spans.push((end, end));
+    }
+    folded
+}
 
+/// Folds `text`, which starts `base` bytes into the whole text, onto
+/// `folded`: invisible characters taken out, then word by word. `kept` is
+/// scratch space; `tag_bytes` counts the tag characters decoded so far.
+fn fold_stretch(folded: &mut Folded, kept: &mut Vec<Kept>, tag_bytes: &mut usize, text: &str, base: usize) {
+    kept.clear();
     // Pass 1: take out what cannot be seen, and note where it was.
     let mut invisible_run: Option<Range<usize>> = None;
     let mut tag_run: Option<(Range<usize>, String)> = None;
-    let mut tag_bytes = 0usize;
     let mut previous: Option<char> = None;
     for (at, c) in text.char_indices() {
-        let Ok(end) = u32::try_from(at + c.len_utf8()) else {
+        let Ok(end) = u32::try_from(base + at + c.len_utf8()) else {
             break;
         };
         let start = end - c.len_utf8() as u32;
@@ -126,14 +172,14 @@ pub(super) fn fold(text: &str) -> Folded {
             });
             run.0.end = at + c.len_utf8();
             let ascii = c as u32 - 0xE0000;
-            if (0x20..0x7F).contains(&ascii) && tag_bytes < MAX_TAG_BYTES {
+            if (0x20..0x7F).contains(&ascii) && *tag_bytes < MAX_TAG_BYTES {
                 run.1.push(char::from(ascii as u8));
-                tag_bytes += 1;
+                *tag_bytes += 1;
             }
             continue;
         }
         if let Some(run) = tag_run.take() {
-            push_tags(&mut folded.tags, run);
+            push_tags(&mut folded.tags, (run.0.start + base..run.0.end + base, run.1));
         }
         if is_zero_width(c) || is_bidi_control(c) {
             // A joiner between emoji, or a byte-order mark, is ordinary
@@ -147,24 +193,22 @@ pub(super) fn fold(text: &str) -> Folded {
         }
         if let Some(run) = invisible_run.take() {
             if c.is_alphanumeric() || is_bidi_control(text[run.clone()].chars().next().unwrap_or(' ')) {
-                folded.invisible.push(run);
+                folded.invisible.push(run.start + base..run.end + base);
             }
         }
         kept.push(Kept { c, start, end });
         previous = Some(c);
     }
     if let Some(run) = tag_run.take() {
-        push_tags(&mut folded.tags, run);
+        push_tags(&mut folded.tags, (run.0.start + base..run.0.end + base, run.1));
     }
     if let Some(run) = invisible_run.take() {
         if is_bidi_control(text[run.clone()].chars().next().unwrap_or(' ')) {
-            folded.invisible.push(run);
+            folded.invisible.push(run.start + base..run.end + base);
         }
     }
 
     // Pass 2: fold word by word.
-    folded.text.push(' ');
-    folded.spans.push((0, 0));
     let mut i = 0;
     while i < kept.len() {
         let first = kept[i];
@@ -176,13 +220,13 @@ pub(super) fn fold(text: &str) -> Folded {
                 // The end of a sentence: no phrase runs across it.
                 if !folded.text.ends_with(" | ") {
                     if !folded.text.ends_with(' ') {
-                        push(&mut folded, ' ', first);
+                        push(folded, ' ', first);
                     }
-                    push(&mut folded, '|', first);
-                    push(&mut folded, ' ', first);
+                    push(folded, '|', first);
+                    push(folded, ' ', first);
                 }
             } else if !folded.text.ends_with(' ') {
-                push(&mut folded, ' ', first);
+                push(folded, ' ', first);
             }
             i += 1;
             continue;
@@ -207,16 +251,43 @@ pub(super) fn fold(text: &str) -> Folded {
                 .push(first.start as usize..kept[j - 1].end as usize);
         }
         for k in &kept[i..j] {
-            fold_char(&mut folded, *k, mixed);
+            fold_char(folded, *k, mixed);
         }
         i = j;
     }
-    if !folded.text.ends_with(' ') {
-        let end = u32::try_from(text.len()).unwrap_or(u32::MAX);
-        folded.text.push(' ');
-        folded.spans.push((end, end));
+}
+
+/// Folds `range` of `text`, all ASCII, onto `folded`: there is nothing
+/// invisible, no look-alike and no accent to fold, so a byte at a time.
+fn fold_ascii(folded: &mut Folded, text: &str, range: Range<usize>) {
+    if range.is_empty() {
+        return;
     }
-    folded
+    let mut bytes = std::mem::take(&mut folded.text).into_bytes();
+    let spans = &mut folded.spans;
+    // Below `u32::MAX`: `fold` only comes here for shorter texts.
+    let first = range.start as u32;
+    for (at, &b) in (first..).zip(&text.as_bytes()[range]) {
+        let span = (at, at + 1);
+        if b.is_ascii_alphanumeric() {
+            bytes.push(b.to_ascii_lowercase());
+            spans.push(span);
+        } else if matches!(b, b'.' | b'!' | b'?' | b';') {
+            // The end of a sentence: no phrase runs across it.
+            if !bytes.ends_with(b" | ") {
+                if bytes.last() != Some(&b' ') {
+                    bytes.push(b' ');
+                    spans.push(span);
+                }
+                bytes.extend_from_slice(b"| ");
+                spans.extend_from_slice(&[span, span]);
+            }
+        } else if bytes.last() != Some(&b' ') {
+            bytes.push(b' ');
+            spans.push(span);
+        }
+    }
+    folded.text = String::from_utf8(bytes).unwrap_or_else(|_| unreachable!("ASCII added to UTF-8"));
 }
 
 /// Keeps a run of tag characters that is not a flag emoji's.

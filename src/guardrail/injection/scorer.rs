@@ -157,8 +157,11 @@ struct Inner {
     regexes: Vec<Regex>,
     raw_set: RegexSet,
     raw_regexes: Vec<Regex>,
+    ascii_raw_set: RegexSet,
+    ascii_raw_regexes: Vec<Regex>,
+    non_ascii_word: Regex,
     encoded: Regex,
-    rot13_hints: AhoCorasick,
+    rot13_hints: Regex,
     phrases: Option<(AhoCorasick, Vec<f32>)>,
 }
 
@@ -221,9 +224,27 @@ impl InjectionScorer {
         let mut signals = Vec::new();
         self.phrase_signals(&folded, &folded.text, &mut signals);
 
-        for i in inner.raw_set.matches(text).iter() {
+        // The markers' `\b` is Unicode's, which the DFAs of `regex` give up
+        // on at the first non-ASCII byte, leaving a slow NFA. Their ASCII
+        // twins differ only next to a non-ASCII word character: without
+        // one in the text they match the same; with one, they match
+        // wherever the markers do (every `\b` sits next to an ASCII letter,
+        // unless the text has a letter that folds to one: the Kelvin sign,
+        // the long s), so they pick the markers worth running.
+        let exact = !inner.non_ascii_word.is_match(text);
+        let candidates = if exact || !text.contains(['\u{212A}', '\u{017F}']) {
+            inner.ascii_raw_set.matches(text)
+        } else {
+            inner.raw_set.matches(text)
+        };
+        for i in candidates.iter() {
             let (kind, weight, _) = RAW_RULES[i];
-            for m in inner.raw_regexes[i].find_iter(text).take(MAX_MATCHES_PER_RULE) {
+            let regex = if exact {
+                &inner.ascii_raw_regexes[i]
+            } else {
+                &inner.raw_regexes[i]
+            };
+            for m in regex.find_iter(text).take(MAX_MATCHES_PER_RULE) {
                 signals.push(Signal {
                     kind,
                     range: m.range(),
@@ -579,6 +600,17 @@ impl InjectionScorerBuilder {
             .map(|p| Regex::new(p))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
+        let ascii_raw: Vec<String> = raw.iter().map(|p| p.replace(r"\b", r"(?-u:\b)")).collect();
+        let ascii_raw_set = RegexSetBuilder::new(&ascii_raw)
+            .build()
+            .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
+        let ascii_raw_regexes = ascii_raw
+            .iter()
+            .map(|p| Regex::new(p))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
+        let non_ascii_word = Regex::new(r"[\w&&[^\x00-\x7F]]")
+            .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
         // Base64 (standard or URL-safe) of at least 16 characters, hex of
         // at least 24 digits, a run with at least four %-escapes, or four
         // `\uXXXX` / `\xXX` escapes.
@@ -587,18 +619,12 @@ impl InjectionScorerBuilder {
         )
         .map_err(|e| Error::config_with("the injection decoder does not compile", e))?;
         // A text that mentions ROT13, or holds ROT13 of the words injections use.
-        let rot13_hints = AhoCorasick::new([
-            " rot13 ",
-            " rot 13 ",
-            " caesar ",
-            " vtaber ",
-            " qvfertneq ",
-            " sbetrg ",
-            " vafgehpgvbaf ",
-            " cerivbhf ",
-            " flfgrz cebzcg ",
-            " ehyrf ",
-        ])
+        // (One alternation of literals: `regex` finds it with a vector
+        // prefilter on the first bytes, where a literal automaton would
+        // stop at every space.)
+        let rot13_hints = Regex::new(
+            " (?:rot13|rot 13|caesar|vtaber|qvfertneq|sbetrg|vafgehpgvbaf|cerivbhf|flfgrz cebzcg|ehyrf) ",
+        )
         .map_err(|e| Error::config_with("the injection decoder does not compile", e))?;
         Ok(InjectionScorer {
             inner: Arc::new(Inner {
@@ -607,6 +633,9 @@ impl InjectionScorerBuilder {
                 regexes,
                 raw_set,
                 raw_regexes,
+                ascii_raw_set,
+                ascii_raw_regexes,
+                non_ascii_word,
                 encoded,
                 rot13_hints,
                 phrases,
