@@ -17,6 +17,7 @@ case "$target" in
     anthropic_stream) dicts=(sse json anthropic) ;;
     openai_*) dicts=(json openai) ;;
     anthropic_*) dicts=(json anthropic) ;;
+    guard_detect | injection_score | vault_restore | guard_stream) dicts=(guardrail) ;;
     *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 dict="$here/artifacts/$target.dict"
