@@ -3,8 +3,10 @@
 //! placeholders) over a `MockProvider`. The first input byte picks the
 //! stream window (8 to 64 bytes), then cut points (see `take_cuts`), then
 //! the reply's text (read as UTF-8, invalid bytes replaced), streamed in
-//! deltas cut there. The caller reads the same text as when the same layer
-//! streams the text as one delta, or both end with the same kind of error;
+//! deltas cut there. Unless a finding is longer than the window (which may
+//! be passed on in part, as `stream_window` says), the caller reads the same
+//! text as when the same layer streams the text as one delta, or both end
+//! with the same kind of error;
 //! a stream ends with `Finish` exactly when it ends without an error.
 #![no_main]
 
@@ -94,6 +96,11 @@ fuzz_target!(|data: &[u8]| {
     let pieces = split_text(&text, cuts);
     let split = outcome(window, &pieces);
     let whole = outcome(window, &[&text]);
+    // A finding longer than the window may be passed on in part before it
+    // is whole (as `stream_window` says), so the text may differ then.
+    if DETECTOR.find(&text).iter().any(|f| f.range.len() > window) {
+        return;
+    }
     match (&split.1, &whole.1) {
         (None, None) => assert_eq!(split.0, whole.0, "window {window}, cut into {pieces:?}"),
         _ => assert_eq!(
