@@ -67,6 +67,34 @@ for file in "$fixtures"/openai/*.sse; do
     seed ndjson_framer "$(basename "$file")" '\x02' "$file"
 done
 
+# The guardrail targets: texts of the PII and injection evaluation sets
+# (data/), and replies with placeholders, cut at a few points.
+python3 - "$here/../data" "$corpus" <<'PY'
+import json, os, sys
+data, corpus = sys.argv[1], sys.argv[2]
+def write(target, name, payload):
+    os.makedirs(f"{corpus}/{target}", exist_ok=True)
+    with open(f"{corpus}/{target}/{name}", "wb") as out:
+        out.write(payload)
+pii = [json.loads(l)["text"] for l in open(f"{data}/pii-eval/heldout.jsonl")]
+injection = [json.loads(l)["text"] for l in open(f"{data}/injection-eval/sample.jsonl")]
+for i, text in enumerate(pii[::8]):
+    write("guard_detect", f"pii-{i:03}", text.encode())
+    # Window, three cuts, the text as a reply.
+    write("guard_stream", f"pii-{i:03}", bytes([i % 57, 3, 5, 9, 17]) + text.encode())
+for i, text in enumerate(injection):
+    write("injection_score", f"injection-{i:03}", text.encode())
+replies = [
+    "Mail <EMAIL_1> or use <OPENAI_KEY_1>; note <NOTE_2_1>, <X_1>, <EMAIL_10>.",
+    "<EMAIL_1<EMAIL_1>><<NOTE_2_1><X_1",
+    "Write to <EMAIL_1>, card 4111 1111 1111 1111, codename Bluebird.",
+]
+values = "\0".join(["bo@example.org", "a <b> \"c\"\\", "<EMAIL_1>", "x"] * 3)
+for i, reply in enumerate(replies):
+    write("vault_restore", f"reply-{i}", bytes([4, 1, 6, 2, 11]) + (reply + "\0" + values).encode())
+    write("guard_stream", f"reply-{i}", bytes([i, 4, 1, 6, 2, 11]) + reply.encode())
+PY
+
 for dir in "$corpus"/*; do
     echo "$(basename "$dir"): $(ls "$dir" | wc -l) seeds"
 done

@@ -331,3 +331,31 @@ pub fn stream_target(vendor: Vendor, data: &[u8]) {
     };
     check_stream(vendor, answer);
 }
+
+/// Reads cut points off the front of `data`: its first byte is how many (at
+/// most `max`), the bytes after it the pieces' lengths (see [`split_text`]).
+/// The cut bytes and the rest; `None` when `data` is too short.
+pub fn take_cuts(data: &[u8], max: usize) -> Option<(&[u8], &[u8])> {
+    let (count, rest) = data.split_first()?;
+    let count = usize::from(*count) % (max + 1);
+    (rest.len() >= count).then(|| rest.split_at(count))
+}
+
+/// Splits `text` into pieces whose lengths are the bytes of `cuts` (each
+/// moved down to a character boundary, so a piece may be empty), and a
+/// last piece with the rest. The pieces join into `text`.
+pub fn split_text<'t>(text: &'t str, cuts: &[u8]) -> Vec<&'t str> {
+    let mut pieces = Vec::with_capacity(cuts.len() + 1);
+    let mut at = 0;
+    for len in cuts {
+        let mut end = (at + usize::from(*len)).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        pieces.push(&text[at..end]);
+        at = end;
+    }
+    pieces.push(&text[at..]);
+    debug_assert_eq!(pieces.concat(), text);
+    pieces
+}
