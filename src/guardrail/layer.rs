@@ -205,8 +205,10 @@ impl GuardrailLayer {
     /// `window + window / 2` bytes are held, and passed on but for the last
     /// `window`, so the caller reads the text about that many bytes late; a
     /// finding longer than the window may be passed on in part before it
-    /// can be recognised, so raise it for long entities (PEM blocks). The
-    /// layer holds at most 16 windows (and at least 64 KiB) at once.
+    /// can be recognised, so raise it for long entities (PEM blocks). Each
+    /// check also reads the 32 bytes passed on just before the held text,
+    /// as context, so where a stream is cut does not change what is found.
+    /// The layer holds at most 16 windows (and at least 64 KiB) at once.
     #[must_use]
     pub fn stream_window(mut self, bytes: usize) -> Self {
         self.shared_mut().window = bytes.max(1);
