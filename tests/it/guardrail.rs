@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 use tower_ai::cache::CacheLayer;
 use tower_ai::guardrail::detect::{Detector, EntityKind};
-use tower_ai::guardrail::injection::LlmJudge;
+use tower_ai::guardrail::injection::{classifier_fn, Classification, LlmJudge};
 use tower_ai::guardrail::policy::{ModelPolicy, PolicyRule};
 use tower_ai::guardrail::{
     input_guard_fn, output_guard_fn, Guard, GuardInput, GuardOptions, Guardrail, GuardrailLayer, Hit,
@@ -915,4 +915,46 @@ async fn where_a_stream_is_cut_does_not_change_what_is_found() {
             }
         }
     }
+}
+
+/// A model-based classifier is asked about each text, in order, never more
+/// than eight at once.
+#[tokio::test]
+async fn an_injection_guard_classifies_a_long_conversation_a_few_texts_at_a_time() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let classifier = {
+        let (in_flight, most, seen) = (in_flight.clone(), most.clone(), seen.clone());
+        classifier_fn(move |text: String| {
+            let (in_flight, most, seen) = (in_flight.clone(), most.clone(), seen.clone());
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                seen.fetch_add(1, Ordering::SeqCst);
+                let hit = text.contains("turn 29");
+                Ok(Classification::new(hit, if hit { 0.9 } else { 0.1 }))
+            }
+        })
+    };
+    let model = MockProvider::new().with_text_reply("ok");
+    let service = ServiceBuilder::new()
+        .layer(GuardrailLayer::new().guard(InjectionGuard::new(classifier)))
+        .service(ProviderService::new(model.clone()));
+    let mut chat = ChatRequest::new("m");
+    for i in 0..30 {
+        chat = chat.user(format!("turn {i}")).assistant("noted");
+    }
+    let err = service.oneshot(LlmRequest::new(chat)).await.unwrap_err();
+    let Error::Blocked { reason, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(reason.contains("user message 58"), "{reason}");
+    assert_eq!(seen.load(Ordering::SeqCst), 30);
+    let most = most.load(Ordering::SeqCst);
+    assert!((2..=8).contains(&most), "{most} at once");
+    assert!(model.requests().is_empty());
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use futures_util::future::try_join_all;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::{InjectionClassifier, InjectionScorer};
 use crate::error::Result;
@@ -13,6 +13,9 @@ use crate::types::{FindingAction, FindingLocation, GuardFinding, Role};
 /// The name an [`InjectionGuard`] has unless [`named`](InjectionGuard::named)
 /// otherwise.
 pub const INJECTION_GUARD: &str = "prompt_injection";
+
+/// How many texts of one request are classified at once.
+const MAX_CONCURRENT_CHECKS: usize = 8;
 
 /// The entity of an injection [`GuardFinding`].
 const ENTITY: &str = "PROMPT_INJECTION";
@@ -37,6 +40,10 @@ pub enum InjectionAction {
 ///
 /// System prompts, the assistant's own turns and tool-call arguments are
 /// not checked: the application and the model wrote them.
+///
+/// Each text is classified on its own, at most eight at once; the first
+/// classifier error fails the check (see
+/// [`GuardOptions::fail_open`](crate::guardrail::GuardOptions::fail_open)).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -186,7 +193,16 @@ impl<C: InjectionClassifier> Guard for InjectionGuard<C> {
         if texts.is_empty() {
             return Ok(Verdict::Allow);
         }
-        let verdicts = try_join_all(texts.iter().map(|(t, _)| self.classifier.classify(t.text))).await?;
+        // In order, at most a few at once (a model-based classifier makes a
+        // call per text).
+        let mut checks = Vec::with_capacity(texts.len());
+        for (text, _) in &texts {
+            checks.push(self.classifier.classify(text.text));
+        }
+        let verdicts: Vec<_> = futures_util::stream::iter(checks)
+            .buffered(MAX_CONCURRENT_CHECKS)
+            .try_collect()
+            .await?;
 
         let mut findings = Vec::new();
         let mut blocked = None;
