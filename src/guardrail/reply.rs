@@ -58,6 +58,15 @@ struct Channel {
 /// word or a digit before a number, a context word before a phone number).
 const CONTEXT: usize = 32;
 
+/// The most context kept, when a token reaches back past [`CONTEXT`].
+const MAX_CONTEXT: usize = 256;
+
+/// A byte of a token as the high-entropy scan reads one (ASCII, so a char
+/// boundary is on either side of it).
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'_' | b'-' | b'=')
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Chan {
     Text,
@@ -227,7 +236,13 @@ impl ReplyGuard {
             return Err(self.refuse(owner, reason));
         }
         let released = edited.unwrap_or_else(|| held.to_owned());
-        let keep_from = floor_boundary(&channel.pending, cut.saturating_sub(CONTEXT));
+        let mut keep_from = floor_boundary(&channel.pending, cut.saturating_sub(CONTEXT));
+        // Back to the start of a token cut there (up to MAX_CONTEXT bytes),
+        // so the high-entropy scan judges the token, not a part of it.
+        let bytes = channel.pending.as_bytes();
+        while keep_from > 0 && cut - keep_from < MAX_CONTEXT && is_token_byte(bytes[keep_from - 1]) {
+            keep_from -= 1;
+        }
         channel.pending.drain(..keep_from);
         channel.context = cut - keep_from;
         channel.consumed += cut - context;
