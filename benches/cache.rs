@@ -13,45 +13,19 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion};
-use futures_util::StreamExt;
+use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, ServiceExt};
 use tower_ai::cache::CacheLayer;
 use tower_ai::provider::mock::MockProvider;
 use tower_ai::provider::ProviderService;
 use tower_ai::store::MemoryCacheStore;
-use tower_ai::types::{ChatRequest, Reply, ReplyMode};
+use tower_ai::types::{ChatRequest, ReplyMode};
 use tower_ai::{Error, LlmRequest, LlmResponse, Principal};
 
-/// Times one call of `service` on a fresh `request()`, the reply read to
-/// its end (a stream's events counted).
-fn time_call<S>(b: &mut Bencher<'_>, runtime: &Runtime, service: &S, request: impl Fn() -> LlmRequest)
-where
-    S: Service<LlmRequest, Response = LlmResponse, Error = Error> + Clone,
-{
-    b.iter_batched(
-        || (service.clone(), request()),
-        |(mut service, call)| {
-            runtime.block_on(async move {
-                let reply = service.ready().await.unwrap().call(call).await.unwrap();
-                match reply.reply {
-                    Reply::Stream(stream) => black_box(stream.count().await),
-                    complete => black_box(
-                        LlmResponse::new(complete)
-                            .into_complete()
-                            .await
-                            .unwrap()
-                            .message
-                            .content
-                            .len(),
-                    ),
-                }
-            })
-        },
-        BatchSize::SmallInput,
-    );
-}
+#[path = "support/call.rs"]
+mod call;
+use call::time_call;
 
 /// Sends `request` through `service` once, so its reply is cached.
 fn warm<S>(runtime: &Runtime, service: &S, request: LlmRequest)

@@ -19,19 +19,19 @@
 //! cargo bench --bench guard_layer
 //! ```
 
-use std::hint::black_box;
-
-use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion, Throughput};
-use futures_util::StreamExt;
-use tokio::runtime::Runtime;
-use tower::{Layer, Service, ServiceExt};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tower::Layer;
 use tower_ai::guardrail::detect::Detector;
 use tower_ai::guardrail::policy::{ModelPolicy, PolicyRule};
 use tower_ai::guardrail::{GuardrailLayer, InjectionGuard, PiiGuard};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
-use tower_ai::types::{ChatRequest, FinishReason, Reply, StreamEvent};
-use tower_ai::{Error, LlmRequest, LlmResponse};
+use tower_ai::types::{ChatRequest, FinishReason, StreamEvent};
+use tower_ai::LlmRequest;
+
+#[path = "support/call.rs"]
+mod call;
+use call::time_call;
 
 /// About 2 KB of a support request with an address, a phone number, a card
 /// number, an IP address and a (fake) API key among the prose.
@@ -51,32 +51,6 @@ fn prompt() -> String {
     }
     text.truncate(2048);
     text
-}
-
-fn time_call<S>(b: &mut Bencher<'_>, runtime: &Runtime, service: &S, request: impl Fn() -> LlmRequest)
-where
-    S: Service<LlmRequest, Response = LlmResponse, Error = Error> + Clone,
-{
-    b.iter_batched(
-        || (service.clone(), request()),
-        |(mut service, call)| {
-            runtime.block_on(async move {
-                let reply = service.ready().await.unwrap().call(call).await.unwrap();
-                match reply.reply {
-                    Reply::Stream(stream) => black_box(stream.count().await),
-                    complete => black_box(
-                        LlmResponse::new(complete)
-                            .into_complete()
-                            .await
-                            .unwrap()
-                            .text()
-                            .len(),
-                    ),
-                }
-            })
-        },
-        BatchSize::SmallInput,
-    );
 }
 
 fn guard_layer(c: &mut Criterion) {

@@ -61,6 +61,21 @@ async fn stream_text(response: LlmResponse) -> (Vec<StreamEvent>, Option<Error>)
     (events, None)
 }
 
+/// A streamed reply of `pieces` as text deltas, between a start and a
+/// clean finish.
+fn streamed<S: AsRef<str>>(pieces: &[S]) -> MockReply {
+    let events = std::iter::once(StreamEvent::Start {
+        id: "r".into(),
+        model: "m".into(),
+    })
+    .chain(pieces.iter().map(|p| StreamEvent::text(p.as_ref())))
+    .chain(std::iter::once(StreamEvent::Finish {
+        reason: tower_ai::types::FinishReason::Stop,
+    }))
+    .collect();
+    MockReply::stream(events)
+}
+
 fn text_of(events: &[StreamEvent]) -> String {
     events
         .iter()
@@ -149,16 +164,7 @@ async fn placeholders_split_across_every_delta_boundary_are_restored() {
     for &i in &cuts {
         for &j in &cuts[i..] {
             let pieces = [&reply[..i], &reply[i..j], &reply[j..]];
-            let events = std::iter::once(StreamEvent::Start {
-                id: "r".into(),
-                model: "m".into(),
-            })
-            .chain(pieces.iter().map(|p| StreamEvent::text(*p)))
-            .chain(std::iter::once(StreamEvent::Finish {
-                reason: tower_ai::types::FinishReason::Stop,
-            }))
-            .collect();
-            let mock = MockProvider::new().push(MockReply::stream(events));
+            let mock = MockProvider::new().push(streamed(&pieces));
             let service = layer.layer(ProviderService::new(mock));
             let response = service.oneshot(LlmRequest::stream(prompt())).await.unwrap();
             let (events, error) = stream_text(response).await;
@@ -301,19 +307,12 @@ async fn placeholders_are_consistent_across_the_turns_of_a_conversation() {
 
 #[tokio::test]
 async fn a_reply_refused_midway_ends_the_stream_with_blocked() {
-    let events = vec![
-        StreamEvent::Start {
-            id: "r".into(),
-            model: "m".into(),
-        },
-        StreamEvent::text("The internal codename is "),
-        StreamEvent::text("Blue"),
-        StreamEvent::text("bird, and "),
-        StreamEvent::text("more text follows here."),
-        StreamEvent::Finish {
-            reason: tower_ai::types::FinishReason::Stop,
-        },
-    ];
+    let reply = streamed(&[
+        "The internal codename is ",
+        "Blue",
+        "bird, and ",
+        "more text follows here.",
+    ]);
     let guard = output_guard_fn("codename", |text, hits| {
         for (at, _) in text.match_indices("Bluebird") {
             hits.push(Hit::new(
@@ -323,7 +322,7 @@ async fn a_reply_refused_midway_ends_the_stream_with_blocked() {
             ));
         }
     });
-    let mock = MockProvider::new().push(MockReply::stream(events));
+    let mock = MockProvider::new().push(reply);
     let service = ServiceBuilder::new()
         .layer(GuardrailLayer::new().guard(guard).stream_window(16))
         .service(ProviderService::new(mock));
@@ -639,7 +638,10 @@ async fn an_injection_in_a_user_turn_is_blocked_before_the_upstream() {
     let benign = ChatRequest::new("m")
         .user("Please ignore the typo in my previous message and list the instructions for the oven.");
     let response = service.oneshot(LlmRequest::new(benign)).await.unwrap();
-    assert!(verdicts_of(&response).verdicts().is_empty() || !verdicts_of(&response).any_blocked());
+    assert!(verdicts_of(&response)
+        .verdicts()
+        .iter()
+        .all(|v| v.findings.is_empty()));
     assert_eq!(response.into_complete().await.unwrap().text(), "Fine.");
     assert_eq!(model.requests().len(), 1);
 }
@@ -834,18 +836,7 @@ async fn deny_listed_words_are_refused_in_requests_and_replies() {
         complete.map(|_| ())
     );
 
-    let events = vec![
-        StreamEvent::Start {
-            id: "r".into(),
-            model: "m".into(),
-        },
-        StreamEvent::text("It is called Blue"),
-        StreamEvent::text("bird, as you know."),
-        StreamEvent::Finish {
-            reason: tower_ai::types::FinishReason::Stop,
-        },
-    ];
-    model.enqueue(MockReply::stream(events));
+    model.enqueue(streamed(&["It is called Blue", "bird, as you know."]));
     let response = service
         .oneshot(LlmRequest::stream(
             ChatRequest::new("m").user("Name the project."),
@@ -896,18 +887,7 @@ async fn where_a_stream_is_cut_does_not_change_what_is_found() {
         };
         for &window in windows {
             for cut in 0..=reply.len() {
-                let events = vec![
-                    StreamEvent::Start {
-                        id: "r".into(),
-                        model: "m".into(),
-                    },
-                    StreamEvent::text(&reply[..cut]),
-                    StreamEvent::text(&reply[cut..]),
-                    StreamEvent::Finish {
-                        reason: tower_ai::types::FinishReason::Stop,
-                    },
-                ];
-                let mock = MockProvider::new().push(MockReply::stream(events));
+                let mock = MockProvider::new().push(streamed(&[&reply[..cut], &reply[cut..]]));
                 let service = ServiceBuilder::new()
                     .layer(
                         GuardrailLayer::new()
