@@ -342,8 +342,9 @@ impl<'a> GuardInput<'a> {
             }
             hits.clear();
             hits.extend(found.drain(..).map(|hit| (0, hit)));
-            let edited = apply_hits(text.text, &mut hits, &mut |kind, value| {
-                Some(self.vault.placeholder(kind, value))
+            let edited = apply_hits(text.text, &mut hits, &mut |kind, value, out| {
+                out.push_str(self.vault.placeholder_str(kind, value));
+                true
             });
             for (_, hit) in &hits {
                 if hit.action == HitAction::Block && blocked.is_none() {
@@ -454,7 +455,7 @@ fn text_mut(chat: &mut ChatRequest, location: FindingLocation) -> Option<&mut St
 pub(crate) fn apply_hits(
     text: &str,
     hits: &mut Vec<(usize, Hit)>,
-    placeholder: &mut dyn FnMut(&EntityKind, &str) -> Option<String>,
+    placeholder: &mut dyn FnMut(&EntityKind, &str, &mut String) -> bool,
 ) -> Option<String> {
     hits.retain(|(_, hit)| hit.range.start < hit.range.end && text.get(hit.range.clone()).is_some());
     hits.sort_by(|(_, a), (_, b)| {
@@ -488,15 +489,20 @@ pub(crate) fn apply_hits(
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for (_, hit) in hits.iter() {
-        let replacement = match &hit.action {
-            HitAction::Placeholder => placeholder(&hit.kind, &text[hit.range.clone()]),
-            HitAction::Replace { text, .. } => Some(text.clone()),
-            HitAction::Flag | HitAction::Block => None,
+        let before = out.len();
+        out.push_str(&text[at..hit.range.start]);
+        let replaced = match &hit.action {
+            HitAction::Placeholder => placeholder(&hit.kind, &text[hit.range.clone()], &mut out),
+            HitAction::Replace { text, .. } => {
+                out.push_str(text);
+                true
+            }
+            HitAction::Flag | HitAction::Block => false,
         };
-        if let Some(replacement) = replacement {
-            out.push_str(&text[at..hit.range.start]);
-            out.push_str(&replacement);
+        if replaced {
             at = hit.range.end;
+        } else {
+            out.truncate(before);
         }
     }
     out.push_str(&text[at..]);
@@ -644,7 +650,10 @@ mod tests {
             ),
             hit(7..8, HitAction::Placeholder),
         ];
-        let out = apply_hits(text, &mut hits, &mut |_, value| Some(format!("<{value}>")));
+        let out = apply_hits(text, &mut hits, &mut |_, value, out| {
+            out.push_str(&format!("<{value}>"));
+            true
+        });
         // 0..3 (a flag) yields to 0..2; 2..4 starts inside 0..3's span but
         // after 0..2 ends, so it stays; 7..8 is inside 6..9.
         assert_eq!(out.as_deref(), Some("<ab><cd>ef#j"));
@@ -658,7 +667,13 @@ mod tests {
             hit(1..3, HitAction::Placeholder),
             hit(2..40, HitAction::Placeholder),
         ];
-        assert_eq!(apply_hits(text, &mut hits, &mut |_, _| Some("P".into())), None);
+        assert_eq!(
+            apply_hits(text, &mut hits, &mut |_, _, out| {
+                out.push('P');
+                true
+            }),
+            None
+        );
         assert!(hits.is_empty());
     }
 }

@@ -218,8 +218,11 @@ impl ReplyGuard {
             }
         }
         let held = &channel.pending[context..cut];
-        let edited = apply_hits(held, &mut acting, &mut |kind, _| {
-            Some(format!("<{}>", kind.as_str()))
+        let edited = apply_hits(held, &mut acting, &mut |kind, _, out| {
+            out.push('<');
+            out.push_str(kind.as_str());
+            out.push('>');
+            true
         });
         let mut blocked = None;
         for (owner, hit) in &acting {

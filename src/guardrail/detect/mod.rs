@@ -181,8 +181,11 @@ use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use std::panic::{RefUnwindSafe, UnwindSafe};
+
 use regex_automata::meta::Regex as MetaRegex;
-use regex_automata::{Input, PatternSet};
+use regex_automata::util::pool::Pool;
+use regex_automata::Input;
 
 use crate::error::{Error, Result};
 
@@ -428,6 +431,9 @@ struct Spec {
     source: &'static str,
     check: Check,
     gate: Gate,
+    /// Whether every match starts with one of a few literals of three
+    /// bytes or more (`sk-`, `AKIA`, `eyJ`).
+    prefixed: bool,
 }
 
 impl Spec {
@@ -437,7 +443,16 @@ impl Spec {
             source,
             check,
             gate: Gate::Always,
+            prefixed: false,
         }
+    }
+
+    /// Marks a pattern whose every match starts with a literal of three
+    /// bytes or more: such patterns share one set, whose scan for all
+    /// their literals at once is as fast as each one's own.
+    const fn prefixed(mut self) -> Self {
+        self.prefixed = true;
+        self
     }
 
     /// Runs the pattern only on texts that pass `gate`.
@@ -458,6 +473,10 @@ enum Gate {
     Digit,
     /// Two upper-case ASCII letters and two digits: an IBAN's start.
     IbanStart,
+    /// This byte, which every match holds. A search for one byte is far
+    /// cheaper than starting a regex search, which on a short text (a
+    /// reply's few words) costs more than reading the text.
+    Byte(u8),
 }
 
 /// What the gates ask of a text, read once.
@@ -474,28 +493,35 @@ impl Profile {
             digit: false,
             iban_start: false,
         };
+        // A chunk at a time, and byte by byte only in chunks with a digit.
         let mut from = 0;
-        while let Some(offset) = bytes[from..].iter().position(u8::is_ascii_digit) {
-            let i = from + offset;
-            profile.digit = true;
-            if i >= 2
-                && bytes[i - 1].is_ascii_uppercase()
-                && bytes[i - 2].is_ascii_uppercase()
-                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-            {
-                profile.iban_start = true;
-                break;
+        for chunk in bytes.chunks(DIGIT_CHUNK) {
+            if has_digit(chunk) {
+                profile.digit = true;
+                for (offset, b) in chunk.iter().enumerate() {
+                    let i = from + offset;
+                    if b.is_ascii_digit()
+                        && i >= 2
+                        && bytes[i - 1].is_ascii_uppercase()
+                        && bytes[i - 2].is_ascii_uppercase()
+                        && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+                    {
+                        profile.iban_start = true;
+                        return profile;
+                    }
+                }
             }
-            from = i + 1;
+            from += chunk.len();
         }
         profile
     }
 
-    fn passes(self, gate: Gate) -> bool {
+    fn passes(self, gate: Gate, text: &str) -> bool {
         match gate {
             Gate::Always => true,
             Gate::Digit => self.digit,
             Gate::IbanStart => self.iban_start,
+            Gate::Byte(byte) => memchr::memchr(byte, text.as_bytes()).is_some(),
         }
     }
 }
@@ -521,7 +547,11 @@ struct DenyLists {
 
 #[derive(Debug)]
 struct Inner {
-    /// The built-in patterns with a literal to skip to, each run on its own.
+    /// The built-in patterns led by literals of three bytes or more, read
+    /// by one set, then each only when the set says it matches.
+    prefixed: Group,
+    /// The other built-in patterns with a literal to skip to (or hold: the
+    /// `@` of an address), each run on its own.
     literal: Group,
     /// The built-in digit-gated patterns, read only near the text's
     /// digits, or up to its last one.
@@ -559,7 +589,7 @@ impl Group {
 
     fn find(&self, text: &str, profile: Profile, require_card_prefix: bool, findings: &mut Vec<Finding>) {
         let mut run = |pattern: &Pattern| {
-            if profile.passes(pattern.gate) {
+            if profile.passes(pattern.gate, text) {
                 pattern.find(text, require_card_prefix, findings);
             }
         };
@@ -572,11 +602,14 @@ impl Group {
 
 /// A digit-gated pattern, compiled to be
 /// searched within a span of the text.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct BoundedPattern {
     kind: EntityKind,
     source: &'static str,
     regex: MetaRegex,
+    /// The longest match, in bytes (`usize::MAX` for the patterns of
+    /// unbounded length).
+    max_len: usize,
     /// The index of the group named `value`, when only it is reported.
     value_group: Option<usize>,
     check: Check,
@@ -586,13 +619,14 @@ struct BoundedPattern {
 /// The digit-gated patterns. Every match holds an ASCII digit (that is
 /// what the gate promises), so every match of a pattern of bounded length
 /// lies within `reach` bytes of a digit: the text is read only in the
-/// windows around its digits, each window once by a set, then by the
-/// patterns the set says match there.
+/// windows around its digits, each window once by a set that reports
+/// where each pattern's matches end, then by each pattern that matches
+/// there, only over the stretch its matches can span.
 #[derive(Debug)]
 struct NearDigits {
-    /// Read with every pattern at once (`MatchKind::All`), `None` when
-    /// there are too few patterns for a set to pay.
-    set: Option<MetaRegex>,
+    /// Read with every pattern at once, `None` when there are too few
+    /// patterns for a set to pay.
+    set: Option<EndsSet>,
     patterns: Vec<BoundedPattern>,
     /// The longest match of any of the patterns, in bytes.
     reach: usize,
@@ -614,16 +648,7 @@ impl NearDigits {
             None
         } else {
             let sources: Vec<&str> = patterns.iter().map(|p| p.source).collect();
-            let set = MetaRegex::builder()
-                .configure(
-                    MetaRegex::config()
-                        .match_kind(regex_automata::MatchKind::All)
-                        .nfa_size_limit(Some(MAX_SET_BYTES))
-                        .hybrid_cache_capacity(MAX_SET_BYTES),
-                )
-                .build_many(&sources)
-                .map_err(|e| Error::config_with("the guardrail patterns together are too large", e))?;
-            Some(set)
+            Some(EndsSet::new(&sources)?)
         };
         Ok(Self {
             set,
@@ -633,41 +658,155 @@ impl NearDigits {
         })
     }
 
+    /// Whether there is no pattern to read.
+    fn is_empty(&self) -> bool {
+        self.patterns.is_empty() && self.up_to_digit.is_empty()
+    }
+
     fn find(&self, text: &str, profile: Profile, require_card_prefix: bool, findings: &mut Vec<Finding>) {
-        let mut matched = self.set.as_ref().map(|set| PatternSet::new(set.pattern_len()));
+        let mut ends = Vec::new();
         let mut last_end = 0;
         for window in digit_windows(text, self.reach) {
             last_end = window.end;
             if self.patterns.is_empty() {
                 continue;
             }
-            let input = Input::new(text).span(window);
-            match (&self.set, &mut matched) {
-                (Some(set), Some(matched)) => {
-                    matched.clear();
-                    set.which_overlapping_matches(&input, matched);
-                    for index in matched.iter() {
-                        let pattern = &self.patterns[index.as_usize()];
-                        if profile.passes(pattern.gate) {
-                            pattern.find(text, &input, require_card_prefix, findings);
-                        }
+            ends.clear();
+            let read = self
+                .set
+                .as_ref()
+                .is_some_and(|set| set.ends(text, window.clone(), &mut ends));
+            if !read {
+                // Too few patterns for a set, or its automaton gave up (it
+                // never does on the built-in patterns, but nothing is lost
+                // if it does): every pattern reads the whole window.
+                for pattern in &self.patterns {
+                    if profile.passes(pattern.gate, text) {
+                        let input = Input::new(text).span(window.clone());
+                        pattern.find(text, &input, require_card_prefix, findings);
                     }
                 }
-                _ => {
-                    for pattern in &self.patterns {
-                        if profile.passes(pattern.gate) {
-                            pattern.find(text, &input, require_card_prefix, findings);
-                        }
+                continue;
+            }
+            // By pattern, then by end; ends close enough for one match to
+            // reach from one to the next are read as one stretch.
+            ends.sort_unstable();
+            let mut rest = &ends[..];
+            while let Some(&(index, first_end)) = rest.first() {
+                let pattern = &self.patterns[index];
+                let mut last = first_end;
+                let mut taken = 1;
+                while let Some(&(next_index, end)) = rest.get(taken) {
+                    if next_index != index || end - last > pattern.max_len {
+                        break;
                     }
+                    last = end;
+                    taken += 1;
+                }
+                rest = &rest[taken..];
+                if profile.passes(pattern.gate, text) {
+                    let stretch = stretch(text, &window, first_end, last, pattern.max_len);
+                    let input = Input::new(text).span(stretch);
+                    pattern.find(text, &input, require_card_prefix, findings);
                 }
             }
         }
         if last_end > 0 {
             let input = Input::new(text).span(0..last_end);
             for pattern in &self.up_to_digit {
-                if profile.passes(pattern.gate) {
+                if profile.passes(pattern.gate, text) {
                     pattern.find(text, &input, require_card_prefix, findings);
                 }
+            }
+        }
+    }
+}
+
+/// The stretch of `window` a pattern's matches ending from `first_end` to
+/// `last_end` lie in: none is longer than `max_len`, so none starts before
+/// `first_end - max_len`, and none ends after `last_end`. A leftmost-first
+/// search of the stretch finds the same matches as one of the window: a
+/// match found in the window that started in the stretch and ended past it
+/// would end after `last_end`, and the set reports every end.
+fn stretch(
+    text: &str,
+    window: &Range<usize>,
+    first_end: usize,
+    last_end: usize,
+    max_len: usize,
+) -> Range<usize> {
+    let mut start = first_end.saturating_sub(max_len).max(window.start);
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = last_end.min(window.end);
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
+}
+
+/// Several patterns read at once by a lazy DFA that reports, for each
+/// pattern, every offset where one of its matches ends (`MatchKind::All`,
+/// overlapping): where a pattern matches, not just whether, so that each
+/// one then reads only the stretch around its matches.
+struct EndsSet {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    caches: Pool<regex_automata::hybrid::dfa::Cache, NewCache>,
+}
+
+/// Makes a cache for an [`EndsSet`]'s DFA.
+type NewCache =
+    Box<dyn Fn() -> regex_automata::hybrid::dfa::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+impl fmt::Debug for EndsSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndsSet")
+            .field("patterns", &self.dfa.pattern_len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EndsSet {
+    fn new(sources: &[&str]) -> Result<Self> {
+        use regex_automata::hybrid::dfa::DFA;
+        use regex_automata::nfa::thompson;
+        let dfa = DFA::builder()
+            .configure(
+                DFA::config()
+                    .match_kind(regex_automata::MatchKind::All)
+                    .cache_capacity(MAX_SET_BYTES),
+            )
+            .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_SET_BYTES)))
+            .build_many(sources)
+            .map_err(|e| Error::config_with("the guardrail patterns together are too large", e))?;
+        let for_caches = dfa.clone();
+        let new_cache: NewCache = Box::new(move || for_caches.create_cache());
+        Ok(Self {
+            dfa,
+            caches: Pool::new(new_cache),
+        })
+    }
+
+    /// Adds `(pattern, end)` for every match end within `window` to
+    /// `ends`, in the order of the ends; `false` when the automaton gave up
+    /// (then `ends` may hold some of them).
+    fn ends(&self, text: &str, window: Range<usize>, ends: &mut Vec<(usize, usize)>) -> bool {
+        use regex_automata::hybrid::dfa::OverlappingState;
+        let mut cache = self.caches.get();
+        let input = Input::new(text).span(window);
+        let mut state = OverlappingState::start();
+        loop {
+            if self
+                .dfa
+                .try_search_overlapping_fwd(&mut cache, &input, &mut state)
+                .is_err()
+            {
+                return false;
+            }
+            match state.get_match() {
+                Some(found) => ends.push((found.pattern().as_usize(), found.offset())),
+                None => return true,
             }
         }
     }
@@ -709,6 +848,43 @@ fn max_len(source: &str) -> Option<usize> {
         .maximum_len()
 }
 
+/// How many bytes [`find_digit`] and [`rfind_digit`] test at once.
+const DIGIT_CHUNK: usize = 32;
+
+/// Whether `chunk` holds an ASCII digit, testing every byte without an
+/// early exit, which the compiler turns into a few vector instructions.
+fn has_digit(chunk: &[u8]) -> bool {
+    chunk
+        .iter()
+        .fold(false, |any, &b| any | (b.wrapping_sub(b'0') < 10))
+}
+
+/// The first ASCII digit in `bytes`, a chunk of bytes at a time: texts are
+/// mostly prose, and a byte-by-byte search was a fifth of the detector's
+/// time on a 2 KB prompt.
+fn find_digit(bytes: &[u8]) -> Option<usize> {
+    let mut offset = 0;
+    for chunk in bytes.chunks(DIGIT_CHUNK) {
+        if has_digit(chunk) {
+            return chunk.iter().position(u8::is_ascii_digit).map(|i| offset + i);
+        }
+        offset += chunk.len();
+    }
+    None
+}
+
+/// The last ASCII digit in `bytes`, a chunk of bytes at a time.
+fn rfind_digit(bytes: &[u8]) -> Option<usize> {
+    let mut end = bytes.len();
+    for chunk in bytes.rchunks(DIGIT_CHUNK) {
+        end -= chunk.len();
+        if has_digit(chunk) {
+            return chunk.iter().rposition(u8::is_ascii_digit).map(|i| end + i);
+        }
+    }
+    None
+}
+
 /// The spans of `text` within `reach` bytes of an ASCII digit, merged when
 /// they touch, widened to character boundaries. A match at most `reach`
 /// bytes long that holds a digit lies inside one of them.
@@ -716,13 +892,13 @@ fn digit_windows(text: &str, reach: usize) -> impl Iterator<Item = Range<usize>>
     let bytes = text.as_bytes();
     let mut from = 0;
     std::iter::from_fn(move || {
-        let first = from + bytes.get(from..)?.iter().position(u8::is_ascii_digit)?;
+        let first = from + find_digit(bytes.get(from..)?)?;
         // Digits whose windows touch, 2 * reach + 1 bytes apart at most,
         // share one window.
         let mut last = first;
         loop {
             let ahead = (last + 2 + 2 * reach).min(bytes.len());
-            match bytes[last + 1..ahead].iter().rposition(u8::is_ascii_digit) {
+            match rfind_digit(&bytes[last + 1..ahead]) {
                 Some(i) => last += 1 + i,
                 None => break,
             }
@@ -769,8 +945,9 @@ impl Detector {
         let inner = &*self.inner;
         let profile = Profile::of(text);
         let card_prefix = inner.require_card_prefix;
+        inner.prefixed.find(text, profile, card_prefix, findings);
         inner.literal.find(text, profile, card_prefix, findings);
-        if profile.digit {
+        if profile.digit && !inner.near_digits.is_empty() {
             inner.near_digits.find(text, profile, card_prefix, findings);
         }
         inner.custom.find(text, profile, card_prefix, findings);
@@ -807,9 +984,10 @@ impl Detector {
             (&p.kind, p.regex.as_str())
         }
         inner
-            .literal
+            .prefixed
             .patterns
             .iter()
+            .chain(&inner.literal.patterns)
             .map(each)
             .chain(inner.near_digits.patterns.iter().map(|p| (&p.kind, p.source)))
             .chain(inner.near_digits.up_to_digit.iter().map(|p| (&p.kind, p.source)))
@@ -998,14 +1176,15 @@ impl DetectorBuilder {
             )));
         }
         let enabled = |kind: &EntityKind| !self.disabled.contains(kind);
-        let (mut literal, mut bounded, mut up_to_digit) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut prefixed, mut literal) = (Vec::new(), Vec::new());
+        let (mut bounded, mut up_to_digit) = (Vec::new(), Vec::new());
         for spec in pii::SPECS
             .iter()
             .chain(secrets::SPECS)
             .filter(|s| enabled(&s.kind))
         {
             let built_in = || format!("the built-in {} pattern", spec.kind);
-            if spec.gate != Gate::Always {
+            if matches!(spec.gate, Gate::Digit | Gate::IbanStart) {
                 let regex = MetaRegex::builder()
                     .configure(
                         MetaRegex::config()
@@ -1017,15 +1196,17 @@ impl DetectorBuilder {
                 let value_group = regex
                     .group_info()
                     .to_index(regex_automata::PatternID::ZERO, "value");
+                let max_len = max_len(spec.source);
                 let pattern = BoundedPattern {
                     kind: spec.kind.clone(),
                     source: spec.source,
                     regex,
+                    max_len: max_len.unwrap_or(usize::MAX),
                     value_group,
                     check: spec.check,
                     gate: spec.gate,
                 };
-                match max_len(spec.source) {
+                match max_len {
                     Some(_) => bounded.push(pattern),
                     None => up_to_digit.push(pattern),
                 }
@@ -1034,7 +1215,11 @@ impl DetectorBuilder {
             let regex = compile(spec.source).map_err(|e| Error::config_with(built_in(), e))?;
             let mut pattern = Pattern::new(spec.kind.clone(), regex, spec.check);
             pattern.gate = spec.gate;
-            literal.push(pattern);
+            if spec.prefixed {
+                prefixed.push(pattern);
+            } else {
+                literal.push(pattern);
+            }
         }
         let mut custom = Vec::new();
         for (kind, source) in self.custom {
@@ -1045,6 +1230,7 @@ impl DetectorBuilder {
         }
         Ok(Detector {
             inner: Arc::new(Inner {
+                prefixed: Group::new(prefixed, 2)?,
                 literal: Group::new(literal, usize::MAX)?,
                 near_digits: NearDigits::new(bounded, up_to_digit)?,
                 custom: Group::new(custom, CUSTOM_SET_FROM)?,
@@ -1214,6 +1400,74 @@ mod tests {
         }
         assert_eq!(digit_windows("no digits", 8).count(), 0);
         assert_eq!(digit_windows("", 8).count(), 0);
+    }
+
+    /// The bounded digit-gated patterns with their set, and without it.
+    static READERS: std::sync::LazyLock<(NearDigits, NearDigits)> = std::sync::LazyLock::new(|| {
+        let detector = Detector::builder().build().unwrap();
+        let near = &detector.inner.near_digits;
+        let sources: Vec<&str> = near.patterns.iter().map(|p| p.source).collect();
+        let reader = |set| NearDigits {
+            set,
+            patterns: near.patterns.clone(),
+            reach: near.reach,
+            up_to_digit: Vec::new(),
+        };
+        (reader(Some(EndsSet::new(&sources).unwrap())), reader(None))
+    });
+
+    proptest::proptest! {
+        /// Reading each pattern only around the ends the set reports finds
+        /// what reading whole windows with every pattern finds.
+        #[test]
+        fn stretches_find_what_whole_windows_find(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "4111 1111 1111 1111", "5555-5555-5555-4444", "415-555-0132", "(555) 234-5678",
+                    "+1 415 555 0132", "0049 30 1234567", "030 1234 5678", "(0161) 496 0473",
+                    "078-05-1120", "203.0.113.7", "10.0.0.1", "DE89 3704 0044 0532 0130 00",
+                    "GB82 WEST 1234 5698 7654 32", "0612345678 mobile", "1", "22", "333 ", "4444",
+                    "-", " ", ".", "(", ")", "/", "x12", "é", "order ", "phone ", "\n", "ab",
+                    "tel: ", "12345678901", "1-800-555-0199", "00", "0",
+                ]),
+                0..40,
+            ),
+        ) {
+            let text: String = pieces.concat();
+            let (only_bounded, whole) = &*READERS;
+            let profile = Profile::of(&text);
+            let (mut by_stretch, mut by_window) = (Vec::new(), Vec::new());
+            only_bounded.find(&text, profile, false, &mut by_stretch);
+            whole.find(&text, profile, false, &mut by_window);
+            let key = |f: &Finding| (f.range.start, f.range.end, f.kind.as_str().to_owned());
+            by_stretch.sort_by_key(key);
+            by_window.sort_by_key(key);
+            proptest::prop_assert_eq!(by_stretch, by_window, "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn chunked_digit_searches_agree_with_a_byte_by_byte_one() {
+        // Digits at every position of texts shorter and longer than a chunk,
+        // next to the bytes just outside `0..=9`.
+        for len in [0, 1, 31, 32, 33, 64, 70, 100] {
+            for at in 0..len {
+                for digit in [b'0', b'9'] {
+                    let mut bytes = vec![b'/'; len];
+                    bytes.iter_mut().skip(1).step_by(2).for_each(|b| *b = b':');
+                    bytes[at] = digit;
+                    assert_eq!(find_digit(&bytes), Some(at), "{len} {at}");
+                    assert_eq!(rfind_digit(&bytes), Some(at), "{len} {at}");
+                    if at + 1 < len {
+                        bytes[len - 1] = b'5';
+                        assert_eq!(find_digit(&bytes), Some(at));
+                        assert_eq!(rfind_digit(&bytes), Some(len - 1));
+                    }
+                }
+            }
+            assert_eq!(find_digit(&vec![b'a'; len]), None);
+            assert_eq!(rfind_digit(&vec![0xff; len]), None);
+        }
     }
 
     #[test]

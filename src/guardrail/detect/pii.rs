@@ -117,8 +117,8 @@ const DATE_OF_BIRTH: &str = concat!(
 
 /// The personal-data patterns, in priority order.
 pub(super) static SPECS: &[Spec] = &[
-    Spec::new(EntityKind::Email, EMAIL, Check::Email),
-    Spec::new(EntityKind::Phone, PHONE_INTERNATIONAL, Check::Phone),
+    Spec::new(EntityKind::Email, EMAIL, Check::Email).gated(Gate::Byte(b'@')),
+    Spec::new(EntityKind::Phone, PHONE_INTERNATIONAL, Check::Phone).gated(Gate::Byte(b'+')),
     Spec::new(EntityKind::Phone, PHONE_INTERNATIONAL_00, Check::Phone).gated(Gate::Digit),
     Spec::new(EntityKind::Phone, PHONE_NANP, Check::Phone).gated(Gate::Digit),
     Spec::new(EntityKind::Phone, PHONE_NATIONAL, Check::Phone).gated(Gate::Digit),
@@ -128,6 +128,6 @@ pub(super) static SPECS: &[Spec] = &[
     Spec::new(EntityKind::Iban, IBAN, Check::Iban).gated(Gate::IbanStart),
     Spec::new(EntityKind::Ssn, SSN, Check::Ssn).gated(Gate::Digit),
     Spec::new(EntityKind::IpAddress, IPV4, Check::Ipv4).gated(Gate::Digit),
-    Spec::new(EntityKind::IpAddress, IPV6, Check::Ipv6),
+    Spec::new(EntityKind::IpAddress, IPV6, Check::Ipv6).gated(Gate::Byte(b':')),
     Spec::new(EntityKind::DateOfBirth, DATE_OF_BIRTH, Check::DateOfBirth).gated(Gate::Digit),
 ];

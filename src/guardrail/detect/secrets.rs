@@ -19,7 +19,7 @@
 //! | `CONNECTION_STRING` | `scheme://user:password@host...` with a password that is not a placeholder |
 
 use super::validate::Check;
-use super::{EntityKind, Spec};
+use super::{EntityKind, Gate, Spec};
 
 const OPENAI_KEY: &str = r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}";
 const ANTHROPIC_KEY: &str = r"sk-ant-[a-z]{3,8}[0-9]{2}-[A-Za-z0-9_\-]{32,}";
@@ -48,22 +48,23 @@ const CONNECTION_STRING: &str =
 
 /// The secret patterns, in priority order.
 pub(super) static SPECS: &[Spec] = &[
-    Spec::new(EntityKind::AnthropicKey, ANTHROPIC_KEY, Check::Token),
-    Spec::new(EntityKind::OpenAiKey, OPENAI_KEY, Check::Token),
-    Spec::new(EntityKind::AwsAccessKey, AWS_ACCESS_KEY, Check::Word),
+    Spec::new(EntityKind::AnthropicKey, ANTHROPIC_KEY, Check::Token).prefixed(),
+    Spec::new(EntityKind::OpenAiKey, OPENAI_KEY, Check::Token).prefixed(),
+    Spec::new(EntityKind::AwsAccessKey, AWS_ACCESS_KEY, Check::Word).prefixed(),
     Spec::new(EntityKind::AwsSecretKey, AWS_SECRET_KEY, Check::AwsSecret),
-    Spec::new(EntityKind::GithubToken, GITHUB_TOKEN, Check::Token),
-    Spec::new(EntityKind::GitlabToken, GITLAB_TOKEN, Check::Token),
-    Spec::new(EntityKind::SlackToken, SLACK_TOKEN, Check::Token),
-    Spec::new(EntityKind::GoogleApiKey, GOOGLE_API_KEY, Check::Token),
-    Spec::new(EntityKind::StripeKey, STRIPE_KEY, Check::Token),
-    Spec::new(EntityKind::PrivateKey, PRIVATE_KEY, Check::None),
-    Spec::new(EntityKind::Jwt, JWT, Check::Jwt),
+    Spec::new(EntityKind::GithubToken, GITHUB_TOKEN, Check::Token).prefixed(),
+    Spec::new(EntityKind::GitlabToken, GITLAB_TOKEN, Check::Token).prefixed(),
+    Spec::new(EntityKind::SlackToken, SLACK_TOKEN, Check::Token).prefixed(),
+    Spec::new(EntityKind::GoogleApiKey, GOOGLE_API_KEY, Check::Token).prefixed(),
+    Spec::new(EntityKind::StripeKey, STRIPE_KEY, Check::Token).prefixed(),
+    Spec::new(EntityKind::PrivateKey, PRIVATE_KEY, Check::None).prefixed(),
+    Spec::new(EntityKind::Jwt, JWT, Check::Jwt).prefixed(),
     Spec::new(
         EntityKind::ConnectionString,
         CONNECTION_STRING,
         Check::ConnectionString,
-    ),
+    )
+    .gated(Gate::Byte(b':')),
 ];
 
 /// The high-entropy scan's settings.
