@@ -483,47 +483,42 @@ enum Gate {
 #[derive(Debug, Clone, Copy)]
 struct Profile {
     digit: bool,
-    iban_start: bool,
 }
 
 impl Profile {
     fn of(text: &str) -> Self {
-        let bytes = text.as_bytes();
-        let mut profile = Profile {
-            digit: false,
-            iban_start: false,
-        };
-        // A chunk at a time, and byte by byte only in chunks with a digit.
-        let mut from = 0;
-        for chunk in bytes.chunks(DIGIT_CHUNK) {
-            if has_digit(chunk) {
-                profile.digit = true;
-                for (offset, b) in chunk.iter().enumerate() {
-                    let i = from + offset;
-                    if b.is_ascii_digit()
-                        && i >= 2
-                        && bytes[i - 1].is_ascii_uppercase()
-                        && bytes[i - 2].is_ascii_uppercase()
-                        && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-                    {
-                        profile.iban_start = true;
-                        return profile;
-                    }
-                }
-            }
-            from += chunk.len();
+        Profile {
+            digit: find_digit(text.as_bytes()).is_some(),
         }
-        profile
     }
 
+    /// Whether `text` (the one this profile is of) passes `gate`; the
+    /// rarer tests are made only when asked.
     fn passes(self, gate: Gate, text: &str) -> bool {
         match gate {
             Gate::Always => true,
             Gate::Digit => self.digit,
-            Gate::IbanStart => self.iban_start,
+            Gate::IbanStart => self.digit && iban_start(text.as_bytes()),
             Gate::Byte(byte) => memchr::memchr(byte, text.as_bytes()).is_some(),
         }
     }
+}
+
+/// Whether `bytes` hold two upper-case ASCII letters and two digits.
+fn iban_start(bytes: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(offset) = find_digit(&bytes[from..]) {
+        let i = from + offset;
+        if i >= 2
+            && bytes[i - 1].is_ascii_uppercase()
+            && bytes[i - 2].is_ascii_uppercase()
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+        {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
 }
 
 /// A compiled pattern.
@@ -704,11 +699,11 @@ impl NearDigits {
                     taken += 1;
                 }
                 rest = &rest[taken..];
-                if profile.passes(pattern.gate, text) {
-                    let stretch = stretch(text, &window, first_end, last, pattern.max_len);
-                    let input = Input::new(text).span(stretch);
-                    pattern.find(text, &input, require_card_prefix, findings);
-                }
+                // No gate to test: a gate asks for what every match
+                // holds, and the set saw matches here.
+                let stretch = stretch(text, &window, first_end, last, pattern.max_len);
+                let input = Input::new(text).span(stretch);
+                pattern.find(text, &input, require_card_prefix, findings);
             }
         }
         if last_end > 0 {
