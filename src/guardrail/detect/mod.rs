@@ -38,22 +38,30 @@
 //!
 //! # How a text is read
 //!
-//! One loop over the bytes first notes whether the text has a digit at all
-//! (and an IBAN's first four characters). Then:
+//! A search for digits, 32 bytes at a time, first notes whether the text
+//! has one at all. Then:
 //!
-//! - the patterns that start with, or hold, a literal (`sk-`, `AKIA`,
-//!   `eyJ`, `-----BEGIN`, `://`, `@`, `+`, `:`) run one by one: the regex
-//!   crate skips the text to the literal with a vectorised search, so on a
-//!   text without any, each costs a fast scan that finds nothing;
+//! - the secret patterns led by a literal of three bytes or more (`sk-`,
+//!   `AKIA`, `ghp_`, `eyJ`, `-----BEGIN`, ...) are read together by one set,
+//!   whose prefilter skips the text to any of their literals at once; only
+//!   the patterns the set says match then locate their matches;
+//! - the other patterns that start with, or hold, a literal (`@`, `+`,
+//!   `:`, `://`, `aws`) run one by one, each only when the text holds its
+//!   byte (a one-byte search is cheaper than starting a regex search): the
+//!   regex crate then skips the text to the literal with a vectorised
+//!   search;
 //! - the patterns that need a digit (cards, IBANs, SSNs, IPv4, phone
 //!   numbers without `+`, dates of birth) run only on a text with digits.
 //!   Those whose matches have a bounded length (all but the two led by
 //!   context words, which may be followed by any run of white space) read
 //!   only the windows of the text within their longest match of a digit:
 //!   every match holds a digit, so none lies outside them. In each window
-//!   one multi-pattern automaton (`regex-automata`'s, as a set) says which
-//!   of them match there, and only those then locate their matches, in that
-//!   window alone. Prose between numbers is not read by them at all;
+//!   one lazy DFA over all of them (`regex-automata`'s, overlapping, every
+//!   match kept) reports where each pattern's matches end, and each
+//!   pattern that matches there then reads only the stretch from its first
+//!   end less its longest match to its last end (ends further apart than a
+//!   match is long make separate stretches). Prose between numbers is not
+//!   read by them at all, and a pattern reads only around its own matches;
 //! - the two patterns led by context words (phone numbers after `call`,
 //!   dates of birth) run on their own, skipping to their words, from the
 //!   text's start up to the end of its last window: their matches end
@@ -76,7 +84,8 @@
 //! prompt with five entities, the set over the whole text and the one
 //! digit-led pattern without a literal (North American phone numbers) that
 //! then read it again were most of the detector's time; the windows around
-//! the digits are a few hundred bytes. `cargo bench --bench guard_detect`
+//! the digits are a few hundred bytes, and the stretches around each
+//! pattern's matches a few dozen. `cargo bench --bench guard_detect`
 //! compares, for all the built-in patterns without gates or checks, each
 //! regex on its own, a set read followed by the matched regexes, and one
 //! regex of named alternatives (its captures say which pattern matched).
@@ -659,51 +668,58 @@ impl NearDigits {
     }
 
     fn find(&self, text: &str, profile: Profile, require_card_prefix: bool, findings: &mut Vec<Finding>) {
-        let mut ends = Vec::new();
+        // Per pattern, the ends gathered into the stretch not yet read.
+        let mut open: Vec<Option<(usize, usize)>> = vec![None; self.patterns.len()];
         let mut last_end = 0;
         for window in digit_windows(text, self.reach) {
             last_end = window.end;
             if self.patterns.is_empty() {
                 continue;
             }
-            ends.clear();
-            let read = self
-                .set
-                .as_ref()
-                .is_some_and(|set| set.ends(text, window.clone(), &mut ends));
-            if !read {
+            let read = |index: usize, first: usize, last: usize, findings: &mut Vec<Finding>| {
+                // No gate to test: a gate asks for what every match holds,
+                // and the set saw matches here.
+                let pattern: &BoundedPattern = &self.patterns[index];
+                let stretch = stretch(text, &window, first, last, pattern.max_len);
+                let input = Input::new(text).span(stretch);
+                pattern.find(text, &input, require_card_prefix, findings);
+            };
+            // Ends come in order. A pattern's ends close enough for one
+            // match to reach from one to the next make one stretch, read
+            // when the next end is too far or the window is done: memory
+            // stays one stretch per pattern, however many ends there are.
+            let complete = self.set.as_ref().is_some_and(|set| {
+                set.ends(text, window.clone(), |index, end| {
+                    let max_len = self.patterns[index].max_len;
+                    match &mut open[index] {
+                        Some((_, last)) if end.saturating_sub(*last) <= max_len => *last = end,
+                        slot => {
+                            if let Some((first, last)) = slot.replace((end, end)) {
+                                read(index, first, last, findings);
+                            }
+                        }
+                    }
+                })
+            });
+            for (index, slot) in open.iter_mut().enumerate() {
+                if let Some((first, last)) = slot.take() {
+                    if complete {
+                        read(index, first, last, findings);
+                    }
+                }
+            }
+            if !complete {
                 // Too few patterns for a set, or its automaton gave up (it
                 // never does on the built-in patterns, but nothing is lost
-                // if it does): every pattern reads the whole window.
+                // if it does; what was found twice is one finding after
+                // the overlaps are resolved): every pattern reads the
+                // whole window.
                 for pattern in &self.patterns {
                     if profile.passes(pattern.gate, text) {
                         let input = Input::new(text).span(window.clone());
                         pattern.find(text, &input, require_card_prefix, findings);
                     }
                 }
-                continue;
-            }
-            // By pattern, then by end; ends close enough for one match to
-            // reach from one to the next are read as one stretch.
-            ends.sort_unstable();
-            let mut rest = &ends[..];
-            while let Some(&(index, first_end)) = rest.first() {
-                let pattern = &self.patterns[index];
-                let mut last = first_end;
-                let mut taken = 1;
-                while let Some(&(next_index, end)) = rest.get(taken) {
-                    if next_index != index || end - last > pattern.max_len {
-                        break;
-                    }
-                    last = end;
-                    taken += 1;
-                }
-                rest = &rest[taken..];
-                // No gate to test: a gate asks for what every match
-                // holds, and the set saw matches here.
-                let stretch = stretch(text, &window, first_end, last, pattern.max_len);
-                let input = Input::new(text).span(stretch);
-                pattern.find(text, &input, require_card_prefix, findings);
             }
         }
         if last_end > 0 {
@@ -783,10 +799,10 @@ impl EndsSet {
         })
     }
 
-    /// Adds `(pattern, end)` for every match end within `window` to
-    /// `ends`, in the order of the ends; `false` when the automaton gave up
-    /// (then `ends` may hold some of them).
-    fn ends(&self, text: &str, window: Range<usize>, ends: &mut Vec<(usize, usize)>) -> bool {
+    /// Calls `found` with the pattern and the end of every match within
+    /// `window`, in the order of the ends; `false` when the automaton gave
+    /// up (after some of them).
+    fn ends(&self, text: &str, window: Range<usize>, mut found: impl FnMut(usize, usize)) -> bool {
         use regex_automata::hybrid::dfa::OverlappingState;
         let mut cache = self.caches.get();
         let input = Input::new(text).span(window);
@@ -800,7 +816,7 @@ impl EndsSet {
                 return false;
             }
             match state.get_match() {
-                Some(found) => ends.push((found.pattern().as_usize(), found.offset())),
+                Some(end) => found(end.pattern().as_usize(), end.offset()),
                 None => return true,
             }
         }
