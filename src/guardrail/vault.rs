@@ -132,6 +132,14 @@ impl Vault {
     /// Adds `entry` and indexes it.
     fn push(&mut self, entry: Entry) {
         let i = self.entries.len();
+        if i == 0 {
+            // Room for a few at once rather than growing one by one: most
+            // calls that redact anything redact several values.
+            // (The tables are empty: nothing is rehashed.)
+            self.entries.reserve(8);
+            self.by_original.reserve(8, |_| 0);
+            self.by_placeholder.reserve(8, |_| 0);
+        }
         let (by_original, by_placeholder) = (
             self.hasher
                 .hash_one((entry.kind.as_str(), entry.original.as_str())),
