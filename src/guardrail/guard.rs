@@ -450,8 +450,9 @@ fn text_mut(chat: &mut ChatRequest, location: FindingLocation) -> Option<&mut St
 /// drops those overlapping an earlier one (the first to start
 /// wins, the longest of those starting together; a flag never hides an
 /// edit or a block), and returns `text` with the edits made, or `None`
-/// when nothing changed. `placeholder` names a placeholder hit's
-/// replacement (`None`: leave it).
+/// when nothing changed. `placeholder` writes a placeholder hit's
+/// replacement at the end of the text being built and says whether it did
+/// (`false`: the value is left as it is).
 pub(crate) fn apply_hits(
     text: &str,
     hits: &mut Vec<(usize, Hit)>,

@@ -186,12 +186,11 @@ mod validate;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
-use std::panic::{RefUnwindSafe, UnwindSafe};
-
 use regex_automata::meta::Regex as MetaRegex;
 use regex_automata::util::pool::Pool;
 use regex_automata::Input;
