@@ -26,7 +26,7 @@ use tower_ai::guardrail::policy::{ModelPolicy, PolicyRule};
 use tower_ai::guardrail::{GuardrailLayer, InjectionGuard, PiiGuard};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
-use tower_ai::types::{ChatRequest, FinishReason, StreamEvent};
+use tower_ai::types::ChatRequest;
 use tower_ai::LlmRequest;
 
 #[path = "support/call.rs"]
@@ -105,14 +105,7 @@ fn guard_layer(c: &mut Criterion) {
         "get ",
         "it.",
     ];
-    let mut events = vec![StreamEvent::Start {
-        id: "r".into(),
-        model: "m".into(),
-    }];
-    events.extend((0..512).map(|i| StreamEvent::text(words[i % words.len()])));
-    events.push(StreamEvent::Finish {
-        reason: FinishReason::Stop,
-    });
+    let deltas: Vec<&str> = (0..512).map(|i| words[i % words.len()]).collect();
     let streamed = MockProvider::new().with_text_reply("");
     let short = ChatRequest::new("gpt-4o").user("Mail jane.doe@example.org the report.");
     let mut group = c.benchmark_group("stream_filter");
@@ -120,14 +113,14 @@ fn guard_layer(c: &mut Criterion) {
     let bare = ProviderService::new(streamed.clone());
     group.bench_function("bare_provider", |b| {
         time_call(b, &runtime, &bare, || {
-            streamed.enqueue(MockReply::stream(events.clone()));
+            streamed.enqueue(MockReply::text_stream(&deltas));
             LlmRequest::stream(short.clone())
         })
     });
     let guarded = layer.layer(ProviderService::new(streamed.clone()));
     group.bench_function("guarded_pii_and_restore", |b| {
         time_call(b, &runtime, &guarded, || {
-            streamed.enqueue(MockReply::stream(events.clone()));
+            streamed.enqueue(MockReply::text_stream(&deltas));
             LlmRequest::stream(short.clone())
         })
     });

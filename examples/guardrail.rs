@@ -16,7 +16,7 @@ use tower_ai::guardrail::policy::{ModelPolicy, PolicyRule};
 use tower_ai::guardrail::{GuardrailLayer, InjectionGuard, PiiGuard};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
-use tower_ai::types::{ChatRequest, FinishReason, GuardVerdicts, StreamEvent};
+use tower_ai::types::{ChatRequest, GuardVerdicts, StreamEvent};
 use tower_ai::{Error, LlmRequest, Principal};
 
 #[tokio::main]
@@ -103,16 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "IL_1>. By the way, the deploy key is AKIA",
         "IOSFODNN7EXAMPLE; keep it safe.",
     ];
-    let events = std::iter::once(StreamEvent::Start {
-        id: "r1".into(),
-        model: "gpt-4o-mini".into(),
-    })
-    .chain(deltas.iter().map(|d| StreamEvent::text(*d)))
-    .chain(std::iter::once(StreamEvent::Finish {
-        reason: FinishReason::Stop,
-    }))
-    .collect();
-    vendor.enqueue(MockReply::stream(events));
+    vendor.enqueue(MockReply::text_stream(deltas));
     let request = ChatRequest::new("gpt-4o-mini").user("Please write to ana.lima@example.com.");
     let mut stream = stack.oneshot(LlmRequest::stream(request)).await?.into_stream();
     print!("   the caller read: ");

@@ -20,7 +20,7 @@ use tower_ai::guardrail::detect::{Detector, EntityKind};
 use tower_ai::guardrail::{GuardrailLayer, PiiGuard, Redaction};
 use tower_ai::provider::mock::{MockProvider, MockReply};
 use tower_ai::provider::ProviderService;
-use tower_ai::types::{ChatRequest, FinishReason, StreamEvent};
+use tower_ai::types::{ChatRequest, StreamEvent};
 use tower_ai::LlmRequest;
 use tower_ai_fuzz::{block_on, split_text, take_cuts};
 
@@ -41,16 +41,7 @@ fn prompt() -> ChatRequest {
 /// What the caller reads of a reply streamed as `pieces` through the layer
 /// with `window`: the text, and the kind of the error it ended with.
 fn outcome(window: usize, pieces: &[&str]) -> (String, Option<&'static str>) {
-    let events = std::iter::once(StreamEvent::Start {
-        id: "r".into(),
-        model: "m".into(),
-    })
-    .chain(pieces.iter().map(|p| StreamEvent::text(*p)))
-    .chain(std::iter::once(StreamEvent::Finish {
-        reason: FinishReason::Stop,
-    }))
-    .collect();
-    let mock = MockProvider::new().push(MockReply::stream(events));
+    let mock = MockProvider::new().push(MockReply::text_stream(pieces));
     let guard = PiiGuard::new(DETECTOR.clone())
         .action(EntityKind::Card, Redaction::Mask)
         .action(EntityKind::DenyListed("CODENAME".into()), Redaction::Block);

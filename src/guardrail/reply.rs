@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::detect::token_byte;
 use super::guard::{apply_hits, Guard, Hit, HitAction, Verdict};
 use super::vault::{Restorer, Vault};
 use crate::error::{Error, Result};
@@ -61,10 +62,10 @@ const CONTEXT: usize = 32;
 /// The most context kept, when a token reaches back past [`CONTEXT`].
 const MAX_CONTEXT: usize = 256;
 
-/// A byte of a token as the high-entropy scan reads one (ASCII, so a char
-/// boundary is on either side of it).
+/// A byte of a token as the high-entropy scan reads one, its padding
+/// included (ASCII, so a char boundary is on either side of it).
 fn is_token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'_' | b'-' | b'=')
+    token_byte(byte) || byte == b'='
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -88,6 +88,33 @@ impl MockReply {
         }
     }
 
+    /// A streamed text reply: a start, one text delta per piece, and a
+    /// clean finish. Cut a text into pieces to test what reads a stream
+    /// across deltas (a placeholder split as `<EMA` + `IL_1>`).
+    ///
+    /// ```
+    /// use tower_ai::provider::mock::MockReply;
+    ///
+    /// let reply = MockReply::text_stream(["Hello, ", "wor", "ld"]);
+    /// # let _ = reply;
+    /// ```
+    pub fn text_stream<I, S>(pieces: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let events = std::iter::once(StreamEvent::Start {
+            id: "mock-reply".into(),
+            model: "mock".into(),
+        })
+        .chain(pieces.into_iter().map(|p| StreamEvent::text(p.as_ref())))
+        .chain(std::iter::once(StreamEvent::Finish {
+            reason: FinishReason::Stop,
+        }))
+        .collect();
+        Self::stream(events)
+    }
+
     /// A failed call.
     pub fn error(error: Error) -> Self {
         MockReply::Error(error)

@@ -64,16 +64,7 @@ async fn stream_text(response: LlmResponse) -> (Vec<StreamEvent>, Option<Error>)
 /// A streamed reply of `pieces` as text deltas, between a start and a
 /// clean finish.
 fn streamed<S: AsRef<str>>(pieces: &[S]) -> MockReply {
-    let events = std::iter::once(StreamEvent::Start {
-        id: "r".into(),
-        model: "m".into(),
-    })
-    .chain(pieces.iter().map(|p| StreamEvent::text(p.as_ref())))
-    .chain(std::iter::once(StreamEvent::Finish {
-        reason: tower_ai::types::FinishReason::Stop,
-    }))
-    .collect();
-    MockReply::stream(events)
+    MockReply::text_stream(pieces)
 }
 
 fn text_of(events: &[StreamEvent]) -> String {

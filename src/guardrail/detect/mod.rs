@@ -197,6 +197,7 @@ use regex_automata::Input;
 
 use crate::error::{Error, Result};
 
+pub(crate) use self::secrets::token_byte;
 use self::secrets::Entropy;
 use self::validate::Check;
 
@@ -825,14 +826,8 @@ impl EndsSet {
 impl BoundedPattern {
     /// Adds the checked matches within `input`'s span to `findings`.
     fn find(&self, text: &str, input: &Input<'_>, require_card_prefix: bool, findings: &mut Vec<Finding>) {
-        let mut push = |range: Range<usize>| {
-            if range.is_empty() {
-                return;
-            }
-            if let Some((range, confidence)) = self.check.apply(text, range, require_card_prefix) {
-                findings.push(Finding::new(self.kind.clone(), range, confidence));
-            }
-        };
+        let mut push =
+            |range| push_checked(&self.kind, self.check, text, range, require_card_prefix, findings);
         match self.value_group {
             Some(group) => {
                 for captures in self.regex.captures_iter(input.clone()) {
@@ -847,6 +842,24 @@ impl BoundedPattern {
                 }
             }
         }
+    }
+}
+
+/// Adds the candidate `range` of `kind` to `findings` when it is not empty
+/// and passes `check`, which may narrow it.
+fn push_checked(
+    kind: &EntityKind,
+    check: Check,
+    text: &str,
+    range: Range<usize>,
+    require_card_prefix: bool,
+    findings: &mut Vec<Finding>,
+) {
+    if range.is_empty() {
+        return;
+    }
+    if let Some((range, confidence)) = check.apply(text, range, require_card_prefix) {
+        findings.push(Finding::new(kind.clone(), range, confidence));
     }
 }
 
@@ -1266,14 +1279,8 @@ impl Pattern {
 
     /// Adds the checked matches in `text` to `findings`.
     fn find(&self, text: &str, require_card_prefix: bool, findings: &mut Vec<Finding>) {
-        let mut push = |range: Range<usize>| {
-            if range.is_empty() {
-                return;
-            }
-            if let Some((range, confidence)) = self.check.apply(text, range, require_card_prefix) {
-                findings.push(Finding::new(self.kind.clone(), range, confidence));
-            }
-        };
+        let mut push =
+            |range| push_checked(&self.kind, self.check, text, range, require_card_prefix, findings);
         if self.value_group {
             for captures in self.regex.captures_iter(text) {
                 if let Some(value) = captures.name("value") {

@@ -86,7 +86,9 @@ static TOKEN_BYTE: [bool; 256] = {
     table
 };
 
-fn token_byte(b: u8) -> bool {
+/// Whether `b` is a byte of a token the high-entropy scan reads (its `=`
+/// padding aside).
+pub(crate) fn token_byte(b: u8) -> bool {
     TOKEN_BYTE[usize::from(b)]
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::{Regex, RegexSet, RegexSetBuilder};
 
 use super::normalize::{fold, Folded};
 use super::rules::{Bound, RAW_RULES, RULES};
@@ -583,32 +583,12 @@ impl InjectionScorerBuilder {
                 Bound::Unbounded => (*pattern).to_owned(),
             })
             .collect();
-        let set = RegexSetBuilder::new(&patterns)
-            .build()
-            .map_err(|e| Error::config_with("the injection rules do not compile", e))?;
-        let regexes = patterns
-            .iter()
-            .map(|p| RegexBuilder::new(p).build())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::config_with("the injection rules do not compile", e))?;
+        let (set, regexes) = compile_rules(&patterns, "the injection rules do not compile")?;
         let raw: Vec<&str> = RAW_RULES.iter().map(|r| r.2).collect();
-        let raw_set = RegexSetBuilder::new(&raw)
-            .build()
-            .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
-        let raw_regexes = raw
-            .iter()
-            .map(|p| Regex::new(p))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
+        let (raw_set, raw_regexes) = compile_rules(&raw, "the injection markers do not compile")?;
         let ascii_raw: Vec<String> = raw.iter().map(|p| p.replace(r"\b", r"(?-u:\b)")).collect();
-        let ascii_raw_set = RegexSetBuilder::new(&ascii_raw)
-            .build()
-            .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
-        let ascii_raw_regexes = ascii_raw
-            .iter()
-            .map(|p| Regex::new(p))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
+        let (ascii_raw_set, ascii_raw_regexes) =
+            compile_rules(&ascii_raw, "the injection markers do not compile")?;
         let non_ascii_word = Regex::new(r"[\w&&[^\x00-\x7F]]")
             .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
         // Base64 (standard or URL-safe) of at least 16 characters, hex of
@@ -642,4 +622,18 @@ impl InjectionScorerBuilder {
             }),
         })
     }
+}
+
+/// One set over `patterns` and each pattern on its own, or a configuration
+/// error saying `what`.
+fn compile_rules<S: AsRef<str>>(patterns: &[S], what: &'static str) -> Result<(RegexSet, Vec<Regex>)> {
+    let set = RegexSetBuilder::new(patterns)
+        .build()
+        .map_err(|e| Error::config_with(what, e))?;
+    let regexes = patterns
+        .iter()
+        .map(|p| Regex::new(p.as_ref()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::config_with(what, e))?;
+    Ok((set, regexes))
 }
