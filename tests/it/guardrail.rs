@@ -61,12 +61,6 @@ async fn stream_text(response: LlmResponse) -> (Vec<StreamEvent>, Option<Error>)
     (events, None)
 }
 
-/// A streamed reply of `pieces` as text deltas, between a start and a
-/// clean finish.
-fn streamed<S: AsRef<str>>(pieces: &[S]) -> MockReply {
-    MockReply::text_stream(pieces)
-}
-
 fn text_of(events: &[StreamEvent]) -> String {
     events
         .iter()
@@ -155,7 +149,7 @@ async fn placeholders_split_across_every_delta_boundary_are_restored() {
     for &i in &cuts {
         for &j in &cuts[i..] {
             let pieces = [&reply[..i], &reply[i..j], &reply[j..]];
-            let mock = MockProvider::new().push(streamed(&pieces));
+            let mock = MockProvider::new().push(MockReply::text_stream(pieces));
             let service = layer.layer(ProviderService::new(mock));
             let response = service.oneshot(LlmRequest::stream(prompt())).await.unwrap();
             let (events, error) = stream_text(response).await;
@@ -298,7 +292,7 @@ async fn placeholders_are_consistent_across_the_turns_of_a_conversation() {
 
 #[tokio::test]
 async fn a_reply_refused_midway_ends_the_stream_with_blocked() {
-    let reply = streamed(&[
+    let reply = MockReply::text_stream([
         "The internal codename is ",
         "Blue",
         "bird, and ",
@@ -827,7 +821,10 @@ async fn deny_listed_words_are_refused_in_requests_and_replies() {
         complete.map(|_| ())
     );
 
-    model.enqueue(streamed(&["It is called Blue", "bird, as you know."]));
+    model.enqueue(MockReply::text_stream([
+        "It is called Blue",
+        "bird, as you know.",
+    ]));
     let response = service
         .oneshot(LlmRequest::stream(
             ChatRequest::new("m").user("Name the project."),
@@ -878,7 +875,7 @@ async fn where_a_stream_is_cut_does_not_change_what_is_found() {
         };
         for &window in windows {
             for cut in 0..=reply.len() {
-                let mock = MockProvider::new().push(streamed(&[&reply[..cut], &reply[cut..]]));
+                let mock = MockProvider::new().push(MockReply::text_stream([&reply[..cut], &reply[cut..]]));
                 let service = ServiceBuilder::new()
                     .layer(
                         GuardrailLayer::new()
