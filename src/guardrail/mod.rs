@@ -62,6 +62,7 @@ pub mod detect;
 mod guard;
 pub mod injection;
 mod layer;
+mod lazy_set;
 mod pii;
 pub mod policy;
 mod reply;

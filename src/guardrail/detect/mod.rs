@@ -186,15 +186,14 @@ mod validate;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
-use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use regex_automata::meta::Regex as MetaRegex;
-use regex_automata::util::pool::Pool;
 use regex_automata::Input;
 
+use super::lazy_set::LazySet;
 use crate::error::{Error, Result};
 
 pub(crate) use self::secrets::token_byte;
@@ -630,7 +629,7 @@ struct BoundedPattern {
 struct NearDigits {
     /// Read with every pattern at once, `None` when there are too few
     /// patterns for a set to pay.
-    set: Option<EndsSet>,
+    set: Option<LazySet>,
     patterns: Vec<BoundedPattern>,
     /// The longest match of any of the patterns, in bytes.
     reach: usize,
@@ -652,7 +651,11 @@ impl NearDigits {
             None
         } else {
             let sources: Vec<&str> = patterns.iter().map(|p| p.source).collect();
-            Some(EndsSet::new(&sources)?)
+            Some(LazySet::new(
+                &sources,
+                MAX_SET_BYTES,
+                "the guardrail patterns together are too large",
+            )?)
         };
         Ok(Self {
             set,
@@ -755,72 +758,6 @@ fn stretch(
         end += 1;
     }
     start..end
-}
-
-/// Several patterns read at once by a lazy DFA that reports, for each
-/// pattern, every offset where one of its matches ends (`MatchKind::All`,
-/// overlapping): where a pattern matches, not just whether, so that each
-/// one then reads only the stretch around its matches.
-struct EndsSet {
-    dfa: regex_automata::hybrid::dfa::DFA,
-    caches: Pool<regex_automata::hybrid::dfa::Cache, NewCache>,
-}
-
-/// Makes a cache for an [`EndsSet`]'s DFA.
-type NewCache =
-    Box<dyn Fn() -> regex_automata::hybrid::dfa::Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
-
-impl fmt::Debug for EndsSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EndsSet")
-            .field("patterns", &self.dfa.pattern_len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl EndsSet {
-    fn new(sources: &[&str]) -> Result<Self> {
-        use regex_automata::hybrid::dfa::DFA;
-        use regex_automata::nfa::thompson;
-        let dfa = DFA::builder()
-            .configure(
-                DFA::config()
-                    .match_kind(regex_automata::MatchKind::All)
-                    .cache_capacity(MAX_SET_BYTES),
-            )
-            .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_SET_BYTES)))
-            .build_many(sources)
-            .map_err(|e| Error::config_with("the guardrail patterns together are too large", e))?;
-        let for_caches = dfa.clone();
-        let new_cache: NewCache = Box::new(move || for_caches.create_cache());
-        Ok(Self {
-            dfa,
-            caches: Pool::new(new_cache),
-        })
-    }
-
-    /// Calls `found` with the pattern and the end of every match within
-    /// `window`, in the order of the ends; `false` when the automaton gave
-    /// up (after some of them).
-    fn ends(&self, text: &str, window: Range<usize>, mut found: impl FnMut(usize, usize)) -> bool {
-        use regex_automata::hybrid::dfa::OverlappingState;
-        let mut cache = self.caches.get();
-        let input = Input::new(text).span(window);
-        let mut state = OverlappingState::start();
-        loop {
-            if self
-                .dfa
-                .try_search_overlapping_fwd(&mut cache, &input, &mut state)
-                .is_err()
-            {
-                return false;
-            }
-            match state.get_match() {
-                Some(end) => found(end.pattern().as_usize(), end.offset()),
-                None => return true,
-            }
-        }
-    }
 }
 
 impl BoundedPattern {
@@ -1430,7 +1367,10 @@ mod tests {
             reach: near.reach,
             up_to_digit: Vec::new(),
         };
-        (reader(Some(EndsSet::new(&sources).unwrap())), reader(None))
+        (
+            reader(Some(LazySet::new(&sources, MAX_SET_BYTES, "").unwrap())),
+            reader(None),
+        )
     });
 
     proptest::proptest! {

@@ -1,6 +1,7 @@
 //! The folded view of a text that phrases are matched against, with a map
 //! back to the original bytes, and what was hidden in the text on the way.
 
+use std::cell::OnceCell;
 use std::ops::Range;
 
 use unicode_script::{Script, UnicodeScript};
@@ -10,15 +11,21 @@ const MAX_TAG_BYTES: usize = 16 * 1024;
 
 /// What [`fold`] makes of a text.
 #[derive(Debug, Default)]
-pub(super) struct Folded {
+pub(super) struct Folded<'t> {
     /// Lower case, accents and invisible characters removed, look-alike
     /// letters of mixed-script words replaced by their skeleton, every run
     /// of other characters (spaces, punctuation) one space, or ` | ` when
     /// it ends a sentence (`.`, `!`, `?`, `;`); starts and ends with a
     /// space.
     pub(super) text: String,
-    /// For each byte of `text`, the original bytes it came from.
+    /// For each byte of `text`, the original bytes it came from; empty
+    /// for an ASCII text, whose spans are made when first asked for
+    /// ([`later`](Self::later)).
     spans: Vec<(u32, u32)>,
+    /// The spans of an ASCII text, made by folding it again, with them,
+    /// the first time a range is mapped back: most texts have nothing to
+    /// map back, and an ASCII text folds twice as fast without them.
+    later: Option<(&'t str, OnceCell<Vec<(u32, u32)>>)>,
     /// Runs of invisible characters (zero-width, bidi overrides) between
     /// letters, in the original text.
     pub(super) invisible: Vec<Range<usize>>,
@@ -30,10 +37,14 @@ pub(super) struct Folded {
     pub(super) mixed_script: Vec<Range<usize>>,
 }
 
-impl Folded {
+impl Folded<'_> {
     /// The original byte range of `range` of [`text`](Self::text), spaces
     /// at either end left out.
     pub(super) fn original(&self, range: Range<usize>) -> Range<usize> {
+        let spans = match &self.later {
+            Some((text, spans)) => spans.get_or_init(|| fold_with_spans(text).spans),
+            None => &self.spans,
+        };
         let bytes = self.text.as_bytes();
         let (mut start, mut end) = (range.start, range.end.min(bytes.len()));
         while start < end && bytes[start] == b' ' {
@@ -43,10 +54,10 @@ impl Folded {
             end -= 1;
         }
         if start >= end {
-            let at = self.spans.get(start).map_or(0, |s| s.0 as usize);
+            let at = spans.get(start).map_or(0, |s| s.0 as usize);
             return at..at;
         }
-        self.spans[start].0 as usize..self.spans[end - 1].1 as usize
+        spans[start].0 as usize..spans[end - 1].1 as usize
     }
 }
 
@@ -94,12 +105,33 @@ struct Kept {
 
 /// Folds `text`. Texts longer than `u32::MAX` bytes are folded up to there.
 ///
+/// An ASCII text is folded without its spans, made later if needed
+/// ([`Folded::original`]); any other as [`fold_with_spans`] does.
+pub(super) fn fold(text: &str) -> Folded<'_> {
+    if !text.is_ascii() || u32::try_from(text.len()).is_err() {
+        return fold_with_spans(text);
+    }
+    let mut folded = Folded {
+        text: String::with_capacity(text.len() + 2),
+        later: Some((text, OnceCell::new())),
+        ..Folded::default()
+    };
+    folded.text.push(' ');
+    fold_ascii::<false>(&mut folded, text, 0..text.len());
+    if !folded.text.ends_with(' ') {
+        folded.text.push(' ');
+    }
+    folded
+}
+
+/// Folds `text`, with the span of each folded byte.
+///
 /// Runs of ASCII are folded a byte at a time; the stretches around
 /// other characters go through [`fold_stretch`]. Both cut only after an
 /// ASCII character that is neither a letter nor a digit, where no word,
 /// invisible run or tag run goes on, so the stretches fold as the whole
 /// text would.
-pub(super) fn fold(text: &str) -> Folded {
+fn fold_with_spans(text: &str) -> Folded<'_> {
     let mut folded = Folded {
         text: String::with_capacity(text.len() + 2),
         spans: Vec::with_capacity(text.len() + 2),
@@ -117,7 +149,7 @@ pub(super) fn fold(text: &str) -> Folded {
         let mut from = 0;
         while from < bytes.len() {
             let Some(other) = bytes[from..].iter().position(|b| !b.is_ascii()).map(|i| from + i) else {
-                fold_ascii(&mut folded, text, from..bytes.len());
+                fold_ascii::<true>(&mut folded, text, from..bytes.len());
                 break;
             };
             // The ASCII before the word the other character is in.
@@ -125,7 +157,7 @@ pub(super) fn fold(text: &str) -> Folded {
                 .iter()
                 .rposition(|&b| is_cut(b))
                 .map_or(from, |i| from + i + 1);
-            fold_ascii(&mut folded, text, from..start);
+            fold_ascii::<true>(&mut folded, text, from..start);
             // Up to the first cut after it.
             let end = bytes[other..]
                 .iter()
@@ -258,8 +290,9 @@ fn fold_stretch(folded: &mut Folded, kept: &mut Vec<Kept>, tag_bytes: &mut usize
 }
 
 /// Folds `range` of `text`, all ASCII, onto `folded`: there is nothing
-/// invisible, no look-alike and no accent to fold, so a byte at a time.
-fn fold_ascii(folded: &mut Folded, text: &str, range: Range<usize>) {
+/// invisible, no look-alike and no accent to fold, so a byte at a time;
+/// the spans of the folded bytes too if `SPANS`.
+fn fold_ascii<const SPANS: bool>(folded: &mut Folded, text: &str, range: Range<usize>) {
     if range.is_empty() {
         return;
     }
@@ -271,20 +304,28 @@ fn fold_ascii(folded: &mut Folded, text: &str, range: Range<usize>) {
         let span = (at, at + 1);
         if b.is_ascii_alphanumeric() {
             bytes.push(b.to_ascii_lowercase());
-            spans.push(span);
+            if SPANS {
+                spans.push(span);
+            }
         } else if matches!(b, b'.' | b'!' | b'?' | b';') {
             // The end of a sentence: no phrase runs across it.
             if !bytes.ends_with(b" | ") {
                 if bytes.last() != Some(&b' ') {
                     bytes.push(b' ');
-                    spans.push(span);
+                    if SPANS {
+                        spans.push(span);
+                    }
                 }
                 bytes.extend_from_slice(b"| ");
-                spans.extend_from_slice(&[span, span]);
+                if SPANS {
+                    spans.extend_from_slice(&[span, span]);
+                }
             }
         } else if bytes.last() != Some(&b' ') {
             bytes.push(b' ');
-            spans.push(span);
+            if SPANS {
+                spans.push(span);
+            }
         }
     }
     folded.text = String::from_utf8(bytes).unwrap_or_else(|_| unreachable!("ASCII added to UTF-8"));
@@ -383,6 +424,28 @@ mod tests {
         assert_eq!(&text[f.original(at..at + 4)], "TODO");
     }
 
+    proptest::proptest! {
+        /// An ASCII text folds to the same text without its spans, and the
+        /// spans made when first asked for are the ones folding with them
+        /// makes.
+        #[test]
+        fn ascii_texts_fold_the_same_with_spans_made_later(
+            text in "[a-zA-Z0-9 .!?;,:'()\\n-]{0,80}",
+        ) {
+            let later = fold(&text);
+            let now = fold_with_spans(&text);
+            proptest::prop_assert_eq!(&later.text, &now.text);
+            proptest::prop_assert!(later.spans.is_empty());
+            for start in 0..=later.text.len() {
+                for end in start..=later.text.len() {
+                    proptest::prop_assert_eq!(later.original(start..end), now.original(start..end));
+                }
+            }
+            let made = later.later.as_ref().and_then(|(_, spans)| spans.get());
+            proptest::prop_assert_eq!(made, Some(&now.spans));
+        }
+    }
+
     #[test]
     fn takes_out_invisible_characters_and_decodes_tags() {
         let f = fold("ig\u{200B}nore");
@@ -392,7 +455,8 @@ mod tests {
             .chars()
             .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
             .collect();
-        let f = fold(&format!("ok{tags}"));
+        let text = format!("ok{tags}");
+        let f = fold(&text);
         assert_eq!(f.tags[0].1, "hi there");
         // A flag emoji is not smuggling.
         let f = fold("\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}");

@@ -11,6 +11,7 @@ use regex::{Regex, RegexSet, RegexSetBuilder};
 use super::normalize::{fold, Folded};
 use super::rules::{Bound, RAW_RULES, RULES};
 use crate::error::{Error, Result};
+use crate::guardrail::lazy_set::LazySet;
 
 /// The threshold [`InjectionScorer::default`] flags texts at; see the
 /// module docs for how it was chosen.
@@ -23,6 +24,9 @@ pub const DEFAULT_PHRASE_WEIGHT: f32 = 0.8;
 const MAX_DEPTH: u8 = 2;
 /// The most encoded runs decoded in one text.
 const MAX_DECODED_RUNS: usize = 32;
+/// The largest compiled size of a set of rules, and of its lazy
+/// automaton's cache.
+const MAX_SET_BYTES: usize = 16 << 20;
 /// The most bytes decoded in one text, all runs together.
 const MAX_DECODED_BYTES: usize = 64 * 1024;
 /// The most signals of one rule kept for one text.
@@ -153,11 +157,11 @@ pub struct InjectionScorer {
 
 struct Inner {
     threshold: f32,
-    set: RegexSet,
+    set: LazySet,
     regexes: Vec<Regex>,
     raw_set: RegexSet,
     raw_regexes: Vec<Regex>,
-    ascii_raw_set: RegexSet,
+    ascii_raw_set: LazySet,
     ascii_raw_regexes: Vec<Regex>,
     non_ascii_word: Regex,
     encoded: Regex,
@@ -231,13 +235,14 @@ impl InjectionScorer {
         // wherever the markers do (every `\b` sits next to an ASCII letter,
         // unless the text has a letter that folds to one: the Kelvin sign,
         // the long s), so they pick the markers worth running.
-        let exact = !inner.non_ascii_word.is_match(text);
-        let candidates = if exact || !text.contains(['\u{212A}', '\u{017F}']) {
-            inner.ascii_raw_set.matches(text)
+        let exact = text.is_ascii() || !inner.non_ascii_word.is_match(text);
+        let twins = if exact || !text.contains(['\u{212A}', '\u{017F}']) {
+            matching(&inner.ascii_raw_set, text)
         } else {
-            inner.raw_set.matches(text)
+            None
         };
-        for i in candidates.iter() {
+        let candidates = twins.unwrap_or_else(|| inner.raw_set.matches(text).iter().collect());
+        for i in candidates {
             let (kind, weight, _) = RAW_RULES[i];
             let regex = if exact {
                 &inner.ascii_raw_regexes[i]
@@ -302,7 +307,8 @@ impl InjectionScorer {
     /// The rule and extra-phrase matches in a folded text.
     fn phrase_signals(&self, folded: &Folded, haystack: &str, signals: &mut Vec<Signal>) {
         let inner = &*self.inner;
-        for i in inner.set.matches(haystack).iter() {
+        let matched = matching(&inner.set, haystack).unwrap_or_else(|| (0..inner.regexes.len()).collect());
+        for i in matched {
             let (kind, weight, _, _) = RULES[i];
             for m in inner.regexes[i].find_iter(haystack).take(MAX_MATCHES_PER_RULE) {
                 signals.push(Signal {
@@ -476,6 +482,11 @@ fn percent_decode(run: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Base64 (standard or URL-safe) of at least 16 characters, hex of at
+/// least 24 digits, a run with at least four %-escapes, or four `\uXXXX` /
+/// `\xXX` escapes.
+const ENCODED: &str = r"(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}){4,}(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|[ ,.!?'])*|[A-Za-z0-9+/_-]{16,}={0,2}|(?:[0-9A-Fa-f]{2}){12,}|[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){4,}";
+
 /// Builds an [`InjectionScorer`].
 #[derive(Debug, Clone)]
 #[must_use]
@@ -583,21 +594,22 @@ impl InjectionScorerBuilder {
                 Bound::Unbounded => (*pattern).to_owned(),
             })
             .collect();
-        let (set, regexes) = compile_rules(&patterns, "the injection rules do not compile")?;
+        let what = "the injection rules do not compile";
+        let set = LazySet::new(&patterns, MAX_SET_BYTES, what)?;
+        let regexes = compile_each(&patterns, what)?;
+        let what = "the injection markers do not compile";
         let raw: Vec<&str> = RAW_RULES.iter().map(|r| r.2).collect();
-        let (raw_set, raw_regexes) = compile_rules(&raw, "the injection markers do not compile")?;
+        let raw_set = RegexSetBuilder::new(&raw)
+            .build()
+            .map_err(|e| Error::config_with(what, e))?;
+        let raw_regexes = compile_each(&raw, what)?;
         let ascii_raw: Vec<String> = raw.iter().map(|p| p.replace(r"\b", r"(?-u:\b)")).collect();
-        let (ascii_raw_set, ascii_raw_regexes) =
-            compile_rules(&ascii_raw, "the injection markers do not compile")?;
+        let ascii_raw_set = LazySet::new(&ascii_raw, MAX_SET_BYTES, what)?;
+        let ascii_raw_regexes = compile_each(&ascii_raw, what)?;
         let non_ascii_word = Regex::new(r"[\w&&[^\x00-\x7F]]")
             .map_err(|e| Error::config_with("the injection markers do not compile", e))?;
-        // Base64 (standard or URL-safe) of at least 16 characters, hex of
-        // at least 24 digits, a run with at least four %-escapes, or four
-        // `\uXXXX` / `\xXX` escapes.
-        let encoded = Regex::new(
-            r"(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}){4,}(?:\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|[ ,.!?'])*|[A-Za-z0-9+/_-]{16,}={0,2}|(?:[0-9A-Fa-f]{2}){12,}|[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){4,}",
-        )
-        .map_err(|e| Error::config_with("the injection decoder does not compile", e))?;
+        let encoded = Regex::new(ENCODED)
+            .map_err(|e| Error::config_with("the injection decoder does not compile", e))?;
         // A text that mentions ROT13, or holds ROT13 of the words injections use.
         // (One alternation of literals: `regex` finds it with a vector
         // prefilter on the first bytes, where a literal automaton would
@@ -624,16 +636,18 @@ impl InjectionScorerBuilder {
     }
 }
 
-/// One set over `patterns` and each pattern on its own, or a configuration
-/// error saying `what`.
-fn compile_rules<S: AsRef<str>>(patterns: &[S], what: &'static str) -> Result<(RegexSet, Vec<Regex>)> {
-    let set = RegexSetBuilder::new(patterns)
-        .build()
-        .map_err(|e| Error::config_with(what, e))?;
-    let regexes = patterns
+/// Each of `patterns` compiled on its own, or a configuration error saying
+/// `what`.
+fn compile_each<S: AsRef<str>>(patterns: &[S], what: &'static str) -> Result<Vec<Regex>> {
+    patterns
         .iter()
         .map(|p| Regex::new(p.as_ref()))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::config_with(what, e))?;
-    Ok((set, regexes))
+        .map_err(|e| Error::config_with(what, e))
+}
+
+/// The indices of the patterns of `set` that match in `text`, in order, or
+/// `None` when its automaton gave up.
+fn matching(set: &LazySet, text: &str) -> Option<Vec<usize>> {
+    Some(set.which(text)?.iter().map(|p| p.as_usize()).collect())
 }
