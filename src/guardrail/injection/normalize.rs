@@ -9,6 +9,9 @@ use unicode_script::{Script, UnicodeScript};
 /// The most tag characters decoded from one text.
 const MAX_TAG_BYTES: usize = 16 * 1024;
 
+/// The original bytes (start and end) one folded byte came from.
+type Span = (u32, u32);
+
 /// What [`fold`] makes of a text.
 #[derive(Debug, Default)]
 pub(super) struct Folded<'t> {
@@ -21,11 +24,11 @@ pub(super) struct Folded<'t> {
     /// For each byte of `text`, the original bytes it came from; empty
     /// for an ASCII text, whose spans are made when first asked for
     /// ([`later`](Self::later)).
-    spans: Vec<(u32, u32)>,
+    spans: Vec<Span>,
     /// The spans of an ASCII text, made by folding it again, with them,
     /// the first time a range is mapped back: most texts have nothing to
     /// map back, and an ASCII text folds twice as fast without them.
-    later: Option<(&'t str, OnceCell<Vec<(u32, u32)>>)>,
+    later: Option<(&'t str, OnceCell<Vec<Span>>)>,
     /// Runs of invisible characters (zero-width, bidi overrides) between
     /// letters, in the original text.
     pub(super) invisible: Vec<Range<usize>>,
