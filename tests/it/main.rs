@@ -13,6 +13,8 @@ mod support;
 
 #[cfg(all(feature = "reqwest", feature = "anthropic"))]
 mod anthropic_provider;
+#[cfg(feature = "audit")]
+mod audit_chain;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
 mod body_errors;
 #[cfg(feature = "budget")]
