@@ -50,6 +50,7 @@
 //! | [`Blocked`](Error::Blocked), [`BudgetExceeded`](Error::BudgetExceeded) | no | no |
 //! | [`HoldLimitExceeded`](Error::HoldLimitExceeded) | no | no |
 //! | [`Store`](Error::Store) | no | no (the layer that holds the store decides) |
+//! | [`AuditUnavailable`](Error::AuditUnavailable) | no | no (refused above every deployment) |
 //! | [`Unavailable`](Error::Unavailable) | yes | yes (another group may have a deployment free) |
 //! | [`NoRoute`](Error::NoRoute), [`AllAttemptsFailed`](Error::AllAttemptsFailed), [`Other`](Error::Other) | no | no |
 //!
@@ -484,6 +485,15 @@ pub enum Error {
         #[source]
         source: SharedError,
     },
+    /// The audit log could not take the call's record, and fails closed:
+    /// the call was refused before anything was sent upstream. Its queue
+    /// was full (the sink is behind or down), or its writer has stopped.
+    #[error("the audit log cannot take the call's record: {reason}")]
+    #[non_exhaustive]
+    AuditUnavailable {
+        /// Why: `"queue full"` or `"writer stopped"`.
+        reason: &'static str,
+    },
     /// An error raised by a user-supplied layer or hook.
     #[error(transparent)]
     Other(SharedError),
@@ -598,6 +608,7 @@ impl Error {
             Error::AllAttemptsFailed { .. } => "all_attempts_failed",
             Error::HoldLimitExceeded { .. } => "hold_limit_exceeded",
             Error::Store { .. } => "store",
+            Error::AuditUnavailable { .. } => "audit_unavailable",
             Error::Other(_) => "other",
         }
     }

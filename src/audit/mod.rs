@@ -40,16 +40,24 @@
 //!   torn by a crash.
 
 mod chain;
+mod file;
+mod layer;
+mod log;
 mod record;
+mod sink;
 mod verify;
 
 pub use self::chain::{
     key_from_base64, key_to_base64, line_hash, Chain, CheckpointSigner, Head, FORMAT_VERSION, GENESIS,
 };
+pub use self::file::FileSink;
+pub use self::layer::{Audit, AuditLayer, Recorder};
+pub use self::log::{AuditLog, AuditLogBuilder, QueuePolicy};
 pub use self::record::{
     AuditAttempt, AuditCharge, AuditFinding, AuditGuard, AuditOutcome, AuditPrincipal, AuditRecord,
     AuditServed, AuditUsage,
 };
+pub use self::sink::{sink_fn, AuditBatch, AuditSink, FanOut, SinkFn, TracingSink};
 pub use self::verify::{LineAt, Report, Tamper, TornTail, Verifier, MAX_LINE_BYTES};
 
 /// The key types of checkpoint signatures, from `ed25519-dalek`.

@@ -15,6 +15,8 @@ mod support;
 mod anthropic_provider;
 #[cfg(feature = "audit")]
 mod audit_chain;
+#[cfg(all(feature = "audit", feature = "guardrail"))]
+mod audit_layer;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
 mod body_errors;
 #[cfg(feature = "budget")]

@@ -1,0 +1,377 @@
+//! [`AuditLog`]: the bounded queue between the calls and the sink, and the
+//! task that chains and writes records in batches.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use super::chain::{Chain, CheckpointSigner, Head};
+use super::layer::AuditLayer;
+use super::record::AuditRecord;
+use super::sink::{AuditBatch, AuditSink};
+
+/// What happens to a call when the queue in front of the sink is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum QueuePolicy {
+    /// The call is refused before anything is sent upstream, with
+    /// [`Error::AuditUnavailable`](crate::Error::AuditUnavailable): no call
+    /// goes unrecorded (fail closed). The default.
+    #[default]
+    Refuse,
+    /// The call waits for room (the service is not ready until there is):
+    /// back-pressure on the callers.
+    Wait,
+    /// The call goes on and its record is dropped, counted in
+    /// [`AuditLog::dropped`], in the `tower_ai.audit.dropped` metric
+    /// (feature `telemetry`) and in the next record's `dropped_before`.
+    /// Only when chosen.
+    DropAndCount,
+}
+
+/// One item of the queue.
+pub(super) enum Entry {
+    Record {
+        record: Box<AuditRecord>,
+        ack: Option<oneshot::Sender<u64>>,
+    },
+    Shutdown(oneshot::Sender<io::Result<Option<Head>>>),
+}
+
+pub(super) struct Shared {
+    pub(super) policy: QueuePolicy,
+    pub(super) dropped: AtomicU64,
+    /// Drops not yet reported in a record.
+    pub(super) dropped_since: AtomicU64,
+    pub(super) content: bool,
+}
+
+/// The audit log: a bounded queue of records, and a task that chains them
+/// ([`Chain`]) and writes them to a sink in batches.
+///
+/// [`layer`](Self::layer) makes the layer that records each call. Clones
+/// share the log. [`shutdown`](Self::shutdown) writes what is queued, a
+/// last checkpoint, and closes the sink.
+///
+/// ```
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_ai::audit::{AuditLog, FileSink, Verifier};
+/// use tower_ai::provider::{mock::MockProvider, ProviderService};
+/// use tower_ai::types::ChatRequest;
+/// use tower_ai::LlmRequest;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = std::env::temp_dir().join(format!("tower-ai-doc-{}", std::process::id()));
+/// let path = dir.join("audit.jsonl");
+/// let log = AuditLog::builder(FileSink::open(&path)?).start().await?;
+/// let service = ServiceBuilder::new()
+///     .layer(log.layer())
+///     .service(ProviderService::new(MockProvider::new().with_text_reply("hi")));
+///
+/// service.oneshot(LlmRequest::new(ChatRequest::new("m").user("hello"))).await?;
+/// log.shutdown().await?;
+///
+/// let report = Verifier::new().verify_files(&FileSink::files(&path)?)?;
+/// assert!(report.is_intact());
+/// assert_eq!(report.records, 1);
+/// # std::fs::remove_dir_all(dir)?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AuditLog {
+    pub(super) queue: mpsc::Sender<Entry>,
+    pub(super) shared: Arc<Shared>,
+    task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("policy", &self.shared.policy)
+            .field("queued", &(self.queue.max_capacity() - self.queue.capacity()))
+            .field("dropped", &self.dropped())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`AuditLog`]: see [`AuditLog::builder`].
+pub struct AuditLogBuilder {
+    sink: Box<dyn AuditSink>,
+    capacity: usize,
+    batch: usize,
+    policy: QueuePolicy,
+    signer: Option<CheckpointSigner>,
+    content: bool,
+}
+
+impl fmt::Debug for AuditLogBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditLogBuilder")
+            .field("capacity", &self.capacity)
+            .field("batch", &self.batch)
+            .field("policy", &self.policy)
+            .field("signer", &self.signer)
+            .field("content", &self.content)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// A log writing to `sink`, with a queue of 4,096 records, batches of
+    /// up to 512, [`QueuePolicy::Refuse`], no checkpoints, no content.
+    pub fn builder(sink: impl AuditSink) -> AuditLogBuilder {
+        AuditLogBuilder {
+            sink: Box::new(sink),
+            capacity: 4096,
+            batch: 512,
+            policy: QueuePolicy::Refuse,
+            signer: None,
+            content: false,
+        }
+    }
+
+    /// The layer that records every call through it into this log. Place it
+    /// outermost (after telemetry), to see what every inner layer decided.
+    pub fn layer(&self) -> AuditLayer {
+        AuditLayer::new(self.clone())
+    }
+
+    /// Records dropped so far under [`QueuePolicy::DropAndCount`].
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Writes every record queued before this call, then a last checkpoint
+    /// (with a signer), closes the sink and stops the writer. Calls after
+    /// it are refused ([`Error::AuditUnavailable`](crate::Error::AuditUnavailable)),
+    /// whatever the policy. Returns the chain's head.
+    ///
+    /// # Errors
+    ///
+    /// The sink's last write or its closing failed, or the writer had
+    /// already stopped.
+    pub async fn shutdown(&self) -> io::Result<Option<Head>> {
+        let (done, answer) = oneshot::channel();
+        self.queue
+            .send(Entry::Shutdown(done))
+            .await
+            .map_err(|_| io::Error::other("the audit writer has already stopped"))?;
+        let head = answer
+            .await
+            .map_err(|_| io::Error::other("the audit writer stopped before it was done"))?;
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        head
+    }
+}
+
+impl AuditLogBuilder {
+    /// Room for `records` in the queue between the calls and the sink (at
+    /// least 1).
+    #[must_use]
+    pub fn capacity(mut self, records: usize) -> Self {
+        self.capacity = records.max(1);
+        self
+    }
+
+    /// The most records written (and synced) at once (at least 1).
+    #[must_use]
+    pub fn batch(mut self, records: usize) -> Self {
+        self.batch = records.max(1);
+        self
+    }
+
+    /// What a call meets when the queue is full.
+    #[must_use]
+    pub fn on_full(mut self, policy: QueuePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Signed checkpoints, from `signer`.
+    #[must_use]
+    pub fn checkpoints(mut self, signer: CheckpointSigner) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Keeps the request and the reply in each record (`content`), as they
+    /// were past the layers inside the audit layer's: put a guardrail
+    /// inside it to keep them redacted. Off by default.
+    #[must_use]
+    pub fn with_content(mut self, on: bool) -> Self {
+        self.content = on;
+        self
+    }
+
+    /// Reads the sink's head, to go on with its chain, and starts the
+    /// writer on the current Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// The sink's head cannot be read.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub async fn start(mut self) -> io::Result<AuditLog> {
+        let chain = match self.sink.head().await? {
+            Some(head) => Chain::resume(&head),
+            None => Chain::new(),
+        };
+        let chain = match self.signer {
+            Some(signer) => chain.checkpoints(signer),
+            None => chain,
+        };
+        let (queue, receiver) = mpsc::channel(self.capacity);
+        let shared = Arc::new(Shared {
+            policy: self.policy,
+            dropped: AtomicU64::new(0),
+            dropped_since: AtomicU64::new(0),
+            content: self.content,
+        });
+        let writer = Writer {
+            sink: self.sink,
+            chain,
+            receiver,
+            batch: self.batch,
+            shared: shared.clone(),
+        };
+        let task = tokio::spawn(writer.run());
+        Ok(AuditLog {
+            queue,
+            shared,
+            task: Arc::new(Mutex::new(Some(task))),
+        })
+    }
+}
+
+struct Writer {
+    sink: Box<dyn AuditSink>,
+    chain: Chain,
+    receiver: mpsc::Receiver<Entry>,
+    batch: usize,
+    shared: Arc<Shared>,
+}
+
+/// The longest wait between two tries of a batch the sink refused.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl Writer {
+    async fn run(mut self) {
+        let mut entries = Vec::with_capacity(self.batch);
+        loop {
+            entries.clear();
+            if self.receiver.recv_many(&mut entries, self.batch).await == 0 {
+                // Every sender is gone: the log was dropped without a
+                // shutdown. What was queued is written; nobody waits.
+                let _ = self.sink.close().await;
+                return;
+            }
+            let mut shutdown = None;
+            let mut acks = Vec::new();
+            let mut bytes = Vec::new();
+            let mut lines = Vec::new();
+            for entry in entries.drain(..) {
+                match entry {
+                    Entry::Record { mut record, ack } => {
+                        record.dropped_before += self.shared.dropped_since.swap(0, Ordering::Relaxed);
+                        self.append(&record, &mut bytes, &mut lines, ack, &mut acks);
+                    }
+                    Entry::Shutdown(done) => {
+                        shutdown = Some(done);
+                        break;
+                    }
+                }
+            }
+            if shutdown.is_some() {
+                let start = bytes.len();
+                self.chain.checkpoint(&mut bytes);
+                push_lines(&bytes, start, self.chain.head().map_or(0, |h| h.seq), &mut lines);
+            }
+            if !lines.is_empty() {
+                let batch = AuditBatch {
+                    text: Bytes::from(bytes),
+                    lines,
+                };
+                if self.write(&batch, shutdown.is_some()).await {
+                    for (seq, ack) in acks {
+                        let _ = ack.send(seq);
+                    }
+                }
+            }
+            if let Some(done) = shutdown {
+                self.receiver.close();
+                let closed = self.sink.close().await;
+                let _ = done.send(closed.map(|()| self.chain.head()));
+                return;
+            }
+        }
+    }
+
+    fn append(
+        &mut self,
+        record: &AuditRecord,
+        bytes: &mut Vec<u8>,
+        lines: &mut Vec<(u64, std::ops::Range<usize>)>,
+        ack: Option<oneshot::Sender<u64>>,
+        acks: &mut Vec<(u64, oneshot::Sender<u64>)>,
+    ) {
+        let start = bytes.len();
+        let seq = self.chain.append(record, bytes);
+        if let Some(ack) = ack {
+            acks.push((seq, ack));
+        }
+        let last = self.chain.head().map_or(seq, |h| h.seq);
+        push_lines(bytes, start, last, lines);
+        debug_assert!(lines.iter().any(|(s, _)| *s == seq));
+    }
+
+    /// Writes `batch`, trying again (with a growing pause) until the sink
+    /// takes it: records are never acknowledged before, and the queue
+    /// fills meanwhile, so the policy applies to new calls. At shutdown,
+    /// gives up after the fifth try (`false`: nothing acknowledged).
+    async fn write(&mut self, batch: &AuditBatch, shutting_down: bool) -> bool {
+        let mut pause = Duration::from_millis(10);
+        let mut tries = 0;
+        loop {
+            match self.sink.write(batch).await {
+                Ok(()) => return true,
+                Err(error) => {
+                    tries += 1;
+                    tracing::error!(target: "tower_ai::audit", %error, tries, "the audit sink refused a batch; trying again");
+                    if shutting_down && tries >= 5 {
+                        return false;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+/// Notes the lines written to `bytes` from `start`, numbered up to `last`.
+fn push_lines(bytes: &[u8], start: usize, last: u64, lines: &mut Vec<(u64, std::ops::Range<usize>)>) {
+    let ends: Vec<usize> = bytes[start..]
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| start + i + 1)
+        .collect();
+    let first = last + 1 - ends.len() as u64;
+    let mut from = start;
+    for (k, end) in ends.into_iter().enumerate() {
+        lines.push((first + k as u64, from..end));
+        from = end;
+    }
+}
