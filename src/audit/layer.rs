@@ -11,10 +11,12 @@ use futures_util::future::Either;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::OwnedPermit;
+use tokio::sync::oneshot;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::chain::hex;
+use super::hold::Held;
 use super::log::{AuditLog, Entry, QueuePolicy};
 use super::record::{
     AuditAttempt, AuditCharge, AuditFinding, AuditGuard, AuditOutcome, AuditPrincipal, AuditRecord,
@@ -97,7 +99,7 @@ where
 {
     type Response = LlmResponse;
     type Error = Error;
-    type Future = Lifecycle<Either<S::Future, Ready<Result<LlmResponse, Error>>>, Recorder>;
+    type Future = Held<Lifecycle<Either<S::Future, Ready<Result<LlmResponse, Error>>>, Recorder>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.log.shared.policy == QueuePolicy::Wait && self.permit.is_none() {
@@ -136,7 +138,7 @@ where
                 // (the log cannot take it).
                 let recorder = Recorder::start(&request, None, &self.log, GuardVerdicts::new(), false);
                 let refused = std::future::ready(Err(Error::AuditUnavailable { reason }));
-                return Lifecycle::new(Either::Right(refused), recorder);
+                return Held::new(Lifecycle::new(Either::Right(refused), recorder), None);
             }
         };
         let verdicts = match request.extensions.get::<GuardVerdicts>() {
@@ -147,8 +149,18 @@ where
                 verdicts
             }
         };
-        let recorder = Recorder::start(&request, permit, &self.log, verdicts, true);
-        Lifecycle::new(Either::Left(self.inner.call(request)), recorder)
+        let mut recorder = Recorder::start(&request, permit, &self.log, verdicts, true);
+        let acknowledged = if self.log.shared.hold {
+            let (ack, acknowledged) = oneshot::channel();
+            recorder.ack = Some(ack);
+            Some(acknowledged)
+        } else {
+            None
+        };
+        Held::new(
+            Lifecycle::new(Either::Left(self.inner.call(request)), recorder),
+            acknowledged,
+        )
     }
 }
 
@@ -165,6 +177,9 @@ pub struct Recorder {
     cached: bool,
     budget: Option<BudgetCharge>,
     request_content: Option<serde_json::Value>,
+    /// Told the record's sequence number once it is acknowledged, when the
+    /// reply waits for that.
+    ack: Option<oneshot::Sender<u64>>,
     /// Whether there is a record to send (not for a refused call).
     live: bool,
 }
@@ -228,6 +243,7 @@ impl Recorder {
             cached: false,
             budget: None,
             request_content,
+            ack: None,
             live,
         }
     }
@@ -292,7 +308,7 @@ impl Recorder {
             Some(permit) => {
                 permit.send(Entry::Record {
                     record: self.record,
-                    ack: None,
+                    ack: self.ack.take(),
                 });
             }
             None => {

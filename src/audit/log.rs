@@ -49,6 +49,7 @@ pub(super) struct Shared {
     /// Drops not yet reported in a record.
     pub(super) dropped_since: AtomicU64,
     pub(super) content: bool,
+    pub(super) hold: bool,
 }
 
 /// The audit log: a bounded queue of records, and a task that chains them
@@ -109,6 +110,7 @@ pub struct AuditLogBuilder {
     policy: QueuePolicy,
     signer: Option<CheckpointSigner>,
     content: bool,
+    hold: bool,
 }
 
 impl fmt::Debug for AuditLogBuilder {
@@ -119,6 +121,7 @@ impl fmt::Debug for AuditLogBuilder {
             .field("policy", &self.policy)
             .field("signer", &self.signer)
             .field("content", &self.content)
+            .field("hold", &self.hold)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +137,7 @@ impl AuditLog {
             policy: QueuePolicy::Refuse,
             signer: None,
             content: false,
+            hold: false,
         }
     }
 
@@ -213,6 +217,21 @@ impl AuditLogBuilder {
         self
     }
 
+    /// Holds each call's reply until its record is acknowledged by the
+    /// sink: a complete reply or an error is returned, and a stream's last
+    /// item (its finish, or its error) handed out, only once the record is
+    /// durable, so a caller that got its reply knows the call is on
+    /// record. A record the log could not write (dropped by
+    /// [`QueuePolicy::DropAndCount`], or lost at a failed shutdown) turns
+    /// the reply into [`Error::AuditUnavailable`](crate::Error::AuditUnavailable).
+    /// Costs every call the sink's latency (an `fsync` for the file sink,
+    /// shared by the calls of one batch).
+    #[must_use]
+    pub fn hold_until_acknowledged(mut self, on: bool) -> Self {
+        self.hold = on;
+        self
+    }
+
     /// Reads the sink's head, to go on with its chain, and starts the
     /// writer on the current Tokio runtime.
     ///
@@ -238,6 +257,7 @@ impl AuditLogBuilder {
             dropped: AtomicU64::new(0),
             dropped_since: AtomicU64::new(0),
             content: self.content,
+            hold: self.hold,
         });
         let writer = Writer {
             sink: self.sink,

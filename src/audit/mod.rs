@@ -41,6 +41,7 @@
 
 mod chain;
 mod file;
+mod hold;
 mod layer;
 mod log;
 mod record;
@@ -51,6 +52,7 @@ pub use self::chain::{
     key_from_base64, key_to_base64, line_hash, Chain, CheckpointSigner, Head, FORMAT_VERSION, GENESIS,
 };
 pub use self::file::FileSink;
+pub use self::hold::Held;
 pub use self::layer::{Audit, AuditLayer, Recorder};
 pub use self::log::{AuditLog, AuditLogBuilder, QueuePolicy};
 pub use self::record::{

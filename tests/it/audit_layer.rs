@@ -487,3 +487,102 @@ async fn stream_events_pass_through_unchanged() {
     assert_eq!(audited, bare);
     log.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn held_replies_wait_for_their_record() {
+    let gate = Arc::new(Semaphore::new(0));
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone()))
+        .hold_until_acknowledged(true)
+        .start()
+        .await
+        .unwrap();
+    let mock = MockProvider::new().with_text_reply("ok");
+    let service = log.layer().layer(ProviderService::new(mock.clone()));
+
+    // A complete reply: returned only once its record is written.
+    let complete = tokio::spawn({
+        let service = service.clone();
+        async move { service.oneshot(LlmRequest::new(chat("hi"))).await.map(|_| ()) }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!complete.is_finished(), "held until the sink takes the record");
+    gate.add_permits(1);
+    complete.await.unwrap().unwrap();
+    assert_eq!(lines.lock().unwrap().len(), 1);
+
+    // A stream: its text comes at once, its finish after the record.
+    mock.enqueue(MockReply::text_stream(["a", "b"]));
+    let reply = service
+        .clone()
+        .oneshot(LlmRequest::stream(chat("hi")))
+        .await
+        .unwrap();
+    let Reply::Stream(mut stream) = reply.reply else {
+        panic!()
+    };
+    let mut texts = 0;
+    let finish = loop {
+        let next = tokio::time::timeout(Duration::from_millis(50), stream.next()).await;
+        match next {
+            Ok(Some(Ok(StreamEvent::Finish { .. }))) => panic!("the finish came before the record"),
+            Ok(Some(Ok(event))) => texts += usize::from(matches!(event, StreamEvent::TextDelta { .. })),
+            Ok(other) => panic!("{other:?}"),
+            Err(_) => break stream,
+        }
+    };
+    assert_eq!(texts, 2);
+    let mut stream = finish;
+    gate.add_permits(1);
+    assert!(matches!(
+        stream.next().await,
+        Some(Ok(StreamEvent::Finish { .. }))
+    ));
+    assert!(stream.next().await.is_none());
+    assert_eq!(lines.lock().unwrap().len(), 2);
+    gate.add_permits(1000);
+    log.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_held_reply_whose_record_was_dropped_is_refused() {
+    let gate = Arc::new(Semaphore::new(0));
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone()))
+        .capacity(1)
+        .batch(1)
+        .on_full(QueuePolicy::DropAndCount)
+        .hold_until_acknowledged(true)
+        .start()
+        .await
+        .unwrap();
+    let service = quick_service(&log);
+    // One record at the sink, one queued: the third is dropped, and its
+    // caller told so rather than handed an unrecorded reply.
+    let first = tokio::spawn({
+        let service = service.clone();
+        async move { call(&service).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = tokio::spawn({
+        let service = service.clone();
+        async move { call(&service).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let third = call(&service).await;
+    assert!(
+        matches!(
+            third,
+            Err(Error::AuditUnavailable {
+                reason: "record not acknowledged",
+                ..
+            })
+        ),
+        "{third:?}"
+    );
+    gate.add_permits(1000);
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    log.shutdown().await.unwrap();
+    assert_eq!(log.dropped(), 1);
+}
