@@ -15,6 +15,8 @@ mod support;
 mod anthropic_provider;
 #[cfg(feature = "audit")]
 mod audit_chain;
+#[cfg(all(feature = "audit", unix))]
+mod audit_crash;
 #[cfg(all(feature = "audit", feature = "guardrail"))]
 mod audit_layer;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
