@@ -148,7 +148,8 @@ impl CheckpointSigner {
     }
 
     /// Also a checkpoint at the first record once `interval` has passed since
-    /// the last checkpoint.
+    /// the last checkpoint; and, written by an [`AuditLog`](super::AuditLog),
+    /// when `interval` passes with no record after one not yet covered.
     #[must_use]
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = Some(interval);
@@ -237,6 +238,11 @@ impl Chain {
     pub fn checkpoints(mut self, signer: CheckpointSigner) -> Self {
         self.signer = Some(signer);
         self
+    }
+
+    /// How long a quiet log waits before a checkpoint, if it has one.
+    pub(super) fn checkpoint_interval(&self) -> Option<Duration> {
+        self.signer.as_ref().and_then(|s| s.interval)
     }
 
     /// The last line written, `None` before the first.

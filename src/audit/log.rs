@@ -291,7 +291,33 @@ impl Writer {
         let mut entries = Vec::with_capacity(self.batch);
         loop {
             entries.clear();
-            if self.receiver.recv_many(&mut entries, self.batch).await == 0 {
+            let received = match self.chain.checkpoint_interval() {
+                Some(interval) => {
+                    match tokio::time::timeout(interval, self.receiver.recv_many(&mut entries, self.batch))
+                        .await
+                    {
+                        Ok(received) => received,
+                        Err(_) => {
+                            // Quiet for a whole interval: a checkpoint over
+                            // the records since the last one, if any.
+                            let mut bytes = Vec::new();
+                            self.chain.checkpoint(&mut bytes);
+                            if !bytes.is_empty() {
+                                let mut lines = Vec::new();
+                                push_lines(&bytes, 0, self.chain.head().map_or(0, |h| h.seq), &mut lines);
+                                let batch = AuditBatch {
+                                    text: Bytes::from(bytes),
+                                    lines,
+                                };
+                                self.write(&batch, false).await;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                None => self.receiver.recv_many(&mut entries, self.batch).await,
+            };
+            if received == 0 {
                 // Every sender is gone: the log was dropped without a
                 // shutdown. What was queued is written; nobody waits.
                 let _ = self.sink.close().await;

@@ -586,3 +586,30 @@ async fn a_held_reply_whose_record_was_dropped_is_refused() {
     log.shutdown().await.unwrap();
     assert_eq!(log.dropped(), 1);
 }
+
+#[tokio::test]
+async fn a_quiet_log_is_checkpointed_after_its_interval() {
+    use tower_ai::audit::{CheckpointSigner, SigningKey};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let signer =
+        CheckpointSigner::new(SigningKey::from_bytes(&[5; 32]), 1000).interval(Duration::from_millis(30));
+    let key = signer.verifying_key();
+    let log = AuditLog::builder(FileSink::open(&path).unwrap())
+        .checkpoints(signer)
+        .start()
+        .await
+        .unwrap();
+    let service = quick_service(&log);
+    call(&service).await.unwrap();
+    call(&service).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Written by the writer on its own: no shutdown yet.
+    let report = Verifier::new().trust_key(key).verify_files(&[&path]).unwrap();
+    assert!(report.is_intact(), "{report}");
+    assert_eq!(
+        (report.records, report.checkpoints_verified, report.unsigned_tail),
+        (2, 1, 0)
+    );
+    log.shutdown().await.unwrap();
+}
