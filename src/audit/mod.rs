@@ -45,6 +45,8 @@ mod hold;
 mod layer;
 mod log;
 mod record;
+#[cfg(feature = "redis")]
+mod redis;
 mod sink;
 mod verify;
 
@@ -59,6 +61,9 @@ pub use self::record::{
     AuditAttempt, AuditCharge, AuditFinding, AuditGuard, AuditOutcome, AuditPrincipal, AuditRecord,
     AuditServed, AuditUsage,
 };
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::RedisStreamSink;
 pub use self::sink::{sink_fn, AuditBatch, AuditSink, FanOut, SinkFn, TracingSink};
 pub use self::verify::{LineAt, Report, Tamper, TornTail, Verifier, MAX_LINE_BYTES};
 

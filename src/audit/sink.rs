@@ -43,6 +43,24 @@ impl AuditBatch {
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }
+
+    /// A batch of the given lines (without line feeds) and their sequence
+    /// numbers: for a sink's own tests, or to write a log's lines again to
+    /// another sink.
+    pub fn from_lines(lines: impl IntoIterator<Item = (u64, String)>) -> Self {
+        let mut text = Vec::new();
+        let mut ranges = Vec::new();
+        for (seq, line) in lines {
+            let start = text.len();
+            text.extend_from_slice(line.as_bytes());
+            text.push(b'\n');
+            ranges.push((seq, start..text.len()));
+        }
+        Self {
+            text: Bytes::from(text),
+            lines: ranges,
+        }
+    }
 }
 
 /// Where the audit log's lines go.

@@ -19,6 +19,8 @@ mod audit_chain;
 mod audit_crash;
 #[cfg(all(feature = "audit", feature = "guardrail"))]
 mod audit_layer;
+#[cfg(all(feature = "audit", feature = "redis"))]
+mod audit_redis;
 #[cfg(all(feature = "reqwest", feature = "openai"))]
 mod body_errors;
 #[cfg(feature = "budget")]
