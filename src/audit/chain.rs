@@ -76,12 +76,12 @@ pub fn line_hash(line: &[u8]) -> String {
 
 pub(super) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 15)]);
     }
-    out
+    String::from_utf8(out).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
 }
 
 /// The bytes a checkpoint's signature covers.
@@ -264,11 +264,13 @@ impl Chain {
         out.extend_from_slice(seq.to_string().as_bytes());
         out.extend_from_slice(b",\"prev\":\"");
         out.extend_from_slice(self.prev.as_bytes());
-        out.extend_from_slice(b"\",\"kind\":\"call\",");
-        let body = serde_json::to_vec(record).unwrap_or_else(|_| unreachable!("a record serialises"));
-        // The record's object without its opening brace: never empty, it
-        // has an id.
-        out.extend_from_slice(&body[1..]);
+        out.extend_from_slice(b"\",\"kind\":\"call\"");
+        // The record's object, its opening brace turned into the comma
+        // that joins it to the fields above (it is never empty: it has an
+        // id).
+        let brace = out.len();
+        serde_json::to_writer(&mut *out, record).unwrap_or_else(|_| unreachable!("a record serialises"));
+        out[brace] = b',';
         self.close_line(start, out);
         self.since_checkpoint += 1;
         let due = self.signer.as_ref().is_some_and(|signer| {

@@ -8,16 +8,14 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
 use futures_util::future::Either;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::OwnedPermit;
 use tokio::sync::oneshot;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::chain::hex;
 use super::hold::Held;
-use super::log::{AuditLog, Entry, QueuePolicy};
+use super::log::{AuditLog, Entry, QueuePolicy, Rest};
 use super::record::{
     AuditAttempt, AuditCharge, AuditFinding, AuditGuard, AuditOutcome, AuditPrincipal, AuditRecord,
     AuditServed, AuditUsage,
@@ -26,7 +24,7 @@ use crate::error::Error;
 use crate::observe::{End, Lifecycle, Observer};
 use crate::types::{
     BudgetCharge, CacheStatus, ChatResponse, FindingLocation, GuardAction, GuardStage, GuardVerdicts,
-    LlmRequest, LlmResponse, ReplyMode, RouteTaken, ServedBy, StreamEvent, UsageSource,
+    LlmRequest, LlmResponse, Operation, ReplyMode, RouteTaken, ServedBy, StreamEvent, UsageSource,
 };
 
 /// Records every call through it into an [`AuditLog`]: see
@@ -168,6 +166,9 @@ where
 /// place it holds in the queue when the call ends, however it ends.
 pub struct Recorder {
     record: Box<AuditRecord>,
+    operation: Operation,
+    /// When the call started, by the wall clock.
+    wall: SystemTime,
     permit: Option<OwnedPermit<Entry>>,
     log: AuditLog,
     verdicts: GuardVerdicts,
@@ -209,7 +210,6 @@ impl Recorder {
             .unwrap_or_else(SystemTime::now);
         let principal = &meta.principal;
         let mut record = Box::new(AuditRecord::new(meta.id.clone()));
-        record.start = humantime::format_rfc3339_micros(wall).to_string();
         record.principal = AuditPrincipal {
             tenant: principal.tenant.clone(),
             team: principal.team.clone(),
@@ -223,10 +223,6 @@ impl Recorder {
             _ => "complete",
         }
         .to_owned();
-        record.request_sha256 = match request.chat() {
-            Some(chat) => chat.canonical_key().to_hex(),
-            None => String::new(),
-        };
         let request_content = if log.shared.content {
             request.chat().and_then(|chat| serde_json::to_value(chat).ok())
         } else {
@@ -234,6 +230,8 @@ impl Recorder {
         };
         Self {
             record,
+            operation: request.operation.clone(),
+            wall,
             permit,
             log: log.clone(),
             verdicts,
@@ -253,8 +251,8 @@ impl Recorder {
         if !self.live {
             return;
         }
+        let ended = SystemTime::now();
         let record = &mut self.record;
-        record.end = humantime::format_rfc3339_micros(SystemTime::now()).to_string();
         record.latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         record.ttft_ms = self
             .first_content
@@ -287,8 +285,6 @@ impl Recorder {
                     .to_owned(),
                 });
             }
-            let message = serde_json::to_vec(&reply.message).unwrap_or_default();
-            record.reply_sha256 = Some(hex(&Sha256::digest(&message)));
             if self.log.shared.content {
                 let mut content = serde_json::Map::new();
                 if let Some(request) = self.request_content.take() {
@@ -306,8 +302,15 @@ impl Recorder {
         }
         match self.permit.take() {
             Some(permit) => {
+                let rest = Rest {
+                    operation: self.operation,
+                    started: self.wall,
+                    ended,
+                    reply: reply.map(|r| r.message.clone()),
+                };
                 permit.send(Entry::Record {
                     record: self.record,
+                    rest,
                     ack: self.ack.take(),
                 });
             }

@@ -1,19 +1,22 @@
 //! [`AuditLog`]: the bounded queue between the calls and the sink, and the
-//! task that chains and writes records in batches.
+//! thread that completes, chains and writes records in batches.
 
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::chain::{Chain, CheckpointSigner, Head};
+use sha2::{Digest, Sha256};
+
+use super::chain::{hex, Chain, CheckpointSigner, Head};
 use super::layer::AuditLayer;
 use super::record::AuditRecord;
 use super::sink::{AuditBatch, AuditSink};
+use crate::types::{Message, Operation};
 
 /// What happens to a call when the queue in front of the sink is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,9 +41,33 @@ pub enum QueuePolicy {
 pub(super) enum Entry {
     Record {
         record: Box<AuditRecord>,
+        rest: Rest,
         ack: Option<oneshot::Sender<u64>>,
     },
     Shutdown(oneshot::Sender<io::Result<Option<Head>>>),
+}
+
+/// What of a record the writer completes, off the calls' path: the
+/// times' text, the request's and the reply's hashes.
+pub(super) struct Rest {
+    pub(super) operation: Operation,
+    pub(super) started: SystemTime,
+    pub(super) ended: SystemTime,
+    pub(super) reply: Option<Message>,
+}
+
+impl Rest {
+    fn complete(self, record: &mut AuditRecord) {
+        record.start = humantime::format_rfc3339_micros(self.started).to_string();
+        record.end = humantime::format_rfc3339_micros(self.ended).to_string();
+        if let Operation::Chat(chat) = &self.operation {
+            record.request_sha256 = chat.canonical_key().to_hex();
+        }
+        if let Some(message) = &self.reply {
+            let bytes = serde_json::to_vec(message).unwrap_or_default();
+            record.reply_sha256 = Some(hex(&Sha256::digest(&bytes)));
+        }
+    }
 }
 
 pub(super) struct Shared {
@@ -52,8 +79,11 @@ pub(super) struct Shared {
     pub(super) hold: bool,
 }
 
-/// The audit log: a bounded queue of records, and a task that chains them
-/// ([`Chain`]) and writes them to a sink in batches.
+/// The audit log: a bounded queue of records, and a thread of its own
+/// (`tower-ai-audit`, with a one-thread Tokio runtime for the sink) that
+/// completes them (times, hashes), chains them ([`Chain`]) and writes them
+/// to a sink in batches. A call pays only for what it must: noting what
+/// happened and putting the record in the queue.
 ///
 /// [`layer`](Self::layer) makes the layer that records each call. Clones
 /// share the log. [`shutdown`](Self::shutdown) writes what is queued, a
@@ -89,7 +119,6 @@ pub(super) struct Shared {
 pub struct AuditLog {
     pub(super) queue: mpsc::Sender<Entry>,
     pub(super) shared: Arc<Shared>,
-    task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -167,14 +196,9 @@ impl AuditLog {
             .send(Entry::Shutdown(done))
             .await
             .map_err(|_| io::Error::other("the audit writer has already stopped"))?;
-        let head = answer
+        answer
             .await
-            .map_err(|_| io::Error::other("the audit writer stopped before it was done"))?;
-        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
-        head
+            .map_err(|_| io::Error::other("the audit writer stopped before it was done"))?
     }
 }
 
@@ -233,15 +257,11 @@ impl AuditLogBuilder {
     }
 
     /// Reads the sink's head, to go on with its chain, and starts the
-    /// writer on the current Tokio runtime.
+    /// writer's thread.
     ///
     /// # Errors
     ///
-    /// The sink's head cannot be read.
-    ///
-    /// # Panics
-    ///
-    /// Outside a Tokio runtime.
+    /// The sink's head cannot be read, or the thread cannot be started.
     pub async fn start(mut self) -> io::Result<AuditLog> {
         let chain = match self.sink.head().await? {
             Some(head) => Chain::resume(&head),
@@ -266,12 +286,13 @@ impl AuditLogBuilder {
             batch: self.batch,
             shared: shared.clone(),
         };
-        let task = tokio::spawn(writer.run());
-        Ok(AuditLog {
-            queue,
-            shared,
-            task: Arc::new(Mutex::new(Some(task))),
-        })
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("tower-ai-audit".to_owned())
+            .spawn(move || runtime.block_on(writer.run()))?;
+        Ok(AuditLog { queue, shared })
     }
 }
 
@@ -329,7 +350,12 @@ impl Writer {
             let mut lines = Vec::new();
             for entry in entries.drain(..) {
                 match entry {
-                    Entry::Record { mut record, ack } => {
+                    Entry::Record {
+                        mut record,
+                        rest,
+                        ack,
+                    } => {
+                        rest.complete(&mut record);
                         record.dropped_before += self.shared.dropped_since.swap(0, Ordering::Relaxed);
                         self.append(&record, &mut bytes, &mut lines, ack, &mut acks);
                     }
@@ -408,16 +434,12 @@ impl Writer {
 
 /// Notes the lines written to `bytes` from `start`, numbered up to `last`.
 fn push_lines(bytes: &[u8], start: usize, last: u64, lines: &mut Vec<(u64, std::ops::Range<usize>)>) {
-    let ends: Vec<usize> = bytes[start..]
-        .iter()
-        .enumerate()
-        .filter(|(_, &b)| b == b'\n')
-        .map(|(i, _)| start + i + 1)
-        .collect();
-    let first = last + 1 - ends.len() as u64;
+    let count = memchr::memchr_iter(b'\n', &bytes[start..]).count() as u64;
+    let mut seq = last + 1 - count;
     let mut from = start;
-    for (k, end) in ends.into_iter().enumerate() {
-        lines.push((first + k as u64, from..end));
-        from = end;
+    for end in memchr::memchr_iter(b'\n', &bytes[start..]) {
+        lines.push((seq, from..start + end + 1));
+        from = start + end + 1;
+        seq += 1;
     }
 }

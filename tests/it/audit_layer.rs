@@ -240,12 +240,19 @@ async fn guard_findings_are_recorded_without_their_values() {
     assert_eq!(finding.action, "placeholder");
 }
 
-/// A sink that takes a batch only when the test lets it.
-fn gated_sink(gate: Arc<Semaphore>, lines: Arc<Mutex<Vec<String>>>) -> impl tower_ai::audit::AuditSink {
+/// A sink that takes a batch only when the test lets it (`gate`), and
+/// says when a batch arrives (`arrived`).
+fn gated_sink(
+    gate: Arc<Semaphore>,
+    lines: Arc<Mutex<Vec<String>>>,
+    arrived: Arc<Semaphore>,
+) -> impl tower_ai::audit::AuditSink {
     sink_fn(move |batch: Vec<(u64, String)>| {
         let gate = gate.clone();
         let lines = lines.clone();
+        let arrived = arrived.clone();
         async move {
+            arrived.add_permits(1);
             gate.acquire().await.unwrap().forget();
             lines
                 .lock()
@@ -275,7 +282,8 @@ async fn call(service: &Audit<ProviderService>) -> Result<(), Error> {
 async fn a_full_queue_refuses_new_calls_by_default() {
     let gate = Arc::new(Semaphore::new(0));
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone()))
+    let arrived = Arc::new(Semaphore::new(0));
+    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
         .capacity(4)
         .batch(1)
         .start()
@@ -286,7 +294,7 @@ async fn a_full_queue_refuses_new_calls_by_default() {
     // the queue.
     let mut ok = 0;
     let mut refused = 0;
-    for _ in 0..10 {
+    for i in 0..10 {
         match call(&service).await {
             Ok(()) => ok += 1,
             Err(Error::AuditUnavailable { reason, .. }) => {
@@ -295,7 +303,9 @@ async fn a_full_queue_refuses_new_calls_by_default() {
             }
             Err(other) => panic!("{other}"),
         }
-        tokio::task::yield_now().await;
+        if i == 0 {
+            arrived.acquire().await.unwrap().forget();
+        }
     }
     assert_eq!((ok, refused), (5, 5));
     // Once the sink catches up, calls go through again; every accepted
@@ -317,7 +327,8 @@ async fn a_full_queue_refuses_new_calls_by_default() {
 async fn drop_and_count_lets_calls_through_and_reports_the_drops() {
     let gate = Arc::new(Semaphore::new(0));
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone()))
+    let arrived = Arc::new(Semaphore::new(0));
+    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
         .capacity(2)
         .batch(1)
         .on_full(QueuePolicy::DropAndCount)
@@ -325,9 +336,11 @@ async fn drop_and_count_lets_calls_through_and_reports_the_drops() {
         .await
         .unwrap();
     let service = quick_service(&log);
-    for _ in 0..10 {
+    for i in 0..10 {
         call(&service).await.unwrap();
-        tokio::task::yield_now().await;
+        if i == 0 {
+            arrived.acquire().await.unwrap().forget();
+        }
     }
     assert_eq!(log.dropped(), 7, "one at the sink, two queued, seven dropped");
     gate.add_permits(1000);
@@ -348,7 +361,8 @@ async fn drop_and_count_lets_calls_through_and_reports_the_drops() {
 async fn wait_holds_new_calls_until_there_is_room() {
     let gate = Arc::new(Semaphore::new(0));
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone()))
+    let arrived = Arc::new(Semaphore::new(0));
+    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
         .capacity(2)
         .batch(1)
         .on_full(QueuePolicy::Wait)
@@ -356,9 +370,11 @@ async fn wait_holds_new_calls_until_there_is_room() {
         .await
         .unwrap();
     let service = quick_service(&log);
-    for _ in 0..3 {
+    for i in 0..3 {
         call(&service).await.unwrap();
-        tokio::task::yield_now().await;
+        if i == 0 {
+            arrived.acquire().await.unwrap().forget();
+        }
     }
     // The queue is full: the next call waits for room.
     let waiting = tokio::spawn({
@@ -492,7 +508,8 @@ async fn stream_events_pass_through_unchanged() {
 async fn held_replies_wait_for_their_record() {
     let gate = Arc::new(Semaphore::new(0));
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone()))
+    let arrived = Arc::new(Semaphore::new(0));
+    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
         .hold_until_acknowledged(true)
         .start()
         .await
@@ -548,7 +565,8 @@ async fn held_replies_wait_for_their_record() {
 async fn a_held_reply_whose_record_was_dropped_is_refused() {
     let gate = Arc::new(Semaphore::new(0));
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone()))
+    let arrived = Arc::new(Semaphore::new(0));
+    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
         .capacity(1)
         .batch(1)
         .on_full(QueuePolicy::DropAndCount)
@@ -563,7 +581,7 @@ async fn a_held_reply_whose_record_was_dropped_is_refused() {
         let service = service.clone();
         async move { call(&service).await }
     });
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    arrived.acquire().await.unwrap().forget();
     let second = tokio::spawn({
         let service = service.clone();
         async move { call(&service).await }
