@@ -36,3 +36,8 @@ pub mod routing {}
 #[cfg_attr(docsrs, doc(cfg(feature = "guardrail")))]
 #[doc = include_str!("../docs/guardrails.md")]
 pub mod guardrails {}
+
+#[cfg(feature = "audit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audit")))]
+#[doc = include_str!("../docs/audit.md")]
+pub mod audit {}

@@ -435,11 +435,9 @@ impl Writer {
 /// Notes the lines written to `bytes` from `start`, numbered up to `last`.
 fn push_lines(bytes: &[u8], start: usize, last: u64, lines: &mut Vec<(u64, std::ops::Range<usize>)>) {
     let count = memchr::memchr_iter(b'\n', &bytes[start..]).count() as u64;
-    let mut seq = last + 1 - count;
     let mut from = start;
-    for end in memchr::memchr_iter(b'\n', &bytes[start..]) {
+    for (seq, end) in (last + 1 - count..).zip(memchr::memchr_iter(b'\n', &bytes[start..])) {
         lines.push((seq, from..start + end + 1));
         from = start + end + 1;
-        seq += 1;
     }
 }

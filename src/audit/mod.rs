@@ -33,11 +33,17 @@
 //!   signed checkpoint line every N records or T seconds (ed25519, the
 //!   application's key), so that someone who can edit the file but not
 //!   read the key cannot rewrite the chain up to a checkpoint.
+//! - [`AuditLog`] and its layer record every call through a bounded queue
+//!   and a writer that writes batches to an [`AuditSink`] ([`FileSink`],
+//!   `RedisStreamSink`, [`TracingSink`], [`FanOut`], [`sink_fn`]).
 //! - [`Verifier`] reads a log (rotated files in order) and reports the
 //!   first break and its kind ([`Tamper`]): an edited line, a deleted one,
 //!   an inserted one, a reordering, a bad checkpoint, a tail cut off
 //!   before a head kept elsewhere; it tolerates and reports a last line
 //!   torn by a crash.
+//!
+//! The guide ([`guide::audit`](crate::guide::audit)) has the record's
+//! schema, what is guaranteed and what is not, and verification.
 
 mod chain;
 mod file;
