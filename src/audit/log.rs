@@ -77,6 +77,8 @@ pub(super) struct Shared {
     pub(super) dropped_since: AtomicU64,
     pub(super) content: bool,
     pub(super) hold: bool,
+    /// A shutdown was asked for.
+    pub(super) closing: std::sync::atomic::AtomicBool,
 }
 
 /// The audit log: a bounded queue of records, and a thread of its own
@@ -181,17 +183,26 @@ impl AuditLog {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// Writes every record queued before this call, then a last checkpoint
-    /// (with a signer), closes the sink and stops the writer. Calls after
-    /// it are refused ([`Error::AuditUnavailable`](crate::Error::AuditUnavailable)),
-    /// whatever the policy. Returns the chain's head.
+    /// Stops the log: calls that start after it are refused
+    /// ([`Error::AuditUnavailable`](crate::Error::AuditUnavailable)),
+    /// whatever the policy; the calls in flight end and send their records
+    /// (a stream its caller keeps open holds the shutdown until it is
+    /// dropped); every record is written, then a last checkpoint (with a
+    /// signer), and the sink is closed. Returns the chain's head.
+    ///
+    /// A sink that fails is tried five times a batch from then on, not
+    /// for ever, so a sink that is down cannot hold the shutdown.
     ///
     /// # Errors
     ///
-    /// The sink's last write or its closing failed, or the writer had
+    /// The sink refused lines it was given after the shutdown was asked
+    /// for (they were not written), closing it failed, or the writer had
     /// already stopped.
     pub async fn shutdown(&self) -> io::Result<Option<Head>> {
         let (done, answer) = oneshot::channel();
+        // A writer stuck on a sink that is down gives up after a few tries
+        // from now on, and reaches the shutdown.
+        self.shared.closing.store(true, Ordering::Relaxed);
         self.queue
             .send(Entry::Shutdown(done))
             .await
@@ -278,6 +289,7 @@ impl AuditLogBuilder {
             dropped_since: AtomicU64::new(0),
             content: self.content,
             hold: self.hold,
+            closing: std::sync::atomic::AtomicBool::new(false),
         });
         let writer = Writer {
             sink: self.sink,
@@ -310,10 +322,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 impl Writer {
     async fn run(mut self) {
         let mut entries = Vec::with_capacity(self.batch);
+        // The shutdown's caller, once it asked; and how many records could
+        // not be written since.
+        let mut closing: Option<oneshot::Sender<io::Result<Option<Head>>>> = None;
+        let mut lost = 0u64;
         loop {
             entries.clear();
             let received = match self.chain.checkpoint_interval() {
-                Some(interval) => {
+                Some(interval) if closing.is_none() => {
                     match tokio::time::timeout(interval, self.receiver.recv_many(&mut entries, self.batch))
                         .await
                     {
@@ -330,21 +346,44 @@ impl Writer {
                                     text: Bytes::from(bytes),
                                     lines,
                                 };
-                                self.write(&batch, false).await;
+                                self.write(&batch).await;
                             }
                             continue;
                         }
                     }
                 }
-                None => self.receiver.recv_many(&mut entries, self.batch).await,
+                _ => self.receiver.recv_many(&mut entries, self.batch).await,
             };
             if received == 0 {
-                // Every sender is gone: the log was dropped without a
-                // shutdown. What was queued is written; nobody waits.
-                let _ = self.sink.close().await;
+                // Nothing more can come: after a shutdown, every call in
+                // flight has sent its record; without one, every handle
+                // of the log is gone.
+                let mut bytes = Vec::new();
+                self.chain.checkpoint(&mut bytes);
+                if !bytes.is_empty() {
+                    let mut lines = Vec::new();
+                    let count = push_lines(&bytes, 0, self.chain.head().map_or(0, |h| h.seq), &mut lines);
+                    let batch = AuditBatch {
+                        text: Bytes::from(bytes),
+                        lines,
+                    };
+                    if !self.write(&batch).await {
+                        lost += count;
+                    }
+                }
+                let closed = self.sink.close().await;
+                if let Some(done) = closing {
+                    let result = match closed {
+                        Ok(()) if lost == 0 => Ok(self.chain.head()),
+                        Ok(()) => Err(io::Error::other(format!(
+                            "the audit sink refused the last {lost} lines at shutdown; they were not written"
+                        ))),
+                        Err(error) => Err(error),
+                    };
+                    let _ = done.send(result);
+                }
                 return;
             }
-            let mut shutdown = None;
             let mut acks = Vec::new();
             let mut bytes = Vec::new();
             let mut lines = Vec::new();
@@ -360,32 +399,27 @@ impl Writer {
                         self.append(&record, &mut bytes, &mut lines, ack, &mut acks);
                     }
                     Entry::Shutdown(done) => {
-                        shutdown = Some(done);
-                        break;
+                        // No new call gets a place; the calls in flight
+                        // still send theirs, read until the end.
+                        self.receiver.close();
+                        self.shared.closing.store(true, Ordering::Relaxed);
+                        closing = Some(done);
                     }
                 }
             }
-            if shutdown.is_some() {
-                let start = bytes.len();
-                self.chain.checkpoint(&mut bytes);
-                push_lines(&bytes, start, self.chain.head().map_or(0, |h| h.seq), &mut lines);
-            }
             if !lines.is_empty() {
+                let count = lines.len() as u64;
                 let batch = AuditBatch {
                     text: Bytes::from(bytes),
                     lines,
                 };
-                if self.write(&batch, shutdown.is_some()).await {
+                if self.write(&batch).await {
                     for (seq, ack) in acks {
                         let _ = ack.send(seq);
                     }
+                } else {
+                    lost += count;
                 }
-            }
-            if let Some(done) = shutdown {
-                self.receiver.close();
-                let closed = self.sink.close().await;
-                let _ = done.send(closed.map(|()| self.chain.head()));
-                return;
             }
         }
     }
@@ -410,9 +444,11 @@ impl Writer {
 
     /// Writes `batch`, trying again (with a growing pause) until the sink
     /// takes it: records are never acknowledged before, and the queue
-    /// fills meanwhile, so the policy applies to new calls. At shutdown,
-    /// gives up after the fifth try (`false`: nothing acknowledged).
-    async fn write(&mut self, batch: &AuditBatch, shutting_down: bool) -> bool {
+    /// fills meanwhile, so the policy applies to new calls. Once a
+    /// shutdown was asked for, gives up after the fifth try (`false`:
+    /// nothing acknowledged), so that a sink that is down cannot hold the
+    /// shutdown for ever.
+    async fn write(&mut self, batch: &AuditBatch) -> bool {
         let mut pause = Duration::from_millis(10);
         let mut tries = 0;
         loop {
@@ -421,7 +457,7 @@ impl Writer {
                 Err(error) => {
                     tries += 1;
                     tracing::error!(target: "tower_ai::audit", %error, tries, "the audit sink refused a batch; trying again");
-                    if shutting_down && tries >= 5 {
+                    if tries >= 5 && self.shared.closing.load(Ordering::Relaxed) {
                         return false;
                     }
                     tokio::time::sleep(pause).await;
@@ -432,12 +468,14 @@ impl Writer {
     }
 }
 
-/// Notes the lines written to `bytes` from `start`, numbered up to `last`.
-fn push_lines(bytes: &[u8], start: usize, last: u64, lines: &mut Vec<(u64, std::ops::Range<usize>)>) {
+/// Notes the lines written to `bytes` from `start`, numbered up to `last`;
+/// returns how many.
+fn push_lines(bytes: &[u8], start: usize, last: u64, lines: &mut Vec<(u64, std::ops::Range<usize>)>) -> u64 {
     let count = memchr::memchr_iter(b'\n', &bytes[start..]).count() as u64;
     let mut from = start;
     for (seq, end) in (last + 1 - count..).zip(memchr::memchr_iter(b'\n', &bytes[start..])) {
         lines.push((seq, from..start + end + 1));
         from = start + end + 1;
     }
+    count
 }

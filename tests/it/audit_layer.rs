@@ -631,3 +631,167 @@ async fn a_quiet_log_is_checkpointed_after_its_interval() {
     );
     log.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn shutdown_does_not_hang_on_a_sink_that_is_down_and_says_what_was_lost() {
+    let log = AuditLog::builder(sink_fn(|_lines: Vec<(u64, String)>| async {
+        Err(io::Error::other("disk gone"))
+    }))
+    .start()
+    .await
+    .unwrap();
+    let service = quick_service(&log);
+    for _ in 0..3 {
+        call(&service).await.unwrap();
+    }
+    let shutdown = tokio::time::timeout(Duration::from_secs(30), log.shutdown()).await;
+    let error = shutdown
+        .expect("the shutdown ends")
+        .expect_err("records were not written");
+    assert!(error.to_string().contains("not written"), "{error}");
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_the_calls_in_flight_and_refuses_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, path) = file_log(&dir).await;
+    let mock = MockProvider::new();
+    mock.enqueue(MockReply::text_stream(["a", "b"]));
+    let service = log.layer().layer(ProviderService::new(mock));
+    let reply = service
+        .clone()
+        .oneshot(LlmRequest::stream(chat("hi")))
+        .await
+        .unwrap();
+    let Reply::Stream(mut stream) = reply.reply else {
+        panic!()
+    };
+    stream.next().await.unwrap().unwrap();
+    let shutdown = tokio::spawn({
+        let log = log.clone();
+        async move { log.shutdown().await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!shutdown.is_finished(), "a call in flight holds the shutdown");
+    // New calls are refused meanwhile.
+    let refused = service.clone().oneshot(LlmRequest::new(chat("late"))).await;
+    assert!(matches!(
+        refused,
+        Err(Error::AuditUnavailable {
+            reason: "writer stopped",
+            ..
+        })
+    ));
+    while stream.next().await.is_some() {}
+    drop(stream);
+    shutdown.await.unwrap().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let report = Verifier::new().verify_reader("audit", text.as_bytes()).unwrap();
+    assert!(report.is_intact(), "{report}");
+    assert_eq!(
+        report.records, 1,
+        "the streamed call's record, written at shutdown"
+    );
+}
+
+#[tokio::test]
+async fn streamed_refusals_and_cache_hits_are_recorded_too() {
+    use tower_ai::types::ChatStream;
+    let dir = tempfile::tempdir().unwrap();
+    let (log, path) = file_log(&dir).await;
+    let inner = service_fn(|request: LlmRequest| async move {
+        let reply = ChatResponse::text_reply("r", "m", "some text");
+        let mut events: Vec<Result<StreamEvent, Error>> = reply.to_events().into_iter().map(Ok).collect();
+        let cached = request.meta.id == "cached-stream";
+        if !cached {
+            // An output guard refusing half-way.
+            events.truncate(2);
+            events.push(Err(Error::blocked("pii", "a card number in the reply")));
+        }
+        let mut response =
+            LlmResponse::new(Reply::Stream(ChatStream::new(futures_util::stream::iter(events))));
+        if cached {
+            response.extensions.insert(CacheStatus::HitExact);
+        }
+        Ok::<_, Error>(response)
+    });
+    let service = log.layer().layer(inner);
+    for id in ["blocked-stream", "cached-stream"] {
+        let mut request = LlmRequest::stream(chat("x"));
+        request.meta.id = id.into();
+        let reply = service.clone().oneshot(request).await.unwrap();
+        let Reply::Stream(stream) = reply.reply else {
+            panic!()
+        };
+        let _: Vec<_> = stream.collect().await;
+    }
+    let records = records_of(&log, &path).await;
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].outcome.status, "blocked");
+    assert_eq!(records[0].outcome.guard.as_deref(), Some("pii"));
+    assert!(records[0].outcome.after_head);
+    assert_eq!(
+        (records[1].outcome.status.as_str(), records[1].mode.as_str()),
+        ("cached", "stream")
+    );
+}
+
+#[tokio::test]
+async fn a_fan_out_gives_every_sink_every_line_and_tracing_gets_events() {
+    use tower_ai::audit::{AuditBatch, AuditSink, FanOut, TracingSink};
+
+    let first = Arc::new(Mutex::new(Vec::new()));
+    let second = Arc::new(Mutex::new(Vec::new()));
+    let collect = |into: Arc<Mutex<Vec<String>>>| {
+        sink_fn(move |lines: Vec<(u64, String)>| {
+            let into = into.clone();
+            async move {
+                into.lock().unwrap().extend(lines.into_iter().map(|(_, l)| l));
+                Ok(())
+            }
+        })
+    };
+    let log = AuditLog::builder(
+        FanOut::new()
+            .sink(collect(first.clone()))
+            .sink(collect(second.clone())),
+    )
+    .start()
+    .await
+    .unwrap();
+    let service = quick_service(&log);
+    for _ in 0..5 {
+        call(&service).await.unwrap();
+    }
+    log.shutdown().await.unwrap();
+    assert_eq!(first.lock().unwrap().len(), 5);
+    assert_eq!(*first.lock().unwrap(), *second.lock().unwrap());
+
+    // The tracing sink: one event per line, with its seq and text.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().write(bytes)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let lines = first.lock().unwrap().clone();
+    let batch = AuditBatch::from_lines(lines.iter().cloned().enumerate().map(|(i, l)| (i as u64, l)));
+    TracingSink.write(&batch).await.unwrap();
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.matches("audit record").count(), 5, "{text}");
+    assert!(
+        text.contains("seq=4") && text.contains("tower_ai::audit"),
+        "{text}"
+    );
+}
