@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::record::AuditRecord;
+use crate::types::key::to_hex;
 
 /// The version of the line format, the `v` of every line.
 pub const FORMAT_VERSION: u32 = 1;
@@ -71,17 +72,7 @@ impl std::str::FromStr for Head {
 /// The SHA-256 of `line` in lower-case hex: a line's hash, which the next
 /// line carries as its `prev`.
 pub fn line_hash(line: &[u8]) -> String {
-    hex(&Sha256::digest(line))
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 15)]);
-    }
-    String::from_utf8(out).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
+    to_hex(&Sha256::digest(line))
 }
 
 /// The bytes a checkpoint's signature covers.

@@ -93,7 +93,6 @@ impl<S: fmt::Debug> fmt::Debug for Audit<S> {
 impl<S> Service<LlmRequest> for Audit<S>
 where
     S: Service<LlmRequest, Response = LlmResponse, Error = Error>,
-    S::Future: Send + 'static,
 {
     type Response = LlmResponse;
     type Error = Error;

@@ -12,10 +12,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use sha2::{Digest, Sha256};
 
-use super::chain::{hex, Chain, CheckpointSigner, Head};
+use super::chain::{Chain, CheckpointSigner, Head};
 use super::layer::AuditLayer;
 use super::record::AuditRecord;
 use super::sink::{AuditBatch, AuditSink};
+use crate::types::key::to_hex;
 use crate::types::{Message, Operation};
 
 /// What happens to a call when the queue in front of the sink is full.
@@ -65,7 +66,7 @@ impl Rest {
         }
         if let Some(message) = &self.reply {
             let bytes = serde_json::to_vec(message).unwrap_or_default();
-            record.reply_sha256 = Some(hex(&Sha256::digest(&bytes)));
+            record.reply_sha256 = Some(to_hex(&Sha256::digest(&bytes)));
         }
     }
 }

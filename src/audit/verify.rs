@@ -251,8 +251,9 @@ impl fmt::Display for Report {
 /// is, and tolerates a last line torn by a crash.
 ///
 /// The files of a rotated log are given in order; the chain runs across
-/// them. Memory grows with the number of lines (about 100 bytes each), to
-/// tell a deletion from a move.
+/// them. Memory grows with the number of lines, to tell a deletion from a
+/// move: about 250 bytes each (its hash and its link in hex, its file's
+/// name and its number), 250 MB for a million lines.
 ///
 /// ```
 /// use tower_ai::audit::{AuditRecord, Chain, Tamper, Verifier};

@@ -190,12 +190,7 @@ impl PiiGuard {
         hasher.update([0]);
         hasher.update(value.as_bytes());
         let digest = hasher.finalize();
-        let mut out = format!("<{}#", kind.as_str());
-        for byte in &digest[..8] {
-            out.push_str(&format!("{byte:02x}"));
-        }
-        out.push('>');
-        out
+        format!("<{}#{}>", kind.as_str(), crate::types::key::to_hex(&digest[..8]))
     }
 
     fn find(&self, text: &str, findings: &mut Vec<Finding>, hits: &mut Vec<Hit>) {

@@ -224,12 +224,7 @@ impl RequestKey {
 
     /// The digest as 64 lowercase hexadecimal digits (the same as `to_string()`).
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(64);
-        for byte in self.0 {
-            out.push(hex_digit(byte >> 4));
-            out.push(hex_digit(byte & 0x0f));
-        }
-        out
+        to_hex(&self.0)
     }
 }
 
@@ -257,6 +252,17 @@ impl fmt::Debug for RequestKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RequestKey({self})")
     }
+}
+
+/// `bytes` as lowercase hexadecimal: the crate's one hex encoder (request
+/// keys, audit hashes, hashed redactions).
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        out.push(hex_digit(byte >> 4));
+        out.push(hex_digit(byte & 0x0f));
+    }
+    out
 }
 
 fn hex_digit(nibble: u8) -> char {

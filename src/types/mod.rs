@@ -23,7 +23,7 @@
 
 mod canonical;
 mod embedding;
-mod key;
+pub(crate) mod key;
 mod llm;
 mod message;
 mod model;

@@ -240,27 +240,54 @@ async fn guard_findings_are_recorded_without_their_values() {
     assert_eq!(finding.action, "placeholder");
 }
 
-/// A sink that takes a batch only when the test lets it (`gate`), and
-/// says when a batch arrives (`arrived`).
-fn gated_sink(
+/// A sink that takes a batch only when the test lets it (`gate`), keeps
+/// the lines it took (`lines`), and says when a batch arrives (`arrived`).
+#[derive(Clone)]
+struct Gated {
     gate: Arc<Semaphore>,
     lines: Arc<Mutex<Vec<String>>>,
     arrived: Arc<Semaphore>,
-) -> impl tower_ai::audit::AuditSink {
-    sink_fn(move |batch: Vec<(u64, String)>| {
-        let gate = gate.clone();
-        let lines = lines.clone();
-        let arrived = arrived.clone();
-        async move {
-            arrived.add_permits(1);
-            gate.acquire().await.unwrap().forget();
-            lines
-                .lock()
-                .unwrap()
-                .extend(batch.into_iter().map(|(_, line)| line));
-            Ok(())
+}
+
+impl Gated {
+    fn new() -> Self {
+        Self {
+            gate: Arc::new(Semaphore::new(0)),
+            lines: Arc::new(Mutex::new(Vec::new())),
+            arrived: Arc::new(Semaphore::new(0)),
         }
-    })
+    }
+
+    fn sink(&self) -> impl tower_ai::audit::AuditSink {
+        let gated = self.clone();
+        sink_fn(move |batch: Vec<(u64, String)>| {
+            let gated = gated.clone();
+            async move {
+                gated.arrived.add_permits(1);
+                gated.gate.acquire().await.unwrap().forget();
+                gated
+                    .lines
+                    .lock()
+                    .unwrap()
+                    .extend(batch.into_iter().map(|(_, line)| line));
+                Ok(())
+            }
+        })
+    }
+
+    /// Waits until a batch is at the sink.
+    async fn batch_arrived(&self) {
+        self.arrived.acquire().await.unwrap().forget();
+    }
+
+    /// Lets `batches` more batches through.
+    fn open(&self, batches: usize) {
+        self.gate.add_permits(batches);
+    }
+
+    fn written(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
 }
 
 fn quick_service(log: &AuditLog) -> Audit<ProviderService> {
@@ -280,10 +307,8 @@ async fn call(service: &Audit<ProviderService>) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_full_queue_refuses_new_calls_by_default() {
-    let gate = Arc::new(Semaphore::new(0));
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let arrived = Arc::new(Semaphore::new(0));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
+    let gated = Gated::new();
+    let log = AuditLog::builder(gated.sink())
         .capacity(4)
         .batch(1)
         .start()
@@ -304,15 +329,15 @@ async fn a_full_queue_refuses_new_calls_by_default() {
             Err(other) => panic!("{other}"),
         }
         if i == 0 {
-            arrived.acquire().await.unwrap().forget();
+            gated.batch_arrived().await;
         }
     }
     assert_eq!((ok, refused), (5, 5));
     // Once the sink catches up, calls go through again; every accepted
     // call was written.
-    gate.add_permits(1000);
+    gated.open(1000);
     log.shutdown().await.unwrap();
-    assert_eq!(lines.lock().unwrap().len(), 5);
+    assert_eq!(gated.written().len(), 5);
     // After shutdown every call is refused.
     assert!(matches!(
         call(&service).await,
@@ -325,10 +350,8 @@ async fn a_full_queue_refuses_new_calls_by_default() {
 
 #[tokio::test]
 async fn drop_and_count_lets_calls_through_and_reports_the_drops() {
-    let gate = Arc::new(Semaphore::new(0));
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let arrived = Arc::new(Semaphore::new(0));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
+    let gated = Gated::new();
+    let log = AuditLog::builder(gated.sink())
         .capacity(2)
         .batch(1)
         .on_full(QueuePolicy::DropAndCount)
@@ -339,16 +362,16 @@ async fn drop_and_count_lets_calls_through_and_reports_the_drops() {
     for i in 0..10 {
         call(&service).await.unwrap();
         if i == 0 {
-            arrived.acquire().await.unwrap().forget();
+            gated.batch_arrived().await;
         }
     }
     assert_eq!(log.dropped(), 7, "one at the sink, two queued, seven dropped");
-    gate.add_permits(1000);
+    gated.open(1000);
     // The next record written after the drops carries their count.
     tokio::time::sleep(Duration::from_millis(50)).await;
     call(&service).await.unwrap();
     log.shutdown().await.unwrap();
-    let lines = lines.lock().unwrap();
+    let lines = gated.written();
     let reported: u64 = lines
         .iter()
         .map(|l| serde_json::from_str::<AuditRecord>(l).unwrap().dropped_before)
@@ -359,10 +382,8 @@ async fn drop_and_count_lets_calls_through_and_reports_the_drops() {
 
 #[tokio::test]
 async fn wait_holds_new_calls_until_there_is_room() {
-    let gate = Arc::new(Semaphore::new(0));
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let arrived = Arc::new(Semaphore::new(0));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
+    let gated = Gated::new();
+    let log = AuditLog::builder(gated.sink())
         .capacity(2)
         .batch(1)
         .on_full(QueuePolicy::Wait)
@@ -373,7 +394,7 @@ async fn wait_holds_new_calls_until_there_is_room() {
     for i in 0..3 {
         call(&service).await.unwrap();
         if i == 0 {
-            arrived.acquire().await.unwrap().forget();
+            gated.batch_arrived().await;
         }
     }
     // The queue is full: the next call waits for room.
@@ -383,11 +404,11 @@ async fn wait_holds_new_calls_until_there_is_room() {
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!waiting.is_finished(), "the call waits while the queue is full");
-    gate.add_permits(1);
+    gated.open(1);
     waiting.await.unwrap().unwrap();
-    gate.add_permits(1000);
+    gated.open(1000);
     log.shutdown().await.unwrap();
-    assert_eq!(lines.lock().unwrap().len(), 4);
+    assert_eq!(gated.written().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -506,10 +527,8 @@ async fn stream_events_pass_through_unchanged() {
 
 #[tokio::test]
 async fn held_replies_wait_for_their_record() {
-    let gate = Arc::new(Semaphore::new(0));
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let arrived = Arc::new(Semaphore::new(0));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
+    let gated = Gated::new();
+    let log = AuditLog::builder(gated.sink())
         .hold_until_acknowledged(true)
         .start()
         .await
@@ -524,9 +543,9 @@ async fn held_replies_wait_for_their_record() {
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!complete.is_finished(), "held until the sink takes the record");
-    gate.add_permits(1);
+    gated.open(1);
     complete.await.unwrap().unwrap();
-    assert_eq!(lines.lock().unwrap().len(), 1);
+    assert_eq!(gated.written().len(), 1);
 
     // A stream: its text comes at once, its finish after the record.
     mock.enqueue(MockReply::text_stream(["a", "b"]));
@@ -550,23 +569,21 @@ async fn held_replies_wait_for_their_record() {
     };
     assert_eq!(texts, 2);
     let mut stream = finish;
-    gate.add_permits(1);
+    gated.open(1);
     assert!(matches!(
         stream.next().await,
         Some(Ok(StreamEvent::Finish { .. }))
     ));
     assert!(stream.next().await.is_none());
-    assert_eq!(lines.lock().unwrap().len(), 2);
-    gate.add_permits(1000);
+    assert_eq!(gated.written().len(), 2);
+    gated.open(1000);
     log.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_held_reply_whose_record_was_dropped_is_refused() {
-    let gate = Arc::new(Semaphore::new(0));
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let arrived = Arc::new(Semaphore::new(0));
-    let log = AuditLog::builder(gated_sink(gate.clone(), lines.clone(), arrived.clone()))
+    let gated = Gated::new();
+    let log = AuditLog::builder(gated.sink())
         .capacity(1)
         .batch(1)
         .on_full(QueuePolicy::DropAndCount)
@@ -581,7 +598,7 @@ async fn a_held_reply_whose_record_was_dropped_is_refused() {
         let service = service.clone();
         async move { call(&service).await }
     });
-    arrived.acquire().await.unwrap().forget();
+    gated.batch_arrived().await;
     let second = tokio::spawn({
         let service = service.clone();
         async move { call(&service).await }
@@ -598,7 +615,7 @@ async fn a_held_reply_whose_record_was_dropped_is_refused() {
         ),
         "{third:?}"
     );
-    gate.add_permits(1000);
+    gated.open(1000);
     first.await.unwrap().unwrap();
     second.await.unwrap().unwrap();
     log.shutdown().await.unwrap();

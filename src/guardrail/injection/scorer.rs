@@ -7,6 +7,7 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, MatchKind};
 use base64::Engine as _;
 use regex::{Regex, RegexSet, RegexSetBuilder};
+use regex_automata::{PatternID, PatternSet};
 
 use super::normalize::{fold, Folded};
 use super::rules::{Bound, RAW_RULES, RULES};
@@ -237,12 +238,13 @@ impl InjectionScorer {
         // the long s), so they pick the markers worth running.
         let exact = text.is_ascii() || !inner.non_ascii_word.is_match(text);
         let twins = if exact || !text.contains(['\u{212A}', '\u{017F}']) {
-            matching(&inner.ascii_raw_set, text)
+            inner.ascii_raw_set.which(text)
         } else {
             None
         };
-        let candidates = twins.unwrap_or_else(|| inner.raw_set.matches(text).iter().collect());
-        for i in candidates {
+        let candidates =
+            twins.unwrap_or_else(|| pattern_set(RAW_RULES.len(), inner.raw_set.matches(text).iter()));
+        for i in candidates.iter().map(|p| p.as_usize()) {
             let (kind, weight, _) = RAW_RULES[i];
             let regex = if exact {
                 &inner.ascii_raw_regexes[i]
@@ -307,8 +309,9 @@ impl InjectionScorer {
     /// The rule and extra-phrase matches in a folded text.
     fn phrase_signals(&self, folded: &Folded, haystack: &str, signals: &mut Vec<Signal>) {
         let inner = &*self.inner;
-        let matched = matching(&inner.set, haystack).unwrap_or_else(|| (0..inner.regexes.len()).collect());
-        for i in matched {
+        let matched = (inner.set.which(haystack))
+            .unwrap_or_else(|| pattern_set(inner.regexes.len(), 0..inner.regexes.len()));
+        for i in matched.iter().map(|p| p.as_usize()) {
             let (kind, weight, _, _) = RULES[i];
             for m in inner.regexes[i].find_iter(haystack).take(MAX_MATCHES_PER_RULE) {
                 signals.push(Signal {
@@ -646,8 +649,12 @@ fn compile_each<S: AsRef<str>>(patterns: &[S], what: &'static str) -> Result<Vec
         .map_err(|e| Error::config_with(what, e))
 }
 
-/// The indices of the patterns of `set` that match in `text`, in order, or
-/// `None` when its automaton gave up.
-fn matching(set: &LazySet, text: &str) -> Option<Vec<usize>> {
-    Some(set.which(text)?.iter().map(|p| p.as_usize()).collect())
+/// A set of `len` patterns holding `indices`: what a lazy set's reading is
+/// replaced with when its automaton gives up.
+fn pattern_set(len: usize, indices: impl Iterator<Item = usize>) -> PatternSet {
+    let mut set = PatternSet::new(len);
+    for i in indices {
+        set.insert(PatternID::new_unchecked(i));
+    }
+    set
 }
